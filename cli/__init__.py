@@ -1,0 +1,1 @@
+"""The `pergola` command line."""

@@ -1,0 +1,38 @@
+"""Entry point of the `pergola` command: click on Flask's CLI, commands from the kernel and addons."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup
+
+def _create_app() -> Flask:
+    from core import create_app
+
+    return create_app()
+
+
+def build_cli() -> click.Group:
+    """The `pergola` group with the kernel's commands."""
+    from cli import db_commands, demo, tenants
+
+    group = FlaskGroup(
+        name="pergola", create_app=_create_app, add_version_option=False,
+        load_dotenv=False, set_debug_flag=False,
+        help="Pergola: an addon-based ERP framework.",
+    )
+    group.add_command(db_commands.db)
+    group.add_command(tenants.tenant)
+    group.add_command(tenants.user)
+    group.add_command(demo.demo)
+    return group
+
+
+cli = build_cli()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli.main(prog_name="pergola", args=sys.argv[1:])

@@ -1,0 +1,65 @@
+"""Alembic, driven from code: the kernel's branch plus one branch per installed addon."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app
+from sqlalchemy import Connection
+
+from core.config import PROJECT_ROOT
+from core.db import Base, get_db
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
+
+
+def version_locations(app: Flask) -> list[Path]:
+    """The kernel's versions folder, then each installed addon's (from the registry)."""
+    extra: Iterable[Path] = app.extensions.get("pergola.migration_dirs", ())
+    return [KERNEL_VERSIONS, *extra]
+
+
+def alembic_config(app: Flask | None = None, connection: Connection | None = None) -> Config:
+    """An Alembic config for `app`'s database, optionally on an open connection."""
+    app = app or current_app
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    locations = version_locations(app)
+    cfg.set_main_option("version_locations", " ".join(str(p) for p in locations))
+    cfg.set_main_option("sqlalchemy.url", get_db(app).engine.url.render_as_string(False))
+    cfg.attributes["target_metadata"] = Base.metadata
+    cfg.attributes["engine"] = get_db(app).engine
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(app: Flask | None = None, revision: str = "heads", **kw: Any) -> None:
+    """Upgrade the kernel and every installed addon (default: all heads)."""
+    command.upgrade(alembic_config(app, **kw), revision)
+
+
+def downgrade(app: Flask | None = None, revision: str = "base", **kw: Any) -> None:
+    """Downgrade to `revision` (`base` drops everything)."""
+    command.downgrade(alembic_config(app, **kw), revision)
+
+
+def current(app: Flask | None = None, **kw: Any) -> None:
+    """Print the current revision of each branch."""
+    command.current(alembic_config(app, **kw), verbose=False)
+
+
+def revision(message: str, *, head: str, branch_label: str | None = None,
+             version_path: str | None = None, depends_on: str | None = None,
+             app: Flask | None = None) -> Any:
+    """Autogenerate a revision on `head` (e.g. `core@head`)."""
+    return command.revision(
+        alembic_config(app), message=message, autogenerate=True, head=head,
+        branch_label=branch_label, version_path=version_path, depends_on=depends_on,
+    )

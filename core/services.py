@@ -1,0 +1,127 @@
+"""Kernel services for tenants and users; the CLI, web and API call these, never the models."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.db import session
+from core.errors import Conflict, NotFound, ValidationError
+from core.mixins import utcnow
+from core.models import Membership, Tenant, User
+from core.tenancy import system_context
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD = 8
+
+
+def validate_slug(slug: str) -> str:
+    """Return `slug` if it is a valid tenant slug, else raise naming the rule."""
+    if not SLUG_RE.match(slug or ""):
+        raise ValidationError(
+            f"invalid slug {slug!r}: use 2-63 lower-case letters, digits or '-', "
+            "starting with a letter", field="slug",
+        )
+    return slug
+
+
+def validate_email(email: str) -> str:
+    """Return the normalised `email`, or raise naming the field."""
+    value = (email or "").strip().lower()
+    if not EMAIL_RE.match(value) or len(value) > 254:
+        raise ValidationError(f"invalid email address {email!r}", field="email")
+    return value
+
+
+def create_tenant(slug: str, name: str) -> Tenant:
+    """Create a tenant; a duplicate slug is a `Conflict`."""
+    validate_slug(slug)
+    if not (name or "").strip():
+        raise ValidationError("name is required", field="name")
+    with system_context():
+        if session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+            raise Conflict(f"tenant {slug!r} already exists", details={"slug": ["already exists"]})
+        tenant = Tenant(slug=slug, name=name.strip(), status="active", settings={})
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def get_tenant(slug: str) -> Tenant:
+    """The tenant with `slug`, or `NotFound`."""
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        raise NotFound(f"unknown tenant {slug!r}", details={"tenant": ["no such tenant"]})
+    return tenant
+
+
+def list_tenants() -> Sequence[Tenant]:
+    """Every tenant, by slug."""
+    return session.scalars(select(Tenant).order_by(Tenant.slug)).all()
+
+
+def find_user(email: str) -> User | None:
+    """The user with `email` (any case), or None."""
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def create_user(email: str, *, tenant_slug: str, password: str | None = None,
+                name: str = "") -> User:
+    """Create a user (or reuse one with that email) and make them a member of the tenant."""
+    email = validate_email(email)
+    tenant = get_tenant(tenant_slug)
+    if password is not None and len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD} characters", field="password"
+        )
+    user = find_user(email)
+    if user is None:
+        user = User(email=email, name=name or email.split("@")[0], active=True)
+        session.add(user)
+    elif any(m.tenant_id == tenant.id for m in user.memberships):
+        raise Conflict(f"user {email!r} is already a member of tenant {tenant.slug!r}")
+    if password is not None:
+        user.password_hash = hash_password(password)
+    user.memberships.append(Membership(tenant_id=tenant.id, active=True))
+    session.flush()
+    return user
+
+
+def hash_password(password: str) -> str:
+    """Hash with werkzeug's scrypt."""
+    return generate_password_hash(password, method="scrypt")
+
+
+def check_password(user: User, password: str) -> bool:
+    """True when `password` is the user's; always False for inactive users or no password."""
+    if not user.active or not user.password_hash:
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user with these credentials, stamped with the login time; else None."""
+    user = find_user(email)
+    if user is None:
+        # Spend the same time as a real check so response timing does not reveal emails.
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password(user, password):
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+def memberships_of(user_id: uuid.UUID) -> Sequence[Membership]:
+    """The user's active memberships, with their tenants."""
+    return session.scalars(
+        select(Membership).where(Membership.user_id == user_id, Membership.active.is_(True))
+    ).all()
+
+
+_DUMMY_HASH = generate_password_hash("pergola-timing-equaliser", method="scrypt")

@@ -1,0 +1,343 @@
+"""Multi-tenancy: the tenant context, and the one query path that filters by it.
+
+Every read of a `TenantOwned` model is filtered to the current tenant; inserts take it;
+writes into another tenant, or references to another tenant's rows, are refused; and
+touching tenant-owned data with no tenant in context raises instead of returning the rows
+of every tenant. On PostgreSQL the same rule is enforced a second time by row-level
+security keyed on a per-transaction setting (see `ensure_rls`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from sqlalchemy import Connection, ForeignKey, Table, event, inspect, select, text
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+from sqlalchemy.sql import util as sql_util
+
+from core.errors import TenantContextError, ValidationError
+
+_tenant_id: ContextVar[uuid.UUID | None] = ContextVar("pergola_tenant_id", default=None)
+_system: ContextVar[bool] = ContextVar("pergola_system", default=False)
+
+
+class TenantOwned:
+    """Mixin: the row belongs to one tenant; the kernel filters and stamps it."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(
+            ForeignKey("core_tenant.id", ondelete="RESTRICT"), index=True, nullable=False
+        )
+
+
+def current_tenant_id() -> uuid.UUID | None:
+    """The tenant in context, or None."""
+    return _tenant_id.get()
+
+
+def require_tenant_id() -> uuid.UUID:
+    """The tenant in context; raises `TenantContextError` when there is none."""
+    tid = _tenant_id.get()
+    if tid is None:
+        raise TenantContextError("no tenant in context: tenant-owned data needs one")
+    return tid
+
+
+def in_system_context() -> bool:
+    """True inside `system_context()`: kernel maintenance that may see every tenant."""
+    return _system.get()
+
+
+@contextmanager
+def tenant_context(tenant_id: uuid.UUID | str | None) -> Iterator[None]:
+    """Run the block as tenant `tenant_id` (leaves any system context)."""
+    tid = uuid.UUID(str(tenant_id)) if tenant_id is not None else None
+    t1, t2 = _tenant_id.set(tid), _system.set(False)
+    try:
+        yield
+    finally:
+        _system.reset(t2)
+        _tenant_id.reset(t1)
+
+
+@contextmanager
+def system_context() -> Iterator[None]:
+    """The one escape hatch: the block sees and writes every tenant's rows.
+
+    For kernel maintenance only (migrations, tenant creation, relays, benchmarks); never
+    wrap request handling in it.
+    """
+    token = _system.set(True)
+    try:
+        yield
+    finally:
+        _system.reset(token)
+
+
+def set_tenant(tenant_id: uuid.UUID | None) -> Any:
+    """Set the tenant for the rest of this context (a request); returns a reset token."""
+    return _tenant_id.set(tenant_id)
+
+
+def reset_tenant(token: Any) -> None:
+    """Undo `set_tenant`."""
+    _tenant_id.reset(token)
+
+
+def tenant_owned_tables() -> list[Table]:
+    """Every table mapped by a `TenantOwned` model."""
+    from core.db import Base
+
+    tables = {m.local_table for m in Base.registry.mappers if issubclass(m.class_, TenantOwned)}
+    return sorted((t for t in tables if isinstance(t, Table)), key=lambda t: t.name)
+
+
+def _is_tenant_table(table: Any) -> bool:
+    return isinstance(table, Table) and table in _tenant_tables_cache()
+
+
+_TABLES: dict[int, frozenset[Table]] = {}
+
+
+def _tenant_tables_cache() -> frozenset[Table]:
+    """Tenant-owned tables, recomputed whenever new models have been mapped."""
+    from core.db import Base
+
+    n = len(Base.registry.mappers)
+    cached = _TABLES.get(n)
+    if cached is None:
+        _TABLES.clear()
+        cached = _TABLES[n] = frozenset(tenant_owned_tables())
+    return cached
+
+
+# --- the query path --------------------------------------------------------------------
+
+
+def _touches_tenant_data(state: ORMExecuteState) -> bool:
+    if any(issubclass(m.class_, TenantOwned) for m in state.all_mappers):
+        return True
+    stmt = state.statement
+    try:
+        tables = sql_util.find_tables(stmt, include_aliases=True, include_crud=True)
+    except Exception:  # noqa: BLE001 - a statement we cannot walk is judged by RLS instead
+        return False
+    return any(_is_tenant_table(t) for t in tables)
+
+
+def _rls_key() -> tuple[str, str]:
+    tid = _tenant_id.get()
+    return ("on" if _system.get() else "off", str(tid) if tid else "")
+
+
+def _apply_rls(session: Session, connection: Connection) -> None:
+    key = _rls_key()
+    connection.execute(
+        text("SELECT set_config('pergola.rls_bypass', :b, true), "
+             "set_config('pergola.tenant_id', :t, true)"),
+        {"b": key[0], "t": key[1]},
+    )
+    session.info["pergola_rls"] = key
+
+
+def _sync_rls(session: Session) -> None:
+    """Keep the PostgreSQL setting in step with the context (it may change mid-transaction)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    conn = session.connection()  # begins the transaction if needed: after_begin applies
+    if session.info.get("pergola_rls") != _rls_key():
+        _apply_rls(session, conn)
+
+
+def _on_after_begin(session: Session, _transaction: Any, connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        _apply_rls(session, connection)
+
+
+def _on_after_transaction_end(session: Session, _transaction: Any) -> None:
+    # A rolled-back savepoint also rolls back set_config: forget what we set, re-set on use.
+    session.info.pop("pergola_rls", None)
+
+
+def _on_execute(state: ORMExecuteState) -> None:
+    _sync_rls(state.session)
+    if state.is_column_load or state.is_relationship_load:
+        return  # the criteria of the query that loaded the parent propagate here
+    if state.is_insert:
+        _stamp_insert_params(state)
+        return
+    include_deleted = state.execution_options.get("include_deleted", False)
+    options = []
+    if not include_deleted:
+        from core.mixins import SoftDelete
+
+        options.append(
+            with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None),
+                                 include_aliases=True)
+        )
+    if not _system.get():
+        tid = _tenant_id.get()
+        if tid is None:
+            if _touches_tenant_data(state):
+                raise TenantContextError(
+                    "query on tenant-owned data with no tenant in context "
+                    "(use tenant_context(...) or, for kernel maintenance, system_context())"
+                )
+        else:
+            options.append(
+                with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid,
+                                     include_aliases=True)
+            )
+    if options and (state.is_select or state.is_update or state.is_delete):
+        state.statement = state.statement.options(*options)
+
+
+def _stamp_insert_params(state: ORMExecuteState) -> None:
+    """ORM bulk INSERT statements take the current tenant like flushed objects do."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantOwned) or _system.get():
+        return
+    tid = require_tenant_id()
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params] if params else []
+    if not rows:
+        raise TenantContextError("insert into a tenant-owned table must pass rows as parameters")
+    for row in rows:
+        given = row.get("tenant_id")
+        if given is None:
+            row["tenant_id"] = tid
+        elif uuid.UUID(str(given)) != tid:
+            raise TenantContextError("insert of a row for another tenant")
+
+
+def _on_before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    _sync_rls(session)
+    system = _system.get()
+    tid = _tenant_id.get()
+    fk_checks: dict[Table, dict[Any, str]] = defaultdict(dict)
+    for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+        if not isinstance(obj, TenantOwned):
+            continue
+        if not system:
+            if tid is None:
+                raise TenantContextError(
+                    f"write to {type(obj).__name__} with no tenant in context"
+                )
+            if obj in session.new and obj.tenant_id is None:
+                obj.tenant_id = tid
+            if obj.tenant_id != tid:
+                raise TenantContextError(f"write to another tenant's {type(obj).__name__}")
+        elif obj.tenant_id is None:
+            raise TenantContextError(
+                f"{type(obj).__name__} created in system context without a tenant_id"
+            )
+        if obj in session.deleted:
+            continue
+        _collect_reference_checks(obj, fk_checks)
+    _check_references(session, fk_checks, tid if not system else None)
+
+
+def _collect_reference_checks(obj: Any, fk_checks: dict[Table, dict[Any, str]]) -> None:
+    """Note every reference from `obj` to a tenant-owned row, to verify it is ours."""
+    state = inspect(obj)
+    mapper = state.mapper
+    for rel in mapper.relationships:
+        if rel.direction.name != "MANYTOONE" or not issubclass(rel.mapper.class_, TenantOwned):
+            continue
+        target = state.attrs[rel.key].loaded_value
+        if isinstance(target, TenantOwned) and target.tenant_id not in (None, obj.tenant_id):
+            raise ValidationError(
+                "refers to a record of another tenant", field=rel.key,
+                details={rel.key: ["no such record"]},
+            )
+    for col in mapper.local_table.columns:
+        for fk in col.foreign_keys:
+            ref = fk.column.table
+            if not _is_tenant_table(ref) or col.name == "tenant_id":
+                continue
+            prop = mapper.get_property_by_column(col)
+            hist = state.attrs[prop.key].history
+            if state.pending or hist.added:
+                value = getattr(obj, prop.key)
+                if value is not None:
+                    fk_checks[ref][value] = prop.key
+
+
+def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
+                      tid: uuid.UUID | None) -> None:
+    for table, wanted in fk_checks.items():
+        ids = list(wanted)
+        # Rows added in this same flush are not in the database yet; they were checked above.
+        pending = {getattr(o, "id", None) for o in session.new if getattr(o, "__table__", None) is table}
+        ids = [i for i in ids if i not in pending]
+        if not ids:
+            continue
+        stmt = select(table.c.id).where(table.c.id.in_(ids))
+        if tid is not None:
+            stmt = stmt.where(table.c.tenant_id == tid)
+        with session.no_autoflush:
+            found = set(session.execute(stmt).scalars())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            field = wanted[missing[0]]
+            raise ValidationError(f"{field}: no such record", field=field,
+                                  details={field: ["no such record"]})
+
+
+def install(session_class: type[Session]) -> None:
+    """Attach the tenancy listeners to every session of `session_class`."""
+    event.listen(session_class, "do_orm_execute", _on_execute)
+    event.listen(session_class, "before_flush", _on_before_flush)
+    event.listen(session_class, "after_begin", _on_after_begin)
+    event.listen(session_class, "after_transaction_end", _on_after_transaction_end)
+
+
+# --- PostgreSQL row-level security ------------------------------------------------------
+
+_POLICY = "pergola_tenant_isolation"
+_CONDITION = (
+    "current_setting('pergola.rls_bypass', true) = 'on' OR "
+    "tenant_id = NULLIF(current_setting('pergola.tenant_id', true), '')::uuid"
+)
+
+
+def ensure_rls(connection: Connection) -> list[str]:
+    """Enable row-level security on every tenant-owned table that lacks it; returns their names.
+
+    Idempotent; run after each migration so an addon's new tables are covered without the
+    addon author writing anything. FORCE makes it apply to the owning role too.
+    """
+    if connection.dialect.name != "postgresql":
+        return []
+    existing = set(connection.execute(
+        text("SELECT tablename FROM pg_policies WHERE policyname = :p"), {"p": _POLICY}
+    ).scalars())
+    present = set(connection.execute(
+        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    ).scalars())
+    done = []
+    for table in tenant_owned_tables():
+        if table.name in existing or table.name not in present:
+            continue
+        q = f'"{table.name}"'
+        connection.exec_driver_sql(f"ALTER TABLE {q} ENABLE ROW LEVEL SECURITY")
+        connection.exec_driver_sql(f"ALTER TABLE {q} FORCE ROW LEVEL SECURITY")
+        connection.exec_driver_sql(
+            f"CREATE POLICY {_POLICY} ON {q} USING ({_CONDITION}) WITH CHECK ({_CONDITION})"
+        )
+        done.append(table.name)
+    return done

@@ -1,0 +1,239 @@
+"""Shared fixtures: the app on SQLite or PostgreSQL, a rolled-back session per test, factories.
+
+Choose the database with `--db-url URL` or `PERGOLA_TEST_DATABASE_URL`; the default is a
+SQLite file in a temporary folder. `make test` runs the suite once on each.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import text
+
+from core import create_app, migrate
+from core.config import normalise_database_url
+from core.db import Database, get_db
+from core.tenancy import ensure_rls, system_context, tenant_context
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db-url", default=None, help="database URL for the test run")
+
+
+def _db_url(config: pytest.Config, tmp: Path) -> str:
+    url = config.getoption("--db-url") or os.environ.get("PERGOLA_TEST_DATABASE_URL")
+    return normalise_database_url(url) if url else f"sqlite:///{tmp / 'test.db'}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    url = config.getoption("--db-url") or os.environ.get("PERGOLA_TEST_DATABASE_URL") or ""
+    on_pg = url.startswith("postgres")
+    skip_pg = pytest.mark.skip(reason="needs PostgreSQL (set PERGOLA_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords and not on_pg:
+            item.add_marker(skip_pg)
+
+
+def reset_database(db: Database) -> None:
+    """Drop every table (PostgreSQL: the whole schema) so migrations start from empty."""
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+            names = conn.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            ).scalars().all()
+            for name in names:
+                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
+            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+
+
+@pytest.fixture(scope="session")
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The URL of the database this run tests against."""
+    return _db_url(request.config, tmp_path_factory.mktemp("db"))
+
+
+@pytest.fixture(scope="session")
+def app(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app for the run, its schema built by the real migrations plus the test models."""
+    from tests.kernel_models import test_tables
+
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_app({"database_url": db_url, "testing": True,
+                              "instance_path": str(instance), "secret_key": "test-secret"})
+    db = get_db(application)
+    reset_database(db)
+    with application.app_context():
+        migrate.upgrade(application)
+    with db.engine.begin() as conn:
+        from core.db import Base
+
+        Base.metadata.create_all(conn, tables=test_tables())
+        ensure_rls(conn)
+    yield application
+    db.dispose()
+
+
+@pytest.fixture()
+def db(app: Flask) -> Iterator[Database]:
+    """The app's database with every session bound to one connection rolled back afterwards."""
+    database = get_db(app)
+    conn = database.engine.connect()
+    trans = conn.begin()
+    database.bind_to(conn)
+    try:
+        yield database
+    finally:
+        database.bind_to(database.engine)
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture()
+def app_ctx(app: Flask, db: Database) -> Iterator[Flask]:
+    """An app context whose session takes part in the test's rolled-back transaction."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture()
+def session(app_ctx: Flask):
+    """The current session (rolled back at the end of the test)."""
+    from core.db import get_session
+
+    return get_session()
+
+
+_seq = itertools.count(1)
+
+
+@pytest.fixture()
+def make_tenant(session):
+    """Factory: `make_tenant("acme")` creates a tenant (slug defaults to a unique one)."""
+    from core import services
+
+    def factory(slug: str | None = None, name: str | None = None):
+        slug = slug or f"t{next(_seq)}-{os.getpid()}"
+        with system_context():
+            return services.create_tenant(slug, name or slug.title())
+
+    return factory
+
+
+@pytest.fixture()
+def make_user(session):
+    """Factory: `make_user(tenant, email=None, password=...)` creates a member of `tenant`."""
+    from core import services
+
+    def factory(tenant, email: str | None = None, password: str = "correct horse battery"):
+        email = email or f"user{next(_seq)}@example.com"
+        with system_context():
+            return services.create_user(email, tenant_slug=tenant.slug, password=password)
+
+    return factory
+
+
+@pytest.fixture()
+def tenant(make_tenant):
+    """A fresh tenant."""
+    return make_tenant()
+
+
+@pytest.fixture()
+def as_tenant():
+    """`with as_tenant(t): ...` runs the block in tenant `t`'s context."""
+
+    def enter(t):
+        return tenant_context(t.id)
+
+    return enter
+
+
+@pytest.fixture()
+def runner(app: Flask, db: Database):
+    """A CLI runner for `pergola` commands on the test database."""
+    from cli.main import cli
+
+    class Runner:
+        def invoke(self, args: list[str], input: str | None = None):
+            return app.test_cli_runner().invoke(cli, args, input=input)
+
+    return Runner()
+
+
+def count_rows(table: str) -> int:
+    """Rows in `table`, ignoring tenancy (for 'nothing was written' checks)."""
+    from core.db import session
+
+    with system_context():
+        return session.execute(text(f'SELECT count(*) FROM "{table}"')).scalar_one()
+
+
+class Committed:
+    """Real commits on real connections (for concurrency and multi-session tests).
+
+    Tenants made here are removed with all their rows at the end of the test.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.database = get_db(app)
+        self.tenant_ids: list = []
+        self.user_ids: list = []
+
+    def session(self):
+        """A new session on its own pooled connection; close it yourself."""
+        return self.database.new_session()
+
+    def tenant(self, slug: str | None = None):
+        """Create and commit a tenant."""
+        from core import services
+
+        with self.app.app_context(), system_context():
+            t = services.create_tenant(slug or f"c{next(_seq)}-{os.getpid()}", "Committed")
+            from core.db import session
+
+            session.commit()
+            self.tenant_ids.append(t.id)
+            return t
+
+    def cleanup(self) -> None:
+        """Delete every row of the tenants made here."""
+        from core.db import Base
+
+        if not self.tenant_ids:
+            return
+        with self.database.session_scope() as s, system_context():
+            for table in reversed(Base.metadata.sorted_tables):
+                if "tenant_id" in table.c and table.name != "core_tenant":
+                    s.execute(table.delete().where(table.c.tenant_id.in_(self.tenant_ids)))
+            users = Base.metadata.tables["core_user"]
+            members = Base.metadata.tables["core_membership"]
+            tenants = Base.metadata.tables["core_tenant"]
+            s.execute(users.delete().where(~users.c.id.in_(select_ids(members.c.user_id))))
+            s.execute(tenants.delete().where(tenants.c.id.in_(self.tenant_ids)))
+
+
+def select_ids(column):
+    """`SELECT column` for use in an IN clause."""
+    from sqlalchemy import select
+
+    return select(column)
+
+
+@pytest.fixture()
+def committed(app: Flask) -> Iterator[Committed]:
+    """Work with real commits; the tenants made through it are cleaned up afterwards."""
+    helper = Committed(app)
+    try:
+        yield helper
+    finally:
+        helper.cleanup()
