@@ -40,9 +40,12 @@ class PergolaSession(Session):
     def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
         """Like `Session.get`, but another tenant's row is None even from the identity map."""
         obj = super().get(entity, ident, **kwargs)
-        if obj is not None and isinstance(obj, tenancy.TenantOwned) and not tenancy.in_system_context():
-            if obj.tenant_id != tenancy.require_tenant_id():
-                return None
+        if (
+            isinstance(obj, tenancy.TenantOwned)
+            and not tenancy.in_system_context()
+            and obj.tenant_id != tenancy.require_tenant_id()
+        ):
+            return None
         return obj
 
     def flush(self, objects: Any = None) -> None:

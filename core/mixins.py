@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Integer, Uuid
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -63,7 +63,8 @@ class Versioned:
 
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:
-        return {"version_id_col": cls.__table__.c.version}
+        # Declarative has built the subclass's table by the time mapper args are read.
+        return {"version_id_col": cast(Any, cls).__table__.c.version}
 
 
 class BusinessModel(UUIDPrimaryKey, TenantOwned, Timestamps, Versioned):

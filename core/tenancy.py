@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, ForeignKey, Table, event, inspect, select, text
 from sqlalchemy.orm import (
@@ -25,6 +25,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql import util as sql_util
 
 from core.errors import TenantContextError, ValidationError
@@ -132,7 +133,9 @@ def _touches_tenant_data(state: ORMExecuteState) -> bool:
         return True
     stmt = state.statement
     try:
-        tables = sql_util.find_tables(stmt, include_aliases=True, include_crud=True)
+        tables = sql_util.find_tables(
+            cast(ClauseElement, stmt), include_aliases=True, include_crud=True
+        )
     except Exception:  # noqa: BLE001 - a statement we cannot walk is judged by RLS instead
         return False
     return any(_is_tenant_table(t) for t in tables)
@@ -212,8 +215,10 @@ def _stamp_insert_params(state: ORMExecuteState) -> None:
     if mapper is None or not issubclass(mapper.class_, TenantOwned) or _system.get():
         return
     tid = require_tenant_id()
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params] if params else []
+    params: Any = state.parameters
+    rows: list[dict[str, Any]] = (
+        params if isinstance(params, list) else [params] if params else []
+    )
     if not rows:
         raise TenantContextError("insert into a tenant-owned table must pass rows as parameters")
     for row in rows:
@@ -282,7 +287,11 @@ def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
     for table, wanted in fk_checks.items():
         ids = list(wanted)
         # Rows added in this same flush are not in the database yet; they were checked above.
-        pending = {getattr(o, "id", None) for o in session.new if getattr(o, "__table__", None) is table}
+        pending = {
+            getattr(o, "id", None)
+            for o in session.new
+            if getattr(o, "__table__", None) is table
+        }
         ids = [i for i in ids if i not in pending]
         if not ids:
             continue

@@ -49,14 +49,15 @@ class ExactDecimal(TypeDecorator[Decimal]):
 
     def __init__(self, precision: int = 18, scale: int = 4) -> None:
         super().__init__(precision=precision, scale=scale, asdecimal=True)
+        self.precision = precision
         self.scale = scale
         self._quantum = Decimal(1).scaleb(-scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             # Declared NUMERIC for affinity; the driver gets text, never a float.
-            return dialect.type_descriptor(_SQLiteNumeric(self.impl.precision, self.scale))
-        return dialect.type_descriptor(Numeric(self.impl.precision, self.scale, asdecimal=True))
+            return dialect.type_descriptor(_SQLiteNumeric(self.precision, self.scale))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:

@@ -29,7 +29,7 @@ def two_tenants(session, make_tenant):
 
 
 def test_query_sees_only_current_tenant(session, two_tenants):
-    a, b = two_tenants
+    a, _b = two_tenants
     with tenant_context(a.id):
         names = session.scalars(select(Project.name)).all()
         titles = session.scalars(select(Task.title).order_by(Task.title)).all()
@@ -50,7 +50,7 @@ def test_get_by_id_of_other_tenant_is_none(session, two_tenants):
 
 
 def test_relationship_loads_are_filtered(session, two_tenants):
-    a, b = two_tenants
+    _a, b = two_tenants
     with system_context():
         beta_id = session.scalars(select(Project.id).where(Project.name == "beta")).one()
         # Plant a task of tenant A under B's project: the relationship must hide it from B.
@@ -69,7 +69,7 @@ def test_relationship_loads_are_filtered(session, two_tenants):
 
 
 def test_joins_aliases_counts_and_aggregates_are_filtered(session, two_tenants):
-    a, b = two_tenants
+    a, _b = two_tenants
     with tenant_context(a.id):
         joined = session.execute(
             select(Project.name, Task.title).join(Task, Task.project_id == Project.id)
