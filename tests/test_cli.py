@@ -153,8 +153,7 @@ def test_demo_without_env_password_keeps_the_generated_one(app, runner, monkeypa
     monkeypatch.delenv("PERGOLA_DEMO_PASSWORD", raising=False)
     outputs = [runner.invoke(["demo"]).output for _ in range(2)]
     passwords = [
-        next(line for line in out.splitlines() if line.startswith("password:"))
-        for out in outputs
+        next(line for line in out.splitlines() if line.startswith("password:")) for out in outputs
     ]
     assert passwords[0] == passwords[1]
     assert len(passwords[0]) > len("password: ") + 8
