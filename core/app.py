@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, abort, jsonify, render_template, request
 from sqlalchemy import text
 
 from core.config import PROJECT_ROOT, Settings
 from core.db import Database, get_db
 from core.errors import DomainError
+from core.registry import Registry, builtin_manifests, current_registry, entry_point_manifests
 from core.routing import public
+from core.tenancy import current_tenant_id
 
 log = logging.getLogger("pergola")
 
@@ -38,7 +40,34 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     _register_kernel_routes(app)
     _register_error_handlers(app)
+    registry = build_registry(settings)
+    app.before_request(_addon_guard)
+    registry.init_app(app)
     return app
+
+
+def build_registry(settings: Settings) -> Registry:
+    """Discover the installed addons (built-in and entry points) and load them in order.
+
+    `only_addons` (a list of manifests) replaces discovery and `extra_addons` adds to it;
+    both are for tests and embedding.
+    """
+    manifests = settings.extra.get("only_addons")
+    if manifests is None:
+        manifests = [*builtin_manifests(), *entry_point_manifests()]
+    manifests = [*manifests, *settings.extra.get("extra_addons", [])]
+    return Registry(manifests, kernel_plugins=settings.extra.get("kernel_plugins", ()))
+
+
+def _addon_guard() -> None:
+    """Routes of an addon the tenant has not enabled answer 404, as if they did not exist."""
+    registry = current_registry()
+    owner = registry.blueprint_owner(request.blueprint)
+    if owner is None:
+        return
+    tenant_id = current_tenant_id()
+    if tenant_id is None or not registry.is_enabled(owner, tenant_id):
+        abort(404)
 
 
 def _register_kernel_routes(app: Flask) -> None:

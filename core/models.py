@@ -67,3 +67,18 @@ class Membership(UUIDPrimaryKey, Timestamps, Base):
 
     user: Mapped[User] = relationship(back_populates="memberships")
     tenant: Mapped[Tenant] = relationship()
+
+
+class TenantAddon(Base):
+    """An addon enabled for a tenant: a row here, no DDL; disabling deletes only this row."""
+
+    __tablename__ = "core_tenant_addon"
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("core_tenant.id", ondelete="CASCADE"), primary_key=True
+    )
+    addon: Mapped[str] = mapped_column(String(40), primary_key=True)
+    enabled_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    enabled_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("core_user.id", ondelete="SET NULL")
+    )

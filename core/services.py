@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+from flask import current_app
 
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,6 +16,7 @@ from core.db import session
 from core.errors import Conflict, NotFound, ValidationError
 from core.mixins import utcnow
 from core.models import Membership, Tenant, User
+from core.registry import Registry, current_registry
 from core.tenancy import system_context
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
@@ -38,8 +42,11 @@ def validate_email(email: str) -> str:
     return value
 
 
-def create_tenant(slug: str, name: str) -> Tenant:
-    """Create a tenant; a duplicate slug is a `Conflict`."""
+def create_tenant(slug: str, name: str, addons: Iterable[str] | None = None) -> Tenant:
+    """Create a tenant with `addons` enabled (default: the deployment's default addons).
+
+    A duplicate slug is a `Conflict`.
+    """
     validate_slug(slug)
     if not (name or "").strip():
         raise ValidationError("name is required", field="name")
@@ -49,7 +56,21 @@ def create_tenant(slug: str, name: str) -> Tenant:
         tenant = Tenant(slug=slug, name=name.strip(), status="active", settings={})
         session.add(tenant)
         session.flush()
+    registry = current_registry()
+    registry.enable(tenant.id, default_addons(registry) if addons is None else addons)
     return tenant
+
+
+def default_addons(registry: Registry) -> list[str]:
+    """Addons a new tenant starts with: PERGOLA_DEFAULT_ADDONS ('all', 'none' or a list)."""
+    setting = current_app.config["PERGOLA"].extra.get(
+        "default_addons", os.environ.get("PERGOLA_DEFAULT_ADDONS", "all")
+    )
+    if isinstance(setting, str):
+        if setting.strip() == "all":
+            return list(registry.addons)
+        setting = [] if setting.strip() in ("", "none") else setting.split(",")
+    return [n.strip() for n in setting if n.strip()]
 
 
 def get_tenant(slug: str) -> Tenant:

@@ -1,0 +1,42 @@
+"""The kernel's hook specifications: what every addon may implement.
+
+Each hook is documented in docs/hooks.md (a test checks that) and exercised by a test.
+Addons that offer hooks of their own keep them in their own `hookspecs.py`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("pergola")
+hookimpl = pluggy.HookimplMarker("pergola")
+
+
+@hookspec
+def register_blueprints() -> list[Any]:
+    """Called once at boot; return the Flask blueprints this addon serves."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Called once at boot with the app's click group; add this addon's commands to it."""
+
+
+@hookspec
+def addon_enabled(tenant_id: uuid.UUID, addon: str) -> None:
+    """Called in the tenant's context after `addon` was enabled for it; seed defaults
+    idempotently (enable, disable, enable must not duplicate anything). Returns nothing."""
+
+
+@hookspec
+def addon_disabled(tenant_id: uuid.UUID, addon: str) -> None:
+    """Called in the tenant's context after `addon` was disabled for it; must not delete
+    business data. Returns nothing."""
+
+
+@hookspec
+def load_demo_data(tenant_id: uuid.UUID) -> None:
+    """Called in the demo tenant's context by `pergola demo`; add demo records idempotently."""
