@@ -56,14 +56,21 @@ def user() -> None:
 @with_appcontext
 @domain_errors
 def user_create(email: str, tenant_slug: str, name: str, password_stdin: bool) -> None:
-    """Create user EMAIL as a member of a tenant (a generated password is printed once)."""
-    generated = None
+    """Create user EMAIL as a member of a tenant (a generated password is printed once).
+
+    If EMAIL already has an account, it joins the tenant and keeps its password.
+    """
+    existing = services.find_user(email) is not None
+    password = generated = None
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
-    else:
+    elif not existing:
         password = generated = secrets.token_urlsafe(12)
     u = services.create_user(email, tenant_slug=tenant_slug, password=password, name=name)
     session.commit()
+    if existing:
+        click.echo(f"added existing user {u.email} to tenant {tenant_slug} (password unchanged)")
+        return
     click.echo(f"created user {u.email} in tenant {tenant_slug}")
     if generated:
         click.echo(f"password: {generated}")

@@ -39,7 +39,7 @@ def _demo_password(instance_path: str) -> str:
 
 
 def load_demo(instance_path: str) -> DemoLogin:
-    """Create the demo tenant and admin if missing, and (re)set the admin's password."""
+    """Create the demo tenant and admin if missing; (re)set the admin so the printed login works."""
     password = _demo_password(instance_path)
     with system_context():
         tenant = next((t for t in services.list_tenants() if t.slug == DEMO_SLUG), None)
@@ -47,8 +47,8 @@ def load_demo(instance_path: str) -> DemoLogin:
             tenant = services.create_tenant(DEMO_SLUG, "Demo Company")
         user = services.find_user(DEMO_EMAIL)
         if user is None or not any(m.tenant_id == tenant.id for m in user.memberships):
-            user = services.create_user(DEMO_EMAIL, tenant_slug=DEMO_SLUG, password=password,
-                                        name="Demo Admin")
-        else:
-            user.password_hash = services.hash_password(password)
+            user = services.create_user(DEMO_EMAIL, tenant_slug=DEMO_SLUG, name="Demo Admin")
+        # Always (re)set it: the password we print must work whatever the account held before.
+        services.set_password(user, password)
+        user.active = True
     return DemoLogin(DEMO_SLUG, DEMO_EMAIL, password)

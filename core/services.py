@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 
 from flask import current_app
-
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -91,26 +90,43 @@ def find_user(email: str) -> User | None:
     return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
-def create_user(email: str, *, tenant_slug: str, password: str | None = None,
-                name: str = "") -> User:
-    """Create a user (or reuse one with that email) and make them a member of the tenant."""
+def create_user(
+    email: str, *, tenant_slug: str, password: str | None = None, name: str = ""
+) -> User:
+    """Create a user, or reuse the one with that email in any case, as a member of the tenant.
+
+    An existing user keeps their name and password: whoever adds them to one more tenant
+    must not be able to take over the login they use in the others.
+    """
     email = validate_email(email)
     tenant = get_tenant(tenant_slug)
-    if password is not None and len(password) < MIN_PASSWORD:
-        raise ValidationError(
-            f"password must be at least {MIN_PASSWORD} characters", field="password"
-        )
+    if password is not None:
+        validate_password(password)
     user = find_user(email)
     if user is None:
         user = User(email=email, name=name or email.split("@")[0], active=True)
+        if password is not None:
+            user.password_hash = hash_password(password)
         session.add(user)
     elif any(m.tenant_id == tenant.id for m in user.memberships):
         raise Conflict(f"user {email!r} is already a member of tenant {tenant.slug!r}")
-    if password is not None:
-        user.password_hash = hash_password(password)
     user.memberships.append(Membership(tenant_id=tenant.id, active=True))
     session.flush()
     return user
+
+
+def validate_password(password: str) -> str:
+    """Return `password` if it is acceptable, else raise naming the rule."""
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD} characters", field="password"
+        )
+    return password
+
+
+def set_password(user: User, password: str) -> None:
+    """Give `user` a new password (validated, stored as a scrypt hash)."""
+    user.password_hash = hash_password(validate_password(password))
 
 
 def hash_password(password: str) -> str:

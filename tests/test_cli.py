@@ -157,3 +157,23 @@ def test_demo_without_env_password_keeps_the_generated_one(app, runner, monkeypa
     ]
     assert passwords[0] == passwords[1]
     assert len(passwords[0]) > len("password: ") + 8
+
+
+def test_user_create_for_an_existing_account_joins_and_keeps_its_password(app, runner):
+    for slug in ("acme", "globex"):
+        assert runner.invoke(["tenant", "create", slug, "--name", slug.title()]).exit_code == 0
+    first = runner.invoke(
+        ["user", "create", "ann@example.com", "--tenant", "acme", "--password-stdin"],
+        input="correct horse battery\n",
+    )
+    assert first.exit_code == 0, first.output
+
+    second = runner.invoke(["user", "create", "ANN@example.com", "--tenant", "globex"])
+
+    assert second.exit_code == 0, second.output
+    assert "existing user ann@example.com" in second.output
+    assert "password:" not in second.output
+    with app.app_context(), system_context():
+        user = services.authenticate("ann@example.com", "correct horse battery")
+        assert user is not None
+        assert sorted(m.tenant.slug for m in user.memberships) == ["acme", "globex"]
