@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from core import create_app, migrate
 from core.config import normalise_database_url
@@ -28,6 +28,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _db_url(config: pytest.Config, tmp: Path) -> str:
     url = config.getoption("--db-url") or os.environ.get("PERGOLA_TEST_DATABASE_URL")
     return normalise_database_url(url) if url else f"sqlite:///{tmp / 'test.db'}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    url = config.getoption("--db-url") or os.environ.get("PERGOLA_TEST_DATABASE_URL")
+    # Say which database this run is on: the suite runs twice and the logs must tell them apart.
+    shown = make_url(normalise_database_url(url)).render_as_string() if url else "SQLite (temp)"
+    return f"pergola database: {shown}"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

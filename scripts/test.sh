@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Run everything CI runs: lint, then the whole suite on SQLite and on PostgreSQL.
+# Starts PostgreSQL and Redis (installing them if missing) and stops what it started.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export SERVICES_DIR="${SERVICES_DIR:-/tmp/pergola-services}"
+
+log() { printf '\n== %s\n' "$*"; }
+
+# Servers already running (a developer's `make services`) are reused and left running.
+started_here=0
+if ! bash scripts/services.sh status 2>/dev/null | grep -q "postgres: up"; then started_here=1; fi
+env_lines=$(bash scripts/services.sh start) || { echo "could not start PostgreSQL/Redis" >&2; exit 1; }
+eval "$env_lines"
+cleanup() { [ "$started_here" = 1 ] && bash scripts/services.sh stop; }
+trap cleanup EXIT
+
+bash scripts/install-browser.sh || { echo "could not install Chromium for browser tests" >&2; exit 1; }
+
+status=0
+log "lint: ruff and mypy"
+$BIN/ruff check . || status=1
+$BIN/mypy core || status=1
+
+# pytest exits 5 when it collected nothing: for us that is a failure, not a pass.
+run_pytest() {
+  local label=$1; shift
+  log "tests on $label"
+  PERGOLA_TEST_REDIS_URL="$REDIS_URL" $BIN/pytest "$@"
+  local rc=$?
+  if [ $rc = 5 ]; then echo "pytest collected no tests on $label" >&2; rc=1; fi
+  [ $rc = 0 ] || status=1
+}
+
+# Blank, not inherited: a developer's exported URL must not turn the SQLite run into a second PostgreSQL run.
+PERGOLA_TEST_DATABASE_URL= run_pytest SQLite -p no:cacheprovider
+PERGOLA_TEST_DATABASE_URL="$SQLALCHEMY_DATABASE_URL" run_pytest PostgreSQL -p no:cacheprovider
+
+if [ $status = 0 ]; then log "all checks passed"; else log "FAILED"; fi
+exit $status
