@@ -7,17 +7,21 @@ Addons that offer hooks of their own keep them in their own `hookspecs.py`.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    from flask import Blueprint
 
 hookspec = pluggy.HookspecMarker("pergola")
 hookimpl = pluggy.HookimplMarker("pergola")
 
 
 @hookspec
-def register_blueprints() -> list[Any]:
-    """Called once at boot; return the Flask blueprints this addon serves."""
+def register_blueprints() -> list[Blueprint] | None:
+    """Called once at boot; return the Flask blueprints this addon serves (routes of an
+    addon a tenant has not enabled answer 404 for that tenant)."""
 
 
 @hookspec
@@ -33,8 +37,9 @@ def addon_enabled(tenant_id: uuid.UUID, addon: str) -> None:
 
 @hookspec
 def addon_disabled(tenant_id: uuid.UUID, addon: str) -> None:
-    """Called in the tenant's context after `addon` was disabled for it; must not delete
-    business data. Returns nothing."""
+    """Called in the tenant's context just before `addon` is disabled for it (dependants
+    first, each still enabled so it hears about itself); must not delete business data.
+    Returns nothing."""
 
 
 @hookspec

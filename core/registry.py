@@ -78,11 +78,19 @@ def builtin_manifests() -> list[Manifest]:
 def entry_point_manifests() -> list[Manifest]:
     """Manifests of third-party addons installed with an entry point in `pergola.addons`."""
     found = []
+    seen: set[tuple[str, str]] = set()
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        # One distribution visible twice on sys.path (an editable install run from its own
+        # folder) lists its entry points twice: that is not a duplicate addon.
+        if (ep.name, ep.value) in seen:
+            continue
+        seen.add((ep.name, ep.value))
         try:
             obj = ep.load()
         except Exception as exc:
-            raise RegistryError(f"entry point {ep.name!r} ({ep.value}) failed to load: {exc}") from exc
+            raise RegistryError(
+                f"entry point {ep.name!r} ({ep.value}) failed to load: {exc}"
+            ) from exc
         manifest = _manifest_of(obj, ep.value)
         package = manifest.package or ep.value.split(":")[0].rsplit(".", 1)[0]
         found.append(_with_package(manifest, package))
@@ -147,7 +155,7 @@ def _topological(by_name: dict[str, Manifest]) -> list[Manifest]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = path[path.index(name):] + [name]
+            cycle = [*path[path.index(name):], name]
             raise RegistryError("dependency cycle: " + " -> ".join(cycle))
         state[name] = 1
         for dep in sorted(by_name[name].depends):
@@ -160,10 +168,14 @@ def _topological(by_name: dict[str, Manifest]) -> list[Manifest]:
     return order
 
 
-def _import_target(path: str) -> object:
+def _import_target(path: str, addon: str) -> Any:
+    """Import `module` or `module:attr`; a failure is a `RegistryError` naming the addon."""
     module_name, _, attr = path.partition(":")
-    module = importlib.import_module(module_name)
-    return getattr(module, attr) if attr else module
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, attr) if attr else module
+    except (ImportError, AttributeError) as exc:
+        raise RegistryError(f"addon {addon!r}: cannot import {path!r}: {exc}") from exc
 
 
 # --- the registry ------------------------------------------------------------------------
@@ -184,49 +196,60 @@ class Registry:
         self.hook = TenantHooks(self)
         ordered = validate_manifests(manifests)
         for m in ordered:
-            package = importlib.import_module(m.package)
+            if not m.package:
+                raise RegistryError(f"addon {m.name!r}: its manifest names no package")
+            package = _import_target(m.package, m.name)
             path = Path(cast(str, package.__file__)).parent
             self.addons[m.name] = Addon(m, package, path, source=m.package)
         # Hookspecs first, from every addon, so any addon may implement any other's hooks.
         for addon in self.addons.values():
             for spec in addon.manifest.hookspecs:
-                self.pm.add_hookspecs(_import_target(spec))
+                self.pm.add_hookspecs(_import_target(spec, addon.name))
         for plugin in kernel_plugins:
             self._register(plugin, KERNEL, f"{KERNEL}:{getattr(plugin, '__name__', id(plugin))}")
         for addon in self.addons.values():
             self._import_models(addon)
             for ref in addon.manifest.plugins:
-                plugin = _import_target(ref)
+                plugin = _import_target(ref, addon.name)
                 self._register(plugin, addon.name, f"{addon.name}:{ref}")
                 addon.plugins.append(plugin)
+        self._check_pending()
+
+    def _register(self, plugin: object, owner: str, name: str) -> None:
+        if self.frozen:
+            raise RegistryFrozen(
+                f"cannot register {name}: the registry is frozen once the app serves"
+            )
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise RegistryError(f"addon {owner!r}: {exc}") from exc
+        except ValueError as exc:  # the same plugin object registered twice
+            raise RegistryError(f"addon {owner!r}: {exc}") from exc
+        self._plugin_owner[id(plugin)] = owner
+        self._callers.clear()  # subset callers are computed from the plugins at hand
+
+    def _check_pending(self) -> None:
+        """A hookimpl whose name matches no hookspec is a typo, not a silent no-op."""
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
             owner = self._plugin_owner.get(id(exc.plugin), "?")
             raise RegistryError(f"addon {owner!r}: {exc} (no such hookspec)") from exc
 
-    def _register(self, plugin: object, owner: str, name: str) -> None:
-        if self.frozen:
-            raise RegistryFrozen(f"cannot register {name}: the registry is frozen once the app serves")
-        try:
-            self.pm.register(plugin, name=name)
-        except pluggy.PluginValidationError as exc:
-            raise RegistryError(f"addon {owner!r}: {exc}") from exc
-        self._plugin_owner[id(plugin)] = owner
-
     @staticmethod
     def _import_models(addon: Addon) -> None:
         if (addon.path / "models.py").exists() or (addon.path / "models").is_dir():
-            importlib.import_module(f"{addon.manifest.package}.models")
+            _import_target(f"{addon.manifest.package}.models", addon.name)
 
     # --- wiring into the app ---
 
     def init_app(self, app: Flask) -> None:
         """Register blueprints, commands, templates and migrations of every installed addon."""
-        from jinja2 import ChoiceLoader, FileSystemLoader
+        from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader
 
         app.extensions["pergola.registry"] = self
-        loaders = [app.jinja_loader] if app.jinja_loader else []
+        loaders: list[BaseLoader] = [app.jinja_loader] if app.jinja_loader else []
         dirs = list(app.extensions.get("pergola.migration_dirs", []))
         for addon in self.addons.values():
             if (addon.path / "templates").is_dir():
@@ -234,15 +257,20 @@ class Registry:
             versions = addon.path / "migrations" / "versions"
             if versions.is_dir():
                 dirs.append(versions)
-        app.jinja_loader = ChoiceLoader(loaders)  # type: ignore[assignment]
+        app.jinja_loader = ChoiceLoader(loaders)
         app.extensions["pergola.migration_dirs"] = dirs
+        # One plugin at a time, through pluggy (so call monitoring sees it), to know whose
+        # blueprints these are: the 404 guard needs the owner of each.
         for impl in self.pm.hook.register_blueprints.get_hookimpls():
             owner = self._plugin_owner.get(id(impl.plugin), KERNEL)
-            for bp in impl.function() or []:
-                app.register_blueprint(bp)
-                self._blueprint_owner[bp.name] = owner
-                if owner in self.addons:
-                    self.addons[owner].blueprints.append(bp)
+            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+            only_this = self.pm.subset_hook_caller("register_blueprints", remove_plugins=others)
+            for blueprints in only_this():
+                for bp in blueprints or []:
+                    app.register_blueprint(bp)
+                    self._blueprint_owner[bp.name] = owner
+                    if owner in self.addons:
+                        self.addons[owner].blueprints.append(bp)
         self.pm.hook.register_commands(cli=app.cli)
         self.frozen = True
 
@@ -254,9 +282,22 @@ class Registry:
         return owner if owner in self.addons else None
 
     def register_plugin(self, plugin: object, owner: str = KERNEL) -> None:
-        """Register one more plugin before the app serves (raises once frozen)."""
+        """Register one more plugin before the app serves (raises `RegistryFrozen` after)."""
+        if owner != KERNEL and owner not in self.addons:
+            raise RegistryError(f"cannot register a plugin for unknown addon {owner!r}")
         self._register(plugin, owner, f"{owner}:{getattr(plugin, '__name__', id(plugin))}")
-        self.pm.check_pending()
+        try:
+            self._check_pending()
+        except RegistryError:
+            self.pm.unregister(plugin)
+            raise
+        if owner in self.addons:
+            self.addons[owner].plugins.append(plugin)
+
+    def hookspec_names(self) -> list[str]:
+        """Names of every hookspec: the kernel's and those the installed addons publish."""
+        return sorted(name for name, caller in vars(self.pm.hook).items()
+                      if isinstance(caller, pluggy.HookCaller) and caller.spec is not None)
 
     # --- enablement ---
 
