@@ -1,4 +1,4 @@
-"""Permission names and wildcard patterns: `addon.resource:action`, `*`, `sales.*`, `sales.orders:*`."""
+"""Permission names (`addon.resource:action`) and wildcard patterns (`*`, `sales.*`)."""
 
 from __future__ import annotations
 
