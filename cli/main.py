@@ -16,7 +16,8 @@ def _create_app() -> Flask:
 
 def build_cli() -> click.Group:
     """The `pergola` group with the kernel's commands."""
-    from cli import db_commands, demo, tenants
+    from cli import apikeys, db_commands, demo, tenants
+    from cli.audit import audit
 
     group = FlaskGroup(
         name="pergola", create_app=_create_app, add_version_option=False,
@@ -27,6 +28,8 @@ def build_cli() -> click.Group:
     group.add_command(tenants.tenant)
     group.add_command(tenants.user)
     group.add_command(demo.demo)
+    group.add_command(audit)
+    group.add_command(apikeys.apikey)
     return group
 
 

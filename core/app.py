@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, abort, jsonify, render_template, request
+from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 
+from core import api_auth, ratelimit, request_cycle, web_auth, web_session
 from core.config import PROJECT_ROOT, Settings
 from core.db import Database, get_db
-from core.errors import DomainError
-from core.registry import Registry, builtin_manifests, current_registry, entry_point_manifests
+from core.rbac import KernelRbacPlugin
+from core.registry import Registry, builtin_manifests, entry_point_manifests
 from core.routing import public
-from core.tenancy import current_tenant_id
 
 log = logging.getLogger("pergola")
 
@@ -33,15 +33,26 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         TESTING=settings.testing,
         PERGOLA=settings,
         MAX_CONTENT_LENGTH=settings.extra.get("max_content_length", 10 * 1024 * 1024),
+        WTF_CSRF_ENABLED=settings.extra.get("csrf", True),
+        # CSRF is checked by the request cycle for web forms only: the API takes bearer
+        # credentials and ignores cookies, so a forged cross-site request carries nothing.
+        WTF_CSRF_CHECK_DEFAULT=False,
     )
+    import core.identity
     import core.models  # noqa: F401  - map the kernel's tables
+    import core.sequences  # noqa: F401  - and the audit log's and sequences' tables
+    from core import audit
 
     db = Database(settings.database_url, **settings.extra.get("engine_options", {}))
     db.init_app(app)
     _register_kernel_routes(app)
-    _register_error_handlers(app)
+    app.register_blueprint(audit.blueprint)
+    request_cycle.init_app(app)
+    web_session.init_app(app)
+    ratelimit.init_app(app, settings.redis_url)
+    app.register_blueprint(web_auth.bp)
+    app.register_blueprint(api_auth.bp)
     registry = build_registry(settings)
-    app.before_request(_addon_guard)
     registry.init_app(app)
     return app
 
@@ -56,18 +67,8 @@ def build_registry(settings: Settings) -> Registry:
     if manifests is None:
         manifests = [*builtin_manifests(), *entry_point_manifests()]
     manifests = [*manifests, *settings.extra.get("extra_addons", [])]
-    return Registry(manifests, kernel_plugins=settings.extra.get("kernel_plugins", ()))
-
-
-def _addon_guard() -> None:
-    """Routes of an addon the tenant has not enabled answer 404, as if they did not exist."""
-    registry = current_registry()
-    owner = registry.blueprint_owner(request.blueprint)
-    if owner is None:
-        return
-    tenant_id = current_tenant_id()
-    if tenant_id is None or not registry.is_enabled(owner, tenant_id):
-        abort(404)
+    kernel_plugins = [KernelRbacPlugin(), *settings.extra.get("kernel_plugins", ())]
+    return Registry(manifests, kernel_plugins=kernel_plugins)
 
 
 def _register_kernel_routes(app: Flask) -> None:
@@ -93,9 +94,3 @@ def _register_kernel_routes(app: Flask) -> None:
         with system_context():
             tenants = list_tenants()
         return render_template("index.html", tenants=tenants)
-
-
-def _register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(DomainError)
-    def _domain_error(err: DomainError) -> Any:
-        return jsonify(success=False, error=err.to_dict()), err.status

@@ -6,10 +6,11 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from flask import g
+from flask import has_app_context
 
+from core.db import scope_state
 from core.errors import DomainError, PermissionDenied
 from core.permissions import granted
 
@@ -33,20 +34,32 @@ class Principal:
     kind: str = "user"  # "user" | "api_key"
     api_key_id: uuid.UUID | None = None
     email: str = ""
+    roles: frozenset[str] = field(default_factory=frozenset)
+    # Addons enabled for the tenant: a disabled addon's permissions vanish with it.
+    enabled_addons: frozenset[str] | None = None
+    # For API keys: the creator's own patterns still bound the key's scopes.
+    ceiling: frozenset[str] | None = None
 
     def can(self, permission: str) -> bool:
-        """True when this principal holds `permission`."""
+        """True when this principal holds `permission` (and its addon is enabled)."""
+        addon = permission.split(".", 1)[0]
+        if self.enabled_addons is not None and addon != "core" and addon not in self.enabled_addons:
+            return False
+        if self.ceiling is not None and not granted(self.ceiling, permission):
+            return False
         return granted(self.patterns, permission)
 
 
 def current_principal() -> Principal | None:
     """The principal of the current request, command or job, if any."""
-    return g.get("_pergola_principal")
+    if not has_app_context():
+        return None
+    return cast(Principal | None, scope_state().get("principal"))
 
 
 def set_principal(principal: Principal | None) -> None:
-    """Make `principal` the caller for the rest of this app context."""
-    g._pergola_principal = principal
+    """Make `principal` the caller for the rest of this request (or app context)."""
+    scope_state()["principal"] = principal
 
 
 def can(principal: Principal | None, permission: str) -> bool:
@@ -60,8 +73,9 @@ def check(permission: str) -> Principal:
     if principal is None:
         raise AuthenticationRequired("authentication required")
     if not principal.can(permission):
-        raise PermissionDenied(f"permission {permission!r} required",
-                               details={"permission": [permission]})
+        raise PermissionDenied(
+            f"permission {permission!r} required", details={"permission": [permission]}
+        )
     return principal
 
 

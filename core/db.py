@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -142,13 +142,8 @@ class Database:
         """Attach to `app`: one session per app context, closed at teardown."""
         app.extensions["pergola.db"] = self
 
-        @app.teardown_appcontext
-        def _close_session(exc: BaseException | None) -> None:
-            sess = g.pop("_pergola_session", None)
-            if sess is not None:
-                if exc is not None:
-                    sess.rollback()
-                sess.close()
+        app.teardown_request(close_scope_session)
+        app.teardown_appcontext(close_scope_session)
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -160,12 +155,32 @@ def get_db(app: Flask | None = None) -> Database:
     return cast(Database, (app or current_app).extensions["pergola.db"])
 
 
+def scope_state() -> dict[str, Any]:
+    """State for one unit of work: the request when there is one, else the app context.
+
+    Not `g` during requests: Flask reuses an app context that is already pushed (tests,
+    embedding), so `g` can outlive a request; the WSGI environ cannot.
+    """
+    if has_request_context():
+        return cast(dict[str, Any], request.environ.setdefault("pergola.state", {}))
+    return cast(dict[str, Any], g.setdefault("_pergola_state", {}))
+
+
+def close_scope_session(exc: BaseException | None = None) -> None:
+    """Close the session of the current scope (request or app context), if one was opened."""
+    sess = scope_state().pop("session", None)
+    if sess is not None:
+        if exc is not None:
+            sess.rollback()
+        sess.close()
+
+
 def get_session() -> PergolaSession:
-    """The session of the current app context, opened on first use."""
-    sess = g.get("_pergola_session")
+    """The session of the current request (or app context), opened on first use."""
+    state = scope_state()
+    sess = state.get("session")
     if sess is None:
-        sess = get_db().new_session()
-        g._pergola_session = sess
+        sess = state["session"] = get_db().new_session()
     return cast(PergolaSession, sess)
 
 

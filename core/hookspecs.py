@@ -45,3 +45,8 @@ def addon_disabled(tenant_id: uuid.UUID, addon: str) -> None:
 @hookspec
 def load_demo_data(tenant_id: uuid.UUID) -> None:
     """Called in the demo tenant's context by `pergola demo`; add demo records idempotently."""
+
+
+@hookspec
+def register_record_rules() -> list[Any] | None:
+    """Called once at boot; return `core.rbac.RecordRule`s narrowing what roles see of models."""

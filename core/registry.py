@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, current_app, g, has_app_context
 from sqlalchemy import delete, select
 
 from core import hookspecs
-from core.db import session
+from core.db import scope_state, session
 from core.errors import Conflict, DomainError, NotFound
 from core.manifest import NAME_RE, PERMISSION_RE, Manifest
 from core.mixins import utcnow
@@ -272,6 +272,9 @@ class Registry:
                     if owner in self.addons:
                         self.addons[owner].blueprints.append(bp)
         self.pm.hook.register_commands(cli=app.cli)
+        from core.rbac import install_record_rules
+
+        install_record_rules(app, self.pm)
         self.frozen = True
 
     def blueprint_owner(self, blueprint: str | None) -> str | None:
@@ -332,7 +335,7 @@ class Registry:
 
     def enabled_addons(self, tenant_id: uuid.UUID) -> frozenset[str]:
         """The installed addons `tenant_id` has enabled (cached for the app context)."""
-        cache = g.setdefault("_pergola_enabled", {}) if has_app_context() else {}
+        cache = scope_state().setdefault("enabled", {}) if has_app_context() else {}
         found = cache.get(tenant_id)
         if found is None:
             from core.models import TenantAddon
@@ -349,7 +352,7 @@ class Registry:
 
     def _forget(self, tenant_id: uuid.UUID) -> None:
         if has_app_context():
-            g.setdefault("_pergola_enabled", {}).pop(tenant_id, None)
+            scope_state().setdefault("enabled", {}).pop(tenant_id, None)
 
     def enable(self, tenant_id: uuid.UUID, names: Iterable[str],
                by: uuid.UUID | None = None) -> list[str]:
@@ -359,13 +362,14 @@ class Registry:
         closure = self.dependency_closure(names)
         current = self.enabled_addons(tenant_id)
         new = [n for n in closure if n not in current]
-        for name in new:
-            session.add(TenantAddon(tenant_id=tenant_id, addon=name, enabled_at=utcnow(),
-                                    enabled_by=by))
-        session.flush()
-        self._forget(tenant_id)
         with tenant_context(tenant_id):
+            # Dependencies first, one at a time: each addon hears about itself and about
+            # the addons enabled after it, never about one enabled before it existed.
             for name in new:
+                session.add(TenantAddon(tenant_id=tenant_id, addon=name, enabled_at=utcnow(),
+                                        enabled_by=by))
+                session.flush()
+                self._forget(tenant_id)
                 self.hook.addon_enabled(tenant_id=tenant_id, addon=name)
         return new
 
@@ -391,16 +395,19 @@ class Registry:
                 f"{', '.join(dependants)} depend on it (disable them first, or cascade)",
                 details={"dependants": dependants},
             )
-        order = [n for n in reversed(list(self.addons)) if n in set(targets) | set(dependants)]
+        gone = set(targets) | set(dependants)
+        order = [n for n in reversed(list(self.addons)) if n in gone]
         with tenant_context(tenant_id):
-            for name in order:  # dependants first; each still enabled when told
+            # Dependants first, one at a time: each addon is told while it is still enabled
+            # (so it hears about itself), and no addon hears of a dependency's removal
+            # after it was removed itself.
+            for name in order:
                 self.hook.addon_disabled(tenant_id=tenant_id, addon=name)
-        session.execute(
-            delete(TenantAddon).where(TenantAddon.tenant_id == tenant_id,
-                                      TenantAddon.addon.in_(order))
-        )
-        session.flush()
-        self._forget(tenant_id)
+                session.execute(
+                    delete(TenantAddon).where(TenantAddon.tenant_id == tenant_id,
+                                              TenantAddon.addon == name)
+                )
+                self._forget(tenant_id)
         return order
 
     # --- dispatch ---

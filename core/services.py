@@ -15,8 +15,9 @@ from core.db import session
 from core.errors import Conflict, NotFound, ValidationError
 from core.mixins import utcnow
 from core.models import Membership, Tenant, User
+from core.rbac import assign_roles, seed_standard_roles
 from core.registry import Registry, current_registry
-from core.tenancy import system_context
+from core.tenancy import system_context, tenant_context
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -55,6 +56,7 @@ def create_tenant(slug: str, name: str, addons: Iterable[str] | None = None) -> 
         tenant = Tenant(slug=slug, name=name.strip(), status="active", settings={})
         session.add(tenant)
         session.flush()
+        seed_standard_roles(tenant.id)
     registry = current_registry()
     registry.enable(tenant.id, default_addons(registry) if addons is None else addons)
     return tenant
@@ -91,7 +93,8 @@ def find_user(email: str) -> User | None:
 
 
 def create_user(
-    email: str, *, tenant_slug: str, password: str | None = None, name: str = ""
+    email: str, *, tenant_slug: str, password: str | None = None, name: str = "",
+    roles: Iterable[str] = (),
 ) -> User:
     """Create a user, or reuse the one with that email in any case, as a member of the tenant.
 
@@ -110,8 +113,12 @@ def create_user(
         session.add(user)
     elif any(m.tenant_id == tenant.id for m in user.memberships):
         raise Conflict(f"user {email!r} is already a member of tenant {tenant.slug!r}")
-    user.memberships.append(Membership(tenant_id=tenant.id, active=True))
+    membership = Membership(tenant_id=tenant.id, active=True)
+    user.memberships.append(membership)
     session.flush()
+    if roles:
+        with tenant_context(tenant.id):
+            assign_roles(membership, roles)
     return user
 
 

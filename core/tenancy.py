@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
@@ -205,8 +205,19 @@ def _on_execute(state: ORMExecuteState) -> None:
                 with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid,
                                      include_aliases=True)
             )
+        for provider in _criteria_providers:
+            options.extend(provider())
     if options and (state.is_select or state.is_update or state.is_delete):
         state.statement = state.statement.options(*options)
+
+
+_criteria_providers: list[Callable[[], list[Any]]] = []
+
+
+def add_criteria_provider(provider: Callable[[], list[Any]]) -> None:
+    """Add loader criteria to every tenant query (record rules use this: one query path)."""
+    if provider not in _criteria_providers:
+        _criteria_providers.append(provider)
 
 
 def _stamp_insert_params(state: ORMExecuteState) -> None:

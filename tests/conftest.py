@@ -19,6 +19,13 @@ from core import create_app, migrate
 from core.config import normalise_database_url
 from core.db import Database, get_db
 from core.tenancy import ensure_rls, system_context, tenant_context
+from tests.fixture_addons.fixtures import (  # noqa: F401 - fixtures for the registry tests
+    fx,
+    fx_app,
+    fx_client,
+    fx_runner,
+    fx_tenant,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,10 +79,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def app(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """One app for the run, its schema built by the real migrations plus the test models."""
     from tests.kernel_models import test_tables
+    from tests.testkit.manifest import manifest as testkit_manifest
 
     instance = tmp_path_factory.mktemp("instance")
     application = create_app({"database_url": db_url, "testing": True,
-                              "instance_path": str(instance), "secret_key": "test-secret"})
+                              "instance_path": str(instance), "secret_key": "test-secret-of-at-least-32-bytes-long",
+                              "csrf": False, "secure_cookies": False,
+                              "extra_addons": [testkit_manifest]})
     db = get_db(application)
     reset_database(db)
     with application.app_context():
@@ -171,7 +181,9 @@ def runner(app: Flask, db: Database):
 
     class Runner:
         def invoke(self, args: list[str], input: str | None = None):
-            return app.test_cli_runner().invoke(cli, args, input=input)
+            # A fresh app context, as a real command gets: its own session, its own rollback.
+            with app.app_context():
+                return app.test_cli_runner().invoke(cli, args, input=input)
 
     return Runner()
 
@@ -220,7 +232,8 @@ class Committed:
             return
         with self.database.session_scope() as s, system_context():
             for table in reversed(Base.metadata.sorted_tables):
-                if "tenant_id" in table.c and table.name != "core_tenant":
+                # The audit log is append-only; it goes with its tenant (ON DELETE CASCADE).
+                if "tenant_id" in table.c and table.name not in ("core_tenant", "core_audit_log"):
                     s.execute(table.delete().where(table.c.tenant_id.in_(self.tenant_ids)))
             users = Base.metadata.tables["core_user"]
             members = Base.metadata.tables["core_membership"]
@@ -244,3 +257,54 @@ def committed(app: Flask) -> Iterator[Committed]:
         yield helper
     finally:
         helper.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with empty rate-limit counters (the limiter is process-wide)."""
+    from core.ratelimit import limiter
+
+    try:
+        limiter.reset()
+    except Exception:  # noqa: BLE001 - not initialised yet in tests that build no app
+        pass
+    yield
+
+
+@pytest.fixture()
+def client(app: Flask, db: Database):
+    """A test client on the rolled-back test database."""
+    return app.test_client()
+
+
+@pytest.fixture()
+def make_member(make_user, as_tenant, session):
+    """Factory: `make_member(tenant, roles=["sales"])` → a user with those roles in `tenant`."""
+    from sqlalchemy import select
+
+    from core.models import Membership
+    from core.rbac import assign_roles
+
+    def factory(tenant, roles=("admin",), email=None, password="correct horse battery"):
+        user = make_user(tenant, email=email, password=password)
+        with as_tenant(tenant):
+            membership = session.scalar(select(Membership).where(
+                Membership.user_id == user.id, Membership.tenant_id == tenant.id))
+            assign_roles(membership, roles)
+        return user
+
+    return factory
+
+
+@pytest.fixture()
+def api_headers(app, client, make_member):
+    """Factory: bearer headers for a new member of `tenant` with `roles` (via the login API)."""
+
+    def factory(tenant, roles=("admin",)):
+        user = make_member(tenant, roles=roles)
+        resp = client.post("/api/v1/auth/login", json={
+            "email": user.email, "password": "correct horse battery", "tenant": tenant.slug})
+        assert resp.status_code == 200, resp.get_json()
+        return {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
+
+    return factory

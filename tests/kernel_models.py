@@ -23,6 +23,7 @@ class Project(BusinessModel, SoftDelete, Base):
 
     name: Mapped[str] = mapped_column(String(100))
     budget: Mapped[Money] = mapped_column(default=Decimal("0"))
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     tasks: Mapped[list[Task]] = relationship(back_populates="project", order_by="Task.title")
 
 

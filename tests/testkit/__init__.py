@@ -1,0 +1,1 @@
+"""`testkit`: a kernel test addon with permission-guarded routes and a record rule."""

@@ -1,0 +1,17 @@
+"""Manifest of the kernel's test addon (loaded into the test app with `extra_addons`)."""
+
+from core.manifest import Manifest, MenuItem
+
+manifest = Manifest(
+    name="testkit",
+    version="1.0.0",
+    summary="Routes and rules the kernel's tests drive",
+    permissions={
+        "testkit.things:read": "See things",
+        "testkit.things:create": "Create things",
+    },
+    default_grants={"sales": ("testkit.things:read",), "manager": ("testkit.*",)},
+    menus=(MenuItem("Things", "testkit.things_page", "testkit.things:read", order=50),),
+    plugins=("tests.testkit.hooks",),
+    package="tests.testkit",
+)
