@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import services
-from core.tenancy import system_context
+from core.registry import current_registry
+from core.tenancy import system_context, tenant_context
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "admin@demo.example.com"
@@ -52,4 +53,7 @@ def load_demo(instance_path: str) -> DemoLogin:
         # Always (re)set it: the password we print must work whatever the account held before.
         services.set_password(user, password)
         user.active = True
+    # Each addon the demo tenant has enabled adds its own demo records (idempotently).
+    with tenant_context(tenant.id):
+        current_registry().hook.load_demo_data(tenant_id=tenant.id)
     return DemoLogin(DEMO_SLUG, DEMO_EMAIL, password)

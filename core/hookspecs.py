@@ -31,8 +31,9 @@ def register_commands(cli: Any) -> None:
 
 @hookspec
 def addon_enabled(tenant_id: uuid.UUID, addon: str) -> None:
-    """Called in the tenant's context after `addon` was enabled for it; seed defaults
-    idempotently (enable, disable, enable must not duplicate anything). Returns nothing."""
+    """Called in the tenant's context once `addon` is enabled for it (dependencies first,
+    so an addon hears of itself and of those enabled after it); seed defaults idempotently
+    (enable, disable, enable must not duplicate anything). Returns nothing."""
 
 
 @hookspec

@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, cast
 
 import pluggy
-from flask import Blueprint, Flask, current_app, g, has_app_context
+from flask import Blueprint, Flask, current_app, has_app_context
 from sqlalchemy import delete, select
 
 from core import hookspecs
@@ -356,7 +356,11 @@ class Registry:
 
     def enable(self, tenant_id: uuid.UUID, names: Iterable[str],
                by: uuid.UUID | None = None) -> list[str]:
-        """Enable `names` and their missing dependencies; returns what was newly enabled."""
+        """Enable `names` and their missing dependencies, in dependency order.
+
+        Returns what was newly enabled (the caller tells which were dependencies). Inserts
+        rows and runs `addon_enabled` hooks only: no DDL.
+        """
         from core.models import TenantAddon
 
         closure = self.dependency_closure(names)

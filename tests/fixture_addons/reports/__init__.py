@@ -1,0 +1,1 @@
+"""Fixture addon `reports`: depends on `shop` (so, through it, on `stock`)."""

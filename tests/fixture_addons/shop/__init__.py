@@ -1,0 +1,1 @@
+"""Fixture addon `shop`: depends on `stock`, serves routes, seeds a default record."""

@@ -1,0 +1,1 @@
+"""Fixture addon `stock`: publishes the `stock_moved` hookspec."""

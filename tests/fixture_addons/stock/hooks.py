@@ -1,0 +1,20 @@
+"""The `stock` fixture addon's hookimpls."""
+
+from __future__ import annotations
+
+import uuid
+
+from core.hookspecs import hookimpl
+from tests.fixture_addons import record
+
+
+@hookimpl
+def addon_enabled(tenant_id: uuid.UUID, addon: str) -> None:
+    """Record the call."""
+    record("stock", "addon_enabled", tenant_id=tenant_id, addon=addon)
+
+
+@hookimpl
+def addon_disabled(tenant_id: uuid.UUID, addon: str) -> None:
+    """Record the call."""
+    record("stock", "addon_disabled", tenant_id=tenant_id, addon=addon)
