@@ -1,0 +1,459 @@
+"""The audit log: every write to business data leaves a row the application cannot edit.
+
+Every mapped `TenantOwned` class is audited unless it says `__audit__ = False`. Mapper
+events note each inserted, updated and deleted object while the session flushes; the
+session's `after_flush` then writes all of the flush's notes with one INSERT on the flush's
+own connection, so the audit rows commit or roll back with the change they describe.
+`__audit_exclude__` names columns never recorded; `__audit_redact__` names columns whose
+change is recorded with its values masked (secrets).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, g, has_app_context, has_request_context, jsonify, request
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.orm import (
+    InstanceState,
+    Mapped,
+    Mapper,
+    ORMExecuteState,
+    Session,
+    mapped_column,
+    object_session,
+)
+from sqlalchemy.orm.attributes import instance_state
+
+from core.auth import current_principal, require_permission
+from core.db import Base, PergolaSession
+from core.errors import PermissionDenied, ValidationError
+from core.mixins import SoftDelete, utcnow
+from core.tenancy import TenantOwned, tenant_context
+from core.types import ExactDecimal, UTCDateTime
+
+KERNEL_PERMISSIONS: dict[str, str] = {"core.audit:read": "Read the audit log"}
+"""The kernel's own permissions (name → description), for the RBAC layer to declare."""
+
+ACTIONS = ("create", "update", "delete", "soft_delete", "restore")
+
+# Bookkeeping columns: the entry itself says which record and tenant, and a changed
+# `updated_at` or `version` is implied by every update.
+_ALWAYS_IGNORED = frozenset({"tenant_id", "updated_at", "version"})
+_REDACTED = "***"
+_PENDING = "pergola_audit_pending"
+_OLD_VALUES = "pergola_audit_old_values"
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+class AuditLogImmutable(PermissionDenied):
+    """Someone tried to change or delete an audit row: the log is append-only."""
+
+    code = "AUDIT_LOG_IMMUTABLE"
+
+
+class AuditEntry(TenantOwned, Base):
+    """One write to one business record: who, what, when, from where, and the changed fields."""
+
+    __tablename__ = "core_audit_log"
+    __audit__ = False
+    __table_args__ = (
+        Index("ix_core_audit_log_record", "tenant_id", "table_name", "record_id"),
+        Index("ix_core_audit_log_recent", "tenant_id", "id"),
+    )
+
+    # An integer key orders the entries of one flush, which share a timestamp.
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    # CASCADE, not the usual RESTRICT: the trail leaves only together with its tenant (the
+    # immutability triggers allow exactly that delete, and nothing else).
+    tenant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("core_tenant.id", ondelete="CASCADE"), nullable=False
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+    # No foreign keys to users or keys: deleting one must neither be blocked by nor rewrite
+    # the audit trail.
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    action: Mapped[str] = mapped_column(String(20))
+    table_name: Mapped[str] = mapped_column(String(63))
+    record_id: Mapped[str | None] = mapped_column(String(200))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as JSON-safe data (the API's and the CLI's shape)."""
+        return {
+            "id": self.id,
+            "tenant_id": str(self.tenant_id),
+            "at": self.created_at.isoformat(),
+            "user_id": str(self.user_id) if self.user_id else None,
+            "api_key_id": str(self.api_key_id) if self.api_key_id else None,
+            "action": self.action,
+            "model": self.table_name,
+            "record_id": self.record_id,
+            "changes": self.changes,
+            "request_id": self.request_id,
+            "remote_addr": self.remote_addr,
+        }
+
+
+def audit_table() -> Table:
+    """The audit log's table."""
+    return AuditEntry.__table__  # type: ignore[return-value]
+
+
+# --- what is audited ---------------------------------------------------------------------
+
+
+def is_audited(cls: type) -> bool:
+    """True when writes to mapped class `cls` are audited: tenant-owned and not opted out."""
+    return issubclass(cls, TenantOwned) and getattr(cls, "__audit__", True) is not False
+
+
+def _recorded_keys(mapper: Mapper[Any]) -> list[tuple[str, bool]]:
+    """(attribute key, redact?) for every column attribute the audit records."""
+    cls = mapper.class_
+    exclude = set(getattr(cls, "__audit_exclude__", ())) | _ALWAYS_IGNORED
+    redact = set(getattr(cls, "__audit_redact__", ()))
+    return [(a.key, a.key in redact) for a in mapper.column_attrs if a.key not in exclude]
+
+
+def _as_stored(mapper: Mapper[Any], key: str, value: Any) -> Any:
+    """`value` as the column will hold it: money set as 12.5 is recorded as stored, 12.5000."""
+    column_type = mapper.column_attrs[key].columns[0].type
+    if isinstance(column_type, ExactDecimal) and isinstance(value, Decimal | int | str):
+        try:
+            return Decimal(value).quantize(Decimal(1).scaleb(-column_type.scale))
+        except ArithmeticError:
+            return value
+    return value
+
+
+def json_safe(value: Any) -> Any:
+    """`value` as JSON: Decimal as string, datetimes ISO 8601, UUIDs as strings."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return f"<{len(bytes(value))} bytes>"
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    return str(value)
+
+
+def _record_id(mapper: Mapper[Any], state: InstanceState[Any]) -> str | None:
+    ident = mapper.primary_key_from_instance(state.obj())
+    if not ident or any(v is None for v in ident):
+        return None
+    return "/".join(str(v) for v in ident)
+
+
+# --- collecting changes during the flush ---------------------------------------------------
+
+
+def _note(
+    state: InstanceState[Any], mapper: Mapper[Any], action: str, changes: dict[str, dict[str, Any]]
+) -> None:
+    sess = object_session(state.obj())
+    if sess is None or not isinstance(sess, _SESSION_CLASSES):
+        return
+    sess.info.setdefault(_PENDING, []).append(
+        {
+            "tenant_id": state.dict.get("tenant_id"),
+            "action": action,
+            "table_name": mapper.local_table.name,  # type: ignore[attr-defined]
+            "record_id": _record_id(mapper, state),
+            "changes": changes,
+        }
+    )
+
+
+def _value(mapper: Mapper[Any], key: str, value: Any, redact: bool) -> Any:
+    if redact and value is not None:
+        return _REDACTED
+    return json_safe(_as_stored(mapper, key, value))
+
+
+def _snapshot(mapper: Mapper[Any], state: InstanceState[Any], old: bool) -> dict[str, Any]:
+    """Every loaded, non-null recorded column, as an all-new (create) or all-old (delete) diff."""
+    out = {}
+    for key, redact in _recorded_keys(mapper):
+        value = state.dict.get(key)
+        if value is not None:
+            v = _value(mapper, key, value, redact)
+            out[key] = {"old": v, "new": None} if old else {"old": None, "new": v}
+    return out
+
+
+def _after_insert(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
+    if is_audited(mapper.class_):
+        state = instance_state(target)
+        _note(state, mapper, "create", _snapshot(mapper, state, old=False))
+
+
+def _after_update(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
+    if not is_audited(mapper.class_):
+        return
+    state = instance_state(target)
+    sess = object_session(target)
+    known_old = (sess.info.get(_OLD_VALUES) or {}).get(state, {}) if sess else {}
+    changes: dict[str, dict[str, Any]] = {}
+    for key, redact in _recorded_keys(mapper):
+        hist = state.attrs[key].history
+        if not hist.added and not hist.deleted:
+            continue
+        old = hist.deleted[0] if hist.deleted else known_old.get(key)
+        new = hist.added[0] if hist.added else None
+        old, new = _as_stored(mapper, key, old), _as_stored(mapper, key, new)
+        if old == new:
+            continue
+        changes[key] = {
+            "old": _value(mapper, key, old, redact),
+            "new": _value(mapper, key, new, redact),
+        }
+    if not changes:
+        return  # only bookkeeping or relationship collections changed
+    action = "update"
+    if issubclass(mapper.class_, SoftDelete) and set(changes) == {"deleted_at"}:
+        action = "soft_delete" if changes["deleted_at"]["new"] is not None else "restore"
+    _note(state, mapper, action, changes)
+
+
+def _after_delete(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
+    if is_audited(mapper.class_):
+        state = instance_state(target)
+        _note(state, mapper, "delete", _snapshot(mapper, state, old=True))
+
+
+def _before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Start the flush's notes afresh, and load what the notes will need but is not loaded."""
+    session.info[_PENDING] = []
+    olds: dict[InstanceState[Any], dict[str, Any]] = {}
+    session.info[_OLD_VALUES] = olds
+    with session.no_autoflush:
+        for obj in session.deleted:
+            if is_audited(type(obj)):
+                # The deleted row's last values are its audit record: load any expired ones.
+                state = instance_state(obj)
+                for key, _ in _recorded_keys(state.mapper):
+                    if key in state.unloaded:
+                        getattr(obj, key)
+        for obj in session.dirty:
+            if is_audited(type(obj)):
+                _load_unknown_old_values(session, instance_state(obj), olds)
+
+
+def _load_unknown_old_values(
+    session: Session, state: InstanceState[Any], olds: dict[InstanceState[Any], dict[str, Any]]
+) -> None:
+    """An attribute set while unloaded has no old value in its history: read it from the row."""
+    mapper = state.mapper
+    unknown = []
+    for key, _ in _recorded_keys(mapper):
+        hist = state.attrs[key].history
+        if hist.added and not hist.deleted and not hist.unchanged:
+            unknown.append(key)
+    if not unknown or state.key is None:
+        return
+    cols = [mapper.column_attrs[k].columns[0] for k in unknown]
+    where = [c == v for c, v in zip(mapper.primary_key, state.key[1], strict=True)]
+    row = session.execute(
+        select(*cols).where(*where).execution_options(include_deleted=True)
+    ).first()
+    if row is not None:
+        olds[state] = dict(zip(unknown, row, strict=True))
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    """Write the flush's audit rows in one statement, on the flush's connection."""
+    pending = session.info.pop(_PENDING, None)
+    session.info.pop(_OLD_VALUES, None)
+    if not pending:
+        return
+    write_entries(session, pending)
+
+
+def write_entries(session: Session, entries: Iterable[dict[str, Any]]) -> None:
+    """Insert audit rows (tenant_id, action, table_name, record_id, changes) with who/where/when.
+
+    For the kernel's own writes that bypass the flush; the rows join the session's
+    transaction.
+    """
+    who = request_context()
+    now = utcnow()
+    rows = [{**e, **who, "created_at": now} for e in entries]
+    if not rows:
+        return
+    conn = session.connection(bind_arguments={"mapper": AuditEntry.__mapper__})
+    # executemany of one INSERT: psycopg2 sends it as multi-row VALUES batches, SQLite
+    # prepares it once.
+    conn.execute(insert(audit_table()), rows)
+
+
+def request_context() -> dict[str, Any]:
+    """Who is writing and from where: the principal, request id and client address, if any."""
+    out: dict[str, Any] = {
+        "user_id": None,
+        "api_key_id": None,
+        "request_id": None,
+        "remote_addr": None,
+    }
+    if not has_app_context():
+        return out  # a script or worker thread outside Flask: a system write
+    principal = current_principal()
+    if principal is not None:
+        out["user_id"] = principal.user_id
+        out["api_key_id"] = principal.api_key_id
+    rid = g.get("request_id")
+    out["request_id"] = str(rid)[:64] if rid else None
+    if has_request_context():
+        out["remote_addr"] = request.remote_addr
+    return out
+
+
+# --- immutability --------------------------------------------------------------------------
+
+
+def _refuse_row_change(_mapper: Mapper[Any], _conn: Any, _target: Any) -> None:
+    raise AuditLogImmutable("the audit log is append-only: its rows cannot be changed or deleted")
+
+
+def _refuse_bulk_change(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    table = getattr(state.statement, "table", None)
+    if table is audit_table() or (
+        state.bind_mapper is not None and state.bind_mapper.class_ is AuditEntry
+    ):
+        raise AuditLogImmutable(
+            "the audit log is append-only: its rows cannot be changed or deleted"
+        )
+
+
+event.listen(AuditEntry, "before_update", _refuse_row_change)
+event.listen(AuditEntry, "before_delete", _refuse_row_change)
+event.listen(Mapper, "after_insert", _after_insert)
+event.listen(Mapper, "after_update", _after_update)
+event.listen(Mapper, "after_delete", _after_delete)
+
+_SESSION_CLASSES: tuple[type[Session], ...] = ()
+
+
+def install(session_class: type[Session]) -> None:
+    """Audit the flushes of every session of `session_class`, and guard the log's rows."""
+    global _SESSION_CLASSES
+    if session_class in _SESSION_CLASSES:
+        return
+    _SESSION_CLASSES = (*_SESSION_CLASSES, session_class)
+    event.listen(session_class, "before_flush", _before_flush)
+    event.listen(session_class, "after_flush", _after_flush)
+    event.listen(session_class, "do_orm_execute", _refuse_bulk_change)
+
+
+install(PergolaSession)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _model_name(model: type | str) -> str:
+    if isinstance(model, str):
+        return model
+    table = getattr(model, "__table__", None)
+    if table is None:
+        raise ValidationError(f"{model!r} is not a mapped model", field="model")
+    return str(table.name)
+
+
+def _normalise_record(record: Any) -> str:
+    if isinstance(record, uuid.UUID):
+        return str(record)
+    text_ = str(record).strip()
+    try:
+        return str(uuid.UUID(text_))  # accept hex or braces, match how ids are stored
+    except ValueError:
+        return text_
+
+
+def audit_entries(
+    model: type | str | None = None,
+    record: Any = None,
+    limit: int = DEFAULT_LIMIT,
+    session: Session | None = None,
+) -> list[AuditEntry]:
+    """The current tenant's audit entries, newest first, optionally for one model or record.
+
+    `model` is a mapped class or a table name; `record` a record id (a UUID or its text).
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit")
+    if session is None:
+        from core.db import session as current
+
+        session = current
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if model is not None:
+        stmt = stmt.where(AuditEntry.table_name == _model_name(model))
+    if record is not None:
+        stmt = stmt.where(AuditEntry.record_id == _normalise_record(record))
+    return list(session.scalars(stmt))
+
+
+blueprint = Blueprint("core_audit", __name__, url_prefix="/api/v1/audit")
+
+
+def _limit_arg(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValidationError(
+            f"limit must be a whole number from 1 to {MAX_LIMIT}", field="limit"
+        ) from None
+
+
+@blueprint.get("")
+@require_permission("core.audit:read")
+def list_entries() -> Any:
+    """The caller's tenant's audit entries, newest first: ?model=TABLE&record=ID&limit=N."""
+    principal = current_principal()
+    assert principal is not None  # require_permission let us in
+    args = request.args
+    # A principal belongs to one tenant: read that tenant's log, whatever else is in context.
+    with tenant_context(principal.tenant_id):
+        entries = audit_entries(
+            model=args.get("model") or None,
+            record=args.get("record") or None,
+            limit=_limit_arg(args.get("limit")),
+        )
+    return jsonify(success=True, data=[e.to_dict() for e in entries])
