@@ -16,7 +16,7 @@ def _create_app() -> Flask:
 
 def build_cli() -> click.Group:
     """The `pergola` group with the kernel's commands."""
-    from cli import apikeys, db_commands, demo, tenants
+    from cli import addons, apikeys, db_commands, demo, tenants
     from cli.audit import audit
 
     group = FlaskGroup(
@@ -28,6 +28,7 @@ def build_cli() -> click.Group:
     group.add_command(tenants.tenant)
     group.add_command(tenants.user)
     group.add_command(demo.demo)
+    group.add_command(addons.addons)
     group.add_command(audit)
     group.add_command(apikeys.apikey)
     return group
