@@ -346,6 +346,23 @@ class Registry:
             found = cache[tenant_id] = frozenset(r for r in rows if r in self.addons)
         return cast(frozenset[str], found)
 
+    def enabled_counts(self) -> dict[str, int]:
+        """How many tenants have each installed addon enabled (for admin listings)."""
+        from sqlalchemy import func
+
+        from core.models import TenantAddon
+
+        rows = session.execute(
+            select(TenantAddon.addon, func.count()).group_by(TenantAddon.addon)
+        ).all()
+        counts = {name: 0 for name in self.addons}
+        counts.update({name: n for name, n in rows if name in self.addons})
+        return counts
+
+    def dependants_of(self, name: str) -> list[str]:
+        """Installed addons that depend on `name`, directly or not, in load order."""
+        return self.dependants([name], among=self.addons)
+
     def is_enabled(self, name: str, tenant_id: uuid.UUID | None = None) -> bool:
         """Whether `name` is enabled for `tenant_id` (default: the tenant in context)."""
         return name in self.enabled_addons(tenant_id or require_tenant_id())
@@ -455,6 +472,20 @@ class Registry:
         items = [item for a in self.addons.values() if a.name in enabled
                  for item in a.manifest.menus if not item.permission or allowed(item.permission)]
         return sorted(items, key=lambda i: (i.order, i.label))
+
+
+def addon_origin(addon: Addon) -> str:
+    """Where an addon comes from: built in, a distribution's entry point, or the app config."""
+    package = addon.manifest.package
+    if package.startswith("addons."):
+        return "built-in (addons/)"
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        module = ep.value.split(":")[0]
+        if module == package or module.startswith(package + "."):
+            dist = ep.dist
+            where = f" of distribution {dist.name} {dist.version}" if dist else ""
+            return f"entry point {ep.name!r}{where}"
+    return "given to the app factory (only_addons / extra_addons)"
 
 
 class TenantHooks:
