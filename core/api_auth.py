@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from core import login as login_service
-from core.auth import check, current_principal
+from core.auth import current_principal
 from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
@@ -68,17 +68,13 @@ def me() -> Any:
     """Who the credential belongs to, in which tenant, with which permissions."""
     principal = current_principal()
     assert principal is not None
-    check_tenant = principal.tenant_id
     return ok(
         {
             "user_id": str(principal.user_id) if principal.user_id else None,
             "email": principal.email,
             "kind": principal.kind,
-            "tenant_id": str(check_tenant),
+            "tenant_id": str(principal.tenant_id),
             "roles": sorted(principal.roles),
             "permissions": sorted(principal.patterns),
         }
     )
-
-
-__all__ = ["bp", "check"]

@@ -25,6 +25,7 @@ from core.permissions import granted
 from core.services import authenticate, hash_password, validate_email
 
 ACCESS_TTL = dt.timedelta(minutes=15)
+SESSION_IDLE = dt.timedelta(hours=12)
 REFRESH_TTL = dt.timedelta(days=30)
 API_KEY_PREFIX = "pgk"
 RESET_SALT = "pergola.password-reset"
@@ -124,12 +125,23 @@ def open_login_session(user: User, tenant: Tenant, client_addr: str | None) -> L
 
 
 def load_login_session(sid: str) -> LoginSession | None:
-    """The live login session with id `sid`, or None."""
+    """The live login session with id `sid`, or None once idle past the timeout."""
     try:
         key = uuid.UUID(sid)
     except (ValueError, TypeError):
         return None
-    return session.get(LoginSession, key)
+    row = session.get(LoginSession, key)
+    if row is None:
+        return None
+    now = utcnow()
+    idle: dt.timedelta = _setting("PERGOLA_SESSION_IDLE", SESSION_IDLE)
+    if now - row.last_seen_at > idle:
+        return None
+    # Touch at most every few minutes: a page view must not mean a write.
+    if now - row.last_seen_at > dt.timedelta(minutes=5):
+        row.last_seen_at = now
+        session.commit()
+    return row
 
 
 def close_login_session(sid: str) -> None:

@@ -6,6 +6,7 @@ SQLite file in a temporary folder. `make test` runs the suite once on each.
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import os
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import make_url, text
 
 from core import create_app, migrate
@@ -86,6 +88,7 @@ def app(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask
                               "instance_path": str(instance), "secret_key": "test-secret-of-at-least-32-bytes-long",
                               "csrf": False, "secure_cookies": False,
                               "extra_addons": [testkit_manifest]})
+    application.test_client_class = IsolatedClient
     db = get_db(application)
     reset_database(db)
     with application.app_context():
@@ -269,6 +272,17 @@ def _fresh_rate_limits():
     except Exception:  # noqa: BLE001 - not initialised yet in tests that build no app
         pass
     yield
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests run in a fresh context, as in production.
+
+    Flask reuses an app context that is already pushed (the test's own), so `g`, and
+    everything cached on it such as Flask-Login's user, would leak between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
 
 @pytest.fixture()

@@ -402,3 +402,17 @@ def test_unknown_uuid_in_session_is_anonymous(client):
     with client.session_transaction() as s:
         s["_user_id"] = str(uuid.uuid4())
     assert client.get("/testkit/things").status_code == 302
+
+
+def test_idle_web_session_expires(client, session, tenant, make_member):
+    from core.mixins import utcnow
+    from core.tenancy import system_context
+
+    user = make_member(tenant, roles=["manager"])
+    _web_login(client, user)
+    assert client.get("/testkit/things").status_code == 200
+    with system_context():
+        row = session.scalars(select(LoginSession)).one()
+        row.last_seen_at = utcnow() - dt.timedelta(hours=13)
+        session.flush()
+    assert client.get("/testkit/things").status_code == 302
