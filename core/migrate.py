@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,8 @@ def alembic_config(app: Flask | None = None, connection: Connection | None = Non
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
     locations = version_locations(app)
-    cfg.set_main_option("version_locations", " ".join(str(p) for p in locations))
+    # path_separator "os" splits on os.pathsep: a space would glue the folders into one.
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in locations))
     cfg.set_main_option("sqlalchemy.url", get_db(app).engine.url.render_as_string(False))
     cfg.attributes["target_metadata"] = Base.metadata
     cfg.attributes["engine"] = get_db(app).engine
