@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     insert,
     select,
+    tuple_,
 )
 from sqlalchemy.orm import (
     InstanceState,
@@ -242,10 +243,14 @@ def _after_update(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
         }
     if not changes:
         return  # only bookkeeping or relationship collections changed
-    action = "update"
+    _note(state, mapper, _update_action(mapper, changes), changes)
+
+
+def _update_action(mapper: Mapper[Any], changes: dict[str, dict[str, Any]]) -> str:
+    """ "update", or "soft_delete" / "restore" when only `deleted_at` changed."""
     if issubclass(mapper.class_, SoftDelete) and set(changes) == {"deleted_at"}:
-        action = "soft_delete" if changes["deleted_at"]["new"] is not None else "restore"
-    _note(state, mapper, action, changes)
+        return "soft_delete" if changes["deleted_at"]["new"] is not None else "restore"
+    return "update"
 
 
 def _after_delete(mapper: Mapper[Any], _conn: Any, target: Any) -> None:
@@ -359,6 +364,161 @@ def _refuse_bulk_change(state: ORMExecuteState) -> None:
         )
 
 
+# --- ORM bulk statements ---------------------------------------------------------------------
+# `session.execute(update(Model)...)`, `delete(Model)` and `insert(Model)` skip the flush and
+# its events, so they are audited here: the affected rows are read before (locked) and after
+# the statement, and the difference is recorded. Core statements on a bare `Table` and raw
+# SQL bypass the ORM and are not audited, as they bypass tenant filtering.
+
+_CHUNK = 500
+
+
+def _audit_bulk(state: ORMExecuteState) -> Any:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return None
+    mapper = state.bind_mapper
+    if mapper is None or not is_audited(mapper.class_):
+        return None
+    if state.is_insert:
+        return _bulk_insert(state, mapper)
+    return _bulk_change(state, mapper)
+
+
+def _pk_attrs(mapper: Mapper[Any]) -> list[str]:
+    return [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+
+
+def _read_rows(
+    session: Session, mapper: Mapper[Any], where: Any, include_deleted: bool, lock: bool
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Recorded columns (and tenant) of the rows matching `where`, keyed by primary key."""
+    pks = _pk_attrs(mapper)
+    keys = [k for k, _ in _recorded_keys(mapper) if k not in pks]
+    cols = [getattr(mapper.class_, k) for k in [*pks, "tenant_id", *keys]]
+    stmt = select(*cols).execution_options(include_deleted=include_deleted)
+    if where is not None:
+        stmt = stmt.where(where)
+    if lock:
+        stmt = stmt.with_for_update()
+    out = {}
+    for row in session.execute(stmt).mappings():
+        out[tuple(row[k] for k in pks)] = dict(row)
+    return out
+
+
+def _read_by_pk(
+    session: Session, mapper: Mapper[Any], idents: list[tuple[Any, ...]], lock: bool = False
+) -> dict[tuple[Any, ...], dict[str, Any]]:
+    out: dict[tuple[Any, ...], dict[str, Any]] = {}
+    pk_cols = [getattr(mapper.class_, k) for k in _pk_attrs(mapper)]
+    for i in range(0, len(idents), _CHUNK):
+        chunk = idents[i : i + _CHUNK]
+        if len(pk_cols) == 1:
+            where = pk_cols[0].in_([ident[0] for ident in chunk])
+        else:
+            where = tuple_(*pk_cols).in_(chunk)
+        out.update(_read_rows(session, mapper, where, include_deleted=True, lock=lock))
+    return out
+
+
+def _entry(
+    mapper: Mapper[Any],
+    action: str,
+    ident: tuple[Any, ...],
+    tenant_id: Any,
+    changes: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    return {
+        "tenant_id": tenant_id,
+        "action": action,
+        "table_name": mapper.local_table.name,  # type: ignore[attr-defined]
+        "record_id": "/".join(str(v) for v in ident),
+        "changes": changes,
+    }
+
+
+def _row_diff(
+    mapper: Mapper[Any], old: dict[str, Any] | None, new: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    changes = {}
+    for key, redact in _recorded_keys(mapper):
+        before = _as_stored(mapper, key, (old or {}).get(key))
+        after = _as_stored(mapper, key, (new or {}).get(key))
+        if before != after:
+            changes[key] = {
+                "old": _value(mapper, key, before, redact),
+                "new": _value(mapper, key, after, redact),
+            }
+    return changes
+
+
+def _bulk_change(state: ORMExecuteState, mapper: Mapper[Any]) -> Any:
+    session = state.session
+    stmt: Any = state.statement
+    pks = _pk_attrs(mapper)
+    include_deleted = bool(state.execution_options.get("include_deleted", False))
+    params = state.parameters
+    if isinstance(params, list) and params and stmt.whereclause is None:
+        # Bulk UPDATE by primary key: one parameter set per row.
+        idents = [tuple(p[k] for k in pks) for p in params]
+        before = _read_by_pk(session, mapper, idents, lock=True)
+    else:
+        before = _read_rows(session, mapper, stmt.whereclause, include_deleted, lock=True)
+    result = state.invoke_statement()
+    entries = []
+    if state.is_delete:
+        after: dict[tuple[Any, ...], dict[str, Any]] = {}
+    else:
+        after = _read_by_pk(session, mapper, list(before))
+    for ident, old in before.items():
+        new = after.get(ident)
+        changes = _row_diff(mapper, old, new)
+        if new is None:
+            action = "delete"
+        elif changes:
+            action = _update_action(mapper, changes)
+        else:
+            continue
+        entries.append(_entry(mapper, action, ident, old["tenant_id"], changes))
+    write_entries(session, entries)
+    return result
+
+
+def _bulk_insert(state: ORMExecuteState, mapper: Mapper[Any]) -> Any:
+    params: Any = state.parameters
+    rows: list[dict[str, Any]] = params if isinstance(params, list) else [params] if params else []
+    pks = _pk_attrs(mapper)
+    for row in rows:
+        for key in pks:
+            if row.get(key) is None:
+                default = mapper.column_attrs[key].columns[0].default
+                if default is None or not (default.is_callable or default.is_scalar):
+                    break
+                # The default the INSERT would apply anyway, drawn here so we know the id.
+                row[key] = default.arg(None) if default.is_callable else default.arg
+    idents = [tuple(row.get(k) for k in pks) for row in rows]
+    if not rows or any(v is None for ident in idents for v in ident):
+        raise AuditLogImmutable(
+            f"cannot audit this bulk INSERT into {mapper.local_table.name}: "  # type: ignore[attr-defined]
+            "pass the rows as parameters, with primary keys or Python-side key defaults"
+        )
+    result = state.invoke_statement()
+    after = _read_by_pk(state.session, mapper, idents)
+    entries = [
+        _entry(
+            mapper,
+            "create",
+            ident,
+            after[ident]["tenant_id"],
+            _row_diff(mapper, None, after[ident]),
+        )
+        for ident in idents
+        if ident in after
+    ]
+    write_entries(state.session, entries)
+    return result
+
+
 event.listen(AuditEntry, "before_update", _refuse_row_change)
 event.listen(AuditEntry, "before_delete", _refuse_row_change)
 event.listen(Mapper, "after_insert", _after_insert)
@@ -377,6 +537,7 @@ def install(session_class: type[Session]) -> None:
     event.listen(session_class, "before_flush", _before_flush)
     event.listen(session_class, "after_flush", _after_flush)
     event.listen(session_class, "do_orm_execute", _refuse_bulk_change)
+    event.listen(session_class, "do_orm_execute", _audit_bulk)
 
 
 install(PergolaSession)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from flask import g
-from sqlalchemy import delete, event, select, text, update
+from sqlalchemy import delete, event, insert, select, text, update
 
 from core.audit import AuditEntry, AuditLogImmutable, audit_entries, json_safe
 from core.auth import Principal, set_principal
@@ -397,3 +397,72 @@ def test_cli_shows_entries_of_one_tenant(runner, session, make_tenant):
     assert "Other tenant" in runner.invoke(["audit", "show"]).output
     missing = runner.invoke(["audit", "show", "--tenant", "no-such-tenant"])
     assert missing.exit_code == 1 and "unknown tenant" in missing.output
+
+
+# --- ORM bulk statements skip the flush; they are audited too ---------------------------
+
+
+def test_a_bulk_update_records_each_changed_row(session, in_tenant):
+    a, b, c = Project(name="a"), Project(name="b"), Project(name="c")
+    session.add_all([a, b, c])
+    session.flush()
+    session.execute(update(Project).where(Project.name.in_(["a", "b"])).values(budget=Decimal("5")))
+    session.execute(update(Project).where(Project.name == "c").values(name="c"))  # no change
+
+    for p, action in ((a, "update"), (b, "update"), (c, "create")):
+        last = audit_entries(model=Project, record=p.id)[0]
+        assert last.action == action
+    assert audit_entries(model=Project, record=a.id)[0].changes == {
+        "budget": {"old": "0.0000", "new": "5.0000"}
+    }
+
+
+def test_a_bulk_update_by_primary_key_and_a_bulk_soft_delete_are_recorded(session, in_tenant):
+    p = Project(name="p")
+    a, b = Task(title="a", project=p), Task(title="b", project=p)
+    session.add(p)
+    session.flush()
+    session.execute(update(Task), [{"id": a.id, "title": "A"}, {"id": b.id, "title": "B"}])
+    session.execute(
+        update(Project).where(Project.id == p.id).values(deleted_at=dt.datetime.now(dt.UTC))
+    )
+
+    assert [e.action for e in entries_for(a)] == ["create", "update"]
+    assert entries_for(b)[-1].changes == {"title": {"old": "b", "new": "B"}}
+    assert [e.action for e in entries_for(p)] == ["create", "soft_delete"]
+
+
+def test_a_bulk_delete_records_the_last_values(session, in_tenant):
+    p = Project(name="Roof")
+    t1, t2 = Task(title="one", project=p), Task(title="two", project=p)
+    session.add(p)
+    session.flush()
+    session.execute(delete(Task).where(Task.project_id == p.id))
+
+    for t in (t1, t2):
+        last = audit_entries(model=Task, record=t.id)[0]
+        assert last.action == "delete"
+        assert last.changes["title"] == {"old": t.title, "new": None}
+
+
+def test_a_bulk_insert_records_each_new_row(session, in_tenant):
+    session.execute(
+        insert(Project),
+        [{"name": "bulk 1", "budget": Decimal("1")}, {"name": "bulk 2"}],
+    )
+    created = {e.changes["name"]["new"]: e for e in audit_entries(model=Project)}
+    assert set(created) == {"bulk 1", "bulk 2"}
+    assert created["bulk 1"].changes["budget"] == {"old": None, "new": "1.0000"}
+    ids = {str(i) for i in session.scalars(select(Project.id))}
+    assert {e.record_id for e in created.values()} == ids
+
+
+def test_a_rolled_back_bulk_update_leaves_no_audit_rows(session, in_tenant):
+    p = Project(name="Roof")
+    session.add(p)
+    session.flush()
+    nested = session.begin_nested()
+    session.execute(update(Project).values(name="Attic"))
+    assert len(entries_for(p)) == 2
+    nested.rollback()
+    assert [e.action for e in entries_for(p)] == ["create"]
