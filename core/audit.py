@@ -70,6 +70,10 @@ class AuditLogImmutable(PermissionDenied):
     code = "AUDIT_LOG_IMMUTABLE"
 
 
+class AuditError(RuntimeError):
+    """A write the kernel cannot audit; a programming error, refused rather than let through."""
+
+
 class AuditEntry(TenantOwned, Base):
     """One write to one business record: who, what, when, from where, and the changed fields."""
 
@@ -498,7 +502,7 @@ def _bulk_insert(state: ORMExecuteState, mapper: Mapper[Any]) -> Any:
                 row[key] = default.arg(None) if default.is_callable else default.arg
     idents = [tuple(row.get(k) for k in pks) for row in rows]
     if not rows or any(v is None for ident in idents for v in ident):
-        raise AuditLogImmutable(
+        raise AuditError(
             f"cannot audit this bulk INSERT into {mapper.local_table.name}: "  # type: ignore[attr-defined]
             "pass the rows as parameters, with primary keys or Python-side key defaults"
         )

@@ -10,7 +10,7 @@ import pytest
 from flask import g
 from sqlalchemy import delete, event, insert, select, text, update
 
-from core.audit import AuditEntry, AuditLogImmutable, audit_entries, json_safe
+from core.audit import AuditEntry, AuditError, AuditLogImmutable, audit_entries, json_safe
 from core.auth import Principal, set_principal
 from core.db import Base, get_db
 from core.models import Tenant
@@ -466,3 +466,9 @@ def test_a_rolled_back_bulk_update_leaves_no_audit_rows(session, in_tenant):
     assert len(entries_for(p)) == 2
     nested.rollback()
     assert [e.action for e in entries_for(p)] == ["create"]
+
+
+def test_a_bulk_insert_the_kernel_cannot_audit_is_refused(session, in_tenant):
+    with system_context(), pytest.raises(AuditError, match="cannot audit"):
+        session.execute(insert(Project).values(name="inline", tenant_id=in_tenant.id))
+    assert audit_entries(model=Project) == []
