@@ -49,9 +49,6 @@ from core.mixins import SoftDelete, utcnow
 from core.tenancy import TenantOwned, tenant_context
 from core.types import ExactDecimal, UTCDateTime
 
-KERNEL_PERMISSIONS: dict[str, str] = {"core.audit:read": "Read the audit log"}
-"""The kernel's own permissions (name → description), for the RBAC layer to declare."""
-
 ACTIONS = ("create", "update", "delete", "soft_delete", "restore")
 
 # Bookkeeping columns: the entry itself says which record and tenant, and a changed
