@@ -472,3 +472,17 @@ def test_a_bulk_insert_the_kernel_cannot_audit_is_refused(session, in_tenant):
     with system_context(), pytest.raises(AuditError, match="cannot audit"):
         session.execute(insert(Project).values(name="inline", tenant_id=in_tenant.id))
     assert audit_entries(model=Project) == []
+
+
+def test_a_system_write_is_recorded_under_the_records_tenant(session, make_tenant):
+    a, b = make_tenant(), make_tenant()
+    with system_context():
+        session.add_all(
+            [Project(name="for a", tenant_id=a.id), Project(name="for b", tenant_id=b.id)]
+        )
+        session.flush()
+    for t, name in ((a, "for a"), (b, "for b")):
+        with tenant_context(t.id):
+            [entry] = audit_entries(model=Project)
+            assert entry.changes["name"]["new"] == name
+            assert entry.user_id is None
