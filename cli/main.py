@@ -16,7 +16,7 @@ def _create_app() -> Flask:
 
 def build_cli() -> click.Group:
     """The `pergola` group with the kernel's commands."""
-    from cli import addons, apikeys, db_commands, demo, tenants
+    from cli import addons, apikeys, db_commands, demo, events, tenants, worker
     from cli.audit import audit
 
     group = FlaskGroup(
@@ -31,6 +31,9 @@ def build_cli() -> click.Group:
     group.add_command(addons.addons)
     group.add_command(audit)
     group.add_command(apikeys.apikey)
+    group.add_command(events.events)
+    group.add_command(worker.worker)
+    group.add_command(worker.run_command)  # Flask's run, plus the embedded scheduler
     return group
 
 

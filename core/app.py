@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 
-from core import api_auth, ratelimit, request_cycle, web_auth, web_session
+from core import api_auth, events, ratelimit, request_cycle, web_auth, web_session
 from core.config import PROJECT_ROOT, Settings
 from core.db import Database, get_db
 from core.rbac import KernelRbacPlugin
@@ -40,6 +40,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     )
     import core.identity
     import core.models  # noqa: F401  - map the kernel's tables
+    import core.event_models  # noqa: F401  - outbox, webhooks, notifications, schedules
     import core.sequences  # noqa: F401  - and the audit log's and sequences' tables
     from core import audit
 
@@ -54,6 +55,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_auth.bp)
     registry = build_registry(settings)
     registry.init_app(app)
+    events.init_app(app)
     return app
 
 

@@ -51,3 +51,17 @@ def load_demo_data(tenant_id: uuid.UUID) -> None:
 @hookspec
 def register_record_rules() -> list[Any] | None:
     """Called once at boot; return `core.rbac.RecordRule`s narrowing what roles see of models."""
+
+
+@hookspec
+def register_event_handlers() -> list[Any] | None:
+    """Called once per app, when it starts; return `core.events.EventHandler`s (a stable
+    name, event type patterns such as `contacts.*`, a function taking the `Event`). Each
+    runs in the event's tenant, only for tenants that enable this addon, once per event."""
+
+
+@hookspec
+def register_scheduled_jobs() -> list[Any] | None:
+    """Called once per app, when it starts; return `core.scheduler.ScheduledJob`s (a stable
+    name, `every=timedelta` or daily `at="HH:MM"` UTC, a function), run by the scheduler
+    in each tenant that enables this addon (or once, with `per_tenant=False`)."""
