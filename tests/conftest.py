@@ -34,6 +34,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--db-url", default=None, help="database URL for the test run")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from tests.hook_coverage import HookCoverage
+
+    # A full run fails when a hookspec is exercised by no test.
+    config.pluginmanager.register(HookCoverage(config), "pergola-hook-coverage")
+
+
 def _db_url(config: pytest.Config, tmp: Path) -> str:
     url = config.getoption("--db-url") or os.environ.get("PERGOLA_TEST_DATABASE_URL")
     return normalise_database_url(url) if url else f"sqlite:///{tmp / 'test.db'}"
