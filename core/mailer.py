@@ -5,20 +5,26 @@ from __future__ import annotations
 import os
 import smtplib
 import uuid
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
 
 
-def send_mail(to: str, subject: str, body: str) -> Path | None:
-    """Send one plain-text mail; returns the file written in embedded mode."""
+def send_mail(to: str, subject: str, body: str,
+              attachments: Sequence[tuple[str, bytes, str]] = ()) -> Path | None:
+    """Send one plain-text mail with optional (filename, content, mimetype) attachments;
+    returns the file written in embedded mode."""
     msg = EmailMessage()
     msg["From"] = os.environ.get("PERGOLA_SMTP_FROM", "pergola@localhost")
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = f"<{uuid.uuid4().hex}@pergola>"
     msg.set_content(body, cte="8bit")  # long links must survive unwrapped
+    for filename, content, mimetype in attachments:
+        maintype, _, subtype = mimetype.partition("/")
+        msg.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
     host = os.environ.get("PERGOLA_SMTP_HOST")
     if host:
         port = int(os.environ.get("PERGOLA_SMTP_PORT", "587"))
