@@ -1,0 +1,1 @@
+"""contacts: accounts (customers, vendors, partners, prospects), people and addresses."""
