@@ -1,0 +1,5 @@
+"""Demo data."""
+
+
+def load_demo() -> None:
+    """Fifty demo accounts."""

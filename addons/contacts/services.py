@@ -1,0 +1,512 @@
+"""Business rules of contacts: the API, web pages, CLI and other addons call these."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, cast, func, literal_column, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from addons.contacts.models import ACCOUNT_STATUSES, Account, Address, Person, search_document
+from addons.contacts.schemas import AccountSchema, AddressSchema, PersonSchema, load
+from core.db import session
+from core.errors import Conflict, DomainError, NotFound, ValidationError
+from core.registry import hook
+
+log = logging.getLogger("pergola.contacts")
+
+ACCOUNT_FIELDS = tuple(AccountSchema().fields)
+# Fields whose change is reported in contacts.account.updated (status has its own event).
+TRACKED = ("name", "kinds", "industry", "annual_revenue", "website", "email", "phone",
+           "tax_id", "notes", "tags", "owner_id")
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def emit(event_type: str, payload: Mapping[str, Any]) -> None:
+    """Write a contacts event to the kernel's outbox; it is dispatched only on commit."""
+    try:
+        from core.events import emit as kernel_emit
+    except ImportError:  # a kernel without the events layer: nothing to write to
+        log.info("event %s (no events layer): %s", event_type, dict(payload))
+        return
+    kernel_emit(event_type, payload)
+
+
+def _account_payload(account: Account) -> dict[str, Any]:
+    return {"account_id": str(account.id), "name": account.name, "kinds": list(account.kinds),
+            "status": account.status}
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def get_account(account_id: uuid.UUID | str, *, field: str = "account_id") -> Account:
+    """The current tenant's live account `account_id`, or NotFound naming `field`."""
+    account = session.get(Account, _uuid(account_id, field))
+    if account is None or account.deleted_at is not None:
+        raise NotFound(f"no such account {account_id}", details={field: ["no such record"]})
+    return account
+
+
+def create_account(data: Mapping[str, Any]) -> Account:
+    """Create an account from API/form/import data; extra fields go to the addons that own them."""
+    known, extra = _split(data)
+    values = load(AccountSchema(), known)
+    status = values.pop("status", "active")
+    account = Account(kinds=[], tags=[], status=status, **values)
+    session.add(account)
+    session.flush()
+    _extra_fields(account, extra)
+    changes = {k: [None, _jsonable(getattr(account, k))] for k in TRACKED
+               if getattr(account, k) not in (None, [], "")}
+    hook.account_changed(account=account, action="created", changes=changes)
+    emit("contacts.account.created", {**_account_payload(account), "fields": changes})
+    return account
+
+
+def update_account(account_id: uuid.UUID | str, data: Mapping[str, Any], *,
+                   partial: bool = True, version: int | None = None) -> Account:
+    """Update an account (PATCH when `partial`, PUT otherwise); status changes go through
+    `set_status` so other addons can veto them. `version` guards against lost updates."""
+    account = get_account(account_id, field="id")
+    if version is not None and version != account.version:
+        raise Conflict("the account was changed by someone else since you loaded it; reload it",
+                       details={"version": [f"current version is {account.version}"]})
+    known, extra = _split(data)
+    values = load(AccountSchema(), known, partial=partial)
+    new_status = values.pop("status", None)
+    if not partial:
+        # PUT replaces: what the body leaves out goes back to empty.
+        for name in TRACKED:
+            values.setdefault(name, [] if name in ("kinds", "tags") else None)
+    changes: dict[str, list[Any]] = {}
+    for name, value in values.items():
+        old = getattr(account, name)
+        if old != value:
+            changes[name] = [_jsonable(old), _jsonable(value)]
+            setattr(account, name, value)
+    _extra_fields(account, extra)
+    if changes:
+        session.flush()
+        hook.account_changed(account=account, action="updated", changes=changes)
+        emit("contacts.account.updated", {**_account_payload(account), "changes": changes})
+    if new_status is not None and new_status != account.status:
+        set_status(account.id, new_status)
+    return account
+
+
+def delete_account(account_id: uuid.UUID | str) -> None:
+    """Archive an account (soft delete): it vanishes from lists, its data stays."""
+    account = get_account(account_id, field="id")
+    account.soft_delete()
+    session.flush()
+    hook.account_changed(account=account, action="deleted", changes={})
+    emit("contacts.account.deleted", _account_payload(account))
+
+
+def set_status(account_id: uuid.UUID | str, new: str, reason: str = "") -> Account:
+    """Change an account's status; any enabled addon may veto through account_status_changing."""
+    if new not in ACCOUNT_STATUSES:
+        raise ValidationError(f"status must be one of {', '.join(ACCOUNT_STATUSES)}",
+                              field="status")
+    account = get_account(account_id)
+    old = account.status
+    if old == new:
+        return account
+    hook.account_status_changing(account=account, old=old, new=new, reason=reason)
+    account.status = new
+    session.flush()
+    changes = {"status": [old, new]}
+    hook.account_changed(account=account, action="status_changed", changes=changes)
+    emit("contacts.account.status_changed",
+         {**_account_payload(account), "old": old, "new": new, "reason": reason})
+    return account
+
+
+def place_on_hold(account_id: uuid.UUID | str, reason: str = "") -> Account:
+    """Put an account on hold (finance's credit hold: sales stops quoting it)."""
+    return set_status(account_id, "on_hold", reason)
+
+
+def release(account_id: uuid.UUID | str, reason: str = "") -> Account:
+    """Take an account off hold: it becomes active again."""
+    account = get_account(account_id)
+    if account.status != "on_hold":
+        raise DomainError(f"account {account.name!r} is not on hold", code="NOT_ON_HOLD",
+                          details={"status": [f"is {account.status}"]})
+    return set_status(account.id, "active", reason)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list and the total it was cut from."""
+
+    items: list[Any]
+    total: int
+
+
+def list_accounts(*, q: str | None = None, kind: str | None = None, status: str | None = None,
+                  tag: str | None = None, limit: int = 50, offset: int = 0,
+                  sort: str = "name") -> Page:
+    """Live accounts of the tenant, filtered and sorted, one page at a time."""
+    stmt = select(Account).where(Account.deleted_at.is_(None))
+    if q and q.strip():
+        stmt = stmt.where(_search_clause(q))
+    if kind:
+        stmt = stmt.where(cast(Account.kinds, String).like(f'%"{kind}"%'))
+    if status:
+        stmt = stmt.where(Account.status == status)
+    if tag:
+        stmt = stmt.where(cast(Account.tags, String).like(f'%"{tag}"%'))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    order = {"name": Account.name, "-name": Account.name.desc(),
+             "created_at": Account.created_at, "-created_at": Account.created_at.desc()}
+    if sort not in order:
+        raise ValidationError(f"sort by one of {', '.join(order)}", field="sort")
+    items = session.scalars(stmt.order_by(order[sort], Account.id).limit(limit).offset(offset))
+    return Page(list(items), total)
+
+
+def search_accounts(q: str, limit: int = 20) -> list[Account]:
+    """Accounts whose name, email or phone match `q` (words may be prefixes), best first."""
+    if not (q or "").strip():
+        raise ValidationError("give something to search for", field="q")
+    stmt = (select(Account).where(Account.deleted_at.is_(None), _search_clause(q))
+            .order_by(Account.name).limit(limit))
+    return list(session.scalars(stmt))
+
+
+def _search_clause(q: str) -> ColumnElement[bool]:
+    """Full-text on PostgreSQL (the GIN index), LIKE on SQLite; digits also match phones."""
+    words = [w for w in "".join(c if c.isalnum() or c in "@.-_+" else " " for c in q).split()]
+    digits = "".join(c for c in q if c.isdigit())
+    clauses: list[ColumnElement[bool]] = []
+    if session.get_bind().dialect.name == "postgresql" and words:
+        # to_tsquery with prefix matching; words are quoted so no operator leaks in.
+        query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*" for w in words)
+        tsquery = func.to_tsquery(literal_column("'simple'"), query)
+        clauses.append(search_document().op("@@")(tsquery))
+    elif words:
+        per_word = [or_(func.lower(Account.name).contains(w.lower(), autoescape=True),
+                        func.lower(Account.email).contains(w.lower(), autoescape=True),
+                        Account.phone.contains(w, autoescape=True)) for w in words]
+        clauses.append(_and(per_word))
+    if len(digits) >= 4:
+        # Phones are typed many ways (+49 30 1234, 030-1234): compare digits only.
+        stripped = Account.phone
+        for ch in (" ", "-", "+", "(", ")", ".", "/"):
+            stripped = func.replace(stripped, ch, "")
+        clauses.append(stripped.contains(digits))
+    if not clauses:
+        raise ValidationError("give a name, email or phone to search for", field="q")
+    return or_(*clauses)
+
+
+def _and(clauses: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
+    from sqlalchemy import and_
+
+    return and_(*clauses)
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def get_person(person_id: uuid.UUID | str) -> Person:
+    """The current tenant's live person `person_id`, or NotFound."""
+    person = session.get(Person, _uuid(person_id, "id"))
+    if person is None or person.deleted_at is not None:
+        raise NotFound(f"no such person {person_id}", details={"id": ["no such record"]})
+    return person
+
+
+def add_person(data: Mapping[str, Any]) -> Person:
+    """Add a person to an account (`account_id` in `data`); is_primary moves the flag to them."""
+    values = load(PersonSchema(), data)
+    account = get_account(values["account_id"])
+    person = Person(is_primary=False, **{k: v for k, v in values.items() if k != "is_primary"})
+    person.account = account
+    session.add(person)
+    session.flush()
+    if values.get("is_primary") or not any(p.is_primary for p in _people_of(account.id)):
+        _make_primary(person)
+    return person
+
+
+def update_person(person_id: uuid.UUID | str, data: Mapping[str, Any]) -> Person:
+    """Change a person (partial); moving them to another account checks it is the tenant's."""
+    person = get_person(person_id)
+    values = load(PersonSchema(), data, partial=True)
+    if "account_id" in values and values["account_id"] != person.account_id:
+        person.account = get_account(values["account_id"])
+        person.is_primary = False
+    primary = values.pop("is_primary", None)
+    for name, value in values.items():
+        if name != "account_id":
+            setattr(person, name, value)
+    if primary:
+        _make_primary(person)
+    elif primary is False:
+        person.is_primary = False
+    session.flush()
+    return person
+
+
+def delete_person(person_id: uuid.UUID | str) -> None:
+    """Remove a person (soft delete)."""
+    person = get_person(person_id)
+    person.soft_delete()
+    person.is_primary = False
+    session.flush()
+
+
+def list_people(*, account_id: uuid.UUID | str | None = None, q: str | None = None,
+                limit: int = 50, offset: int = 0) -> Page:
+    """Live people of the tenant, optionally of one account or matching `q`."""
+    stmt = select(Person).where(Person.deleted_at.is_(None))
+    if account_id is not None:
+        stmt = stmt.where(Person.account_id == get_account(account_id).id)
+    if q and q.strip():
+        like = f"%{q.strip().lower()}%"
+        stmt = stmt.where(or_(func.lower(Person.first_name).like(like),
+                              func.lower(Person.last_name).like(like),
+                              func.lower(Person.email).like(like)))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    items = session.scalars(stmt.order_by(Person.last_name, Person.first_name, Person.id)
+                            .limit(limit).offset(offset))
+    return Page(list(items), total)
+
+
+def _people_of(account_id: uuid.UUID) -> list[Person]:
+    return list(session.scalars(select(Person).where(
+        Person.account_id == account_id, Person.deleted_at.is_(None))))
+
+
+def _make_primary(person: Person) -> None:
+    """One primary contact per account: flagging one unflags the others."""
+    for other in _people_of(person.account_id):
+        if other is not person and other.is_primary:
+            other.is_primary = False
+    person.is_primary = True
+    session.flush()
+
+
+# --- addresses --------------------------------------------------------------------------
+
+
+def get_address(address_id: uuid.UUID | str) -> Address:
+    """The current tenant's live address, or NotFound."""
+    address = session.get(Address, _uuid(address_id, "id"))
+    if address is None or address.deleted_at is not None:
+        raise NotFound(f"no such address {address_id}", details={"id": ["no such record"]})
+    return address
+
+
+def add_address(account_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address:
+    """Add an address to an account; the first of a kind (or is_default) becomes its default."""
+    account = get_account(account_id)
+    values = load(AddressSchema(), data)
+    default = values.pop("is_default", None)
+    address = Address(is_default=False, **values)
+    address.account = account
+    session.add(address)
+    session.flush()
+    if default or (default is None and not any(
+            a.is_default for a in _addresses_of(account.id) if a.kind == address.kind)):
+        _make_default(address)
+    return address
+
+
+def update_address(address_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address:
+    """Change an address (partial)."""
+    address = get_address(address_id)
+    values = load(AddressSchema(), data, partial=True)
+    default = values.pop("is_default", None)
+    for name, value in values.items():
+        setattr(address, name, value)
+    if default:
+        _make_default(address)
+    elif default is False:
+        address.is_default = False
+    session.flush()
+    return address
+
+
+def delete_address(address_id: uuid.UUID | str) -> None:
+    """Remove an address (soft delete)."""
+    address = get_address(address_id)
+    address.soft_delete()
+    address.is_default = False
+    session.flush()
+
+
+def list_addresses(account_id: uuid.UUID | str) -> list[Address]:
+    """The live addresses of an account, by kind with defaults first."""
+    account = get_account(account_id)
+    return sorted(_addresses_of(account.id), key=lambda a: (a.kind, not a.is_default, a.city))
+
+
+def _addresses_of(account_id: uuid.UUID) -> list[Address]:
+    return list(session.scalars(select(Address).where(
+        Address.account_id == account_id, Address.deleted_at.is_(None))))
+
+
+def _make_default(address: Address) -> None:
+    """One default address per kind and account."""
+    for other in _addresses_of(address.account_id):
+        if other is not address and other.kind == address.kind and other.is_default:
+            other.is_default = False
+    address.is_default = True
+    session.flush()
+
+
+# --- duplicates and merge ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Accounts that share an email or a tax id: candidates for a merge."""
+
+    reason: str
+    value: str
+    accounts: list[Account]
+
+
+def find_duplicates() -> list[DuplicateGroup]:
+    """Groups of live accounts with the same email (any case) or the same tax id."""
+    groups: list[DuplicateGroup] = []
+    for reason, column in (("email", func.lower(Account.email)),
+                           ("tax_id", func.upper(func.replace(Account.tax_id, " ", "")))):
+        values = session.scalars(
+            select(column).where(Account.deleted_at.is_(None), column.is_not(None), column != "")
+            .group_by(column).having(func.count() > 1).order_by(column)
+        ).all()
+        for value in values:
+            accounts = session.scalars(select(Account).where(
+                Account.deleted_at.is_(None), column == value).order_by(Account.created_at)).all()
+            groups.append(DuplicateGroup(reason, value, list(accounts)))
+    return groups
+
+
+def duplicates_of(account: Account) -> list[Account]:
+    """Other live accounts with the same email or tax id as `account`."""
+    conditions = []
+    if account.email:
+        conditions.append(func.lower(Account.email) == account.email.lower())
+    if account.tax_id:
+        conditions.append(Account.tax_id == account.tax_id)
+    if not conditions:
+        return []
+    return list(session.scalars(select(Account).where(
+        Account.deleted_at.is_(None), Account.id != account.id, or_(*conditions))
+        .order_by(Account.name)))
+
+
+def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) -> Account:
+    """Merge `duplicate_id` into `master_id`: people and addresses move, other addons repoint
+    their references (contacts_merge_references), empty master fields are filled from the
+    duplicate, and the duplicate is archived."""
+    if str(master_id) == str(duplicate_id):
+        raise ValidationError("cannot merge an account with itself", field="duplicate_id")
+    master = get_account(master_id, field="master_id")
+    duplicate = get_account(duplicate_id, field="duplicate_id")
+    had_primary = any(p.is_primary for p in _people_of(master.id))
+    defaults = {a.kind for a in _addresses_of(master.id) if a.is_default}
+    for person in _people_of(duplicate.id):
+        person.account = master
+        if had_primary:
+            person.is_primary = False
+    for address in _addresses_of(duplicate.id):
+        address.account = master
+        if address.kind in defaults:
+            address.is_default = False
+    changes: dict[str, list[Any]] = {}
+    for name in ("industry", "annual_revenue", "website", "email", "phone", "tax_id", "notes",
+                 "owner_id"):
+        if getattr(master, name) in (None, "") and getattr(duplicate, name) not in (None, ""):
+            changes[name] = [None, _jsonable(getattr(duplicate, name))]
+            setattr(master, name, getattr(duplicate, name))
+    for name in ("kinds", "tags"):
+        merged = sorted(set(getattr(master, name)) | set(getattr(duplicate, name)))
+        if name == "kinds":
+            from addons.contacts.models import ACCOUNT_KINDS
+
+            merged = [k for k in ACCOUNT_KINDS if k in merged]
+        if merged != list(getattr(master, name)):
+            changes[name] = [list(getattr(master, name)), merged]
+            setattr(master, name, merged)
+    duplicate.merged_into_id = master.id
+    duplicate.soft_delete()
+    session.flush()
+    hook.contacts_merge_references(master_id=master.id, duplicate_id=duplicate.id)
+    hook.account_changed(account=master, action="merged",
+                         changes={**changes, "merged": [str(duplicate.id), str(master.id)]})
+    emit("contacts.account.merged", {**_account_payload(master),
+                                     "duplicate_id": str(duplicate.id)})
+    if changes:
+        emit("contacts.account.updated", {**_account_payload(master), "changes": changes})
+    return master
+
+
+# --- extension fields -------------------------------------------------------------------
+
+
+def _split(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not isinstance(data, Mapping):
+        raise ValidationError("expected a JSON object", field="body")
+    known = {k: v for k, v in data.items() if k in ACCOUNT_FIELDS}
+    extra = {k: v for k, v in data.items() if k not in ACCOUNT_FIELDS and k not in _IGNORED}
+    return known, extra
+
+
+# Read-only fields a client may send back unchanged (a GET's body PUT again).
+_IGNORED = frozenset({"id", "version", "created_at", "updated_at", "primary_contact_id",
+                      "addresses", "people", "merged_into_id", "deleted_at"})
+
+
+def _extra_fields(account: Account, extra: Mapping[str, Any]) -> None:
+    """Hand fields contacts does not know to the addons that own them; refuse the rest."""
+    if not extra:
+        return
+    claimed: set[str] = set()
+    for names in hook.account_extra_fields_received(account=account, data=dict(extra)):
+        claimed.update(names or ())
+    unknown = sorted(set(extra) - claimed)
+    if unknown:
+        raise ValidationError(details={name: ["unknown field"] for name in unknown})
+
+
+def extra_fields(account: Account) -> dict[str, Any]:
+    """What the enabled addons add to an account's API representation."""
+    result: dict[str, Any] = {}
+    for fields in hook.account_extra_fields(account=account):
+        for name, value in (fields or {}).items():
+            if name not in ACCOUNT_FIELDS:  # an addon may add fields, never override ours
+                result[name] = value
+    return result
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _uuid(value: uuid.UUID | str, field: str) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"no such record {value!r}", details={field: ["no such record"]}) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, list):
+        return list(value)
+    return value
