@@ -28,7 +28,8 @@ def _blank_to_none(data: Any, names: tuple[str, ...]) -> Any:
     """Forms and CSV send '' for an empty optional field; treat it as not given."""
     if not isinstance(data, Mapping):
         return data
-    out = dict(data)
+    # Surrounding blanks are never meant (pasted emails, CSV cells): strip them first.
+    out = {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
     for name in names:
         if isinstance(out.get(name), str) and not out[name].strip():
             out[name] = None
@@ -128,6 +129,10 @@ class AddressSchema(Schema):
     region = fields.String(load_default="", validate=validate.Length(max=100))
     country = fields.String(required=True, error_messages={"required": "country is required"})
     is_default = fields.Boolean()
+
+    @pre_load
+    def _strip(self, data: Any, **_kw: Any) -> Any:
+        return _blank_to_none(data, ())
 
     @validates("country")
     def _country(self, value: str, **_kw: Any) -> None:

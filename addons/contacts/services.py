@@ -37,6 +37,8 @@ def emit(event_type: str, payload: Mapping[str, Any]) -> None:
         log.info("event %s (no events layer): %s", event_type, dict(payload))
         return
     kernel_emit(event_type, payload)
+    # Write the outbox row now, while this tenant is in context (a caller may switch next).
+    session.flush()
 
 
 def _account_payload(account: Account) -> dict[str, Any]:
@@ -59,8 +61,10 @@ def create_account(data: Mapping[str, Any]) -> Account:
     """Create an account from API/form/import data; extra fields go to the addons that own them."""
     known, extra = _split(data)
     values = load(AccountSchema(), known)
-    status = values.pop("status", "active")
-    account = Account(kinds=[], tags=[], status=status, **values)
+    values.setdefault("status", "active")
+    values.setdefault("kinds", [])
+    values.setdefault("tags", [])
+    account = Account(**values)
     session.add(account)
     session.flush()
     _extra_fields(account, extra)
