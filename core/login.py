@@ -48,18 +48,22 @@ def principal_for(
     """The principal of an active user in an active tenant they belong to, else None."""
     from core.registry import current_registry
 
-    row = session.execute(
-        select(User, Membership, Tenant)
-        .join(Membership, Membership.user_id == User.id)
-        .join(Tenant, Tenant.id == Membership.tenant_id)
-        .where(User.id == user_id, Membership.tenant_id == tenant_id)
-    ).first()
-    if row is None:
-        return None
-    user, membership, tenant = row
-    if not (user.active and membership.active and tenant.is_active):
-        return None
-    roles = membership.roles  # type: ignore[attr-defined]
+    from core.tenancy import tenant_context
+
+    # In the tenant's context: on PostgreSQL, row-level security hides the roles otherwise.
+    with tenant_context(tenant_id):
+        row = session.execute(
+            select(User, Membership, Tenant)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(User.id == user_id, Membership.tenant_id == tenant_id)
+        ).first()
+        if row is None:
+            return None
+        user, membership, tenant = row
+        if not (user.active and membership.active and tenant.is_active):
+            return None
+        roles = list(membership.roles)  # type: ignore[attr-defined]
     patterns = frozenset(p for r in roles for p in r.permissions)
     enabled = current_registry().enabled_addons(tenant_id)
     return Principal(
