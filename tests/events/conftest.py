@@ -279,10 +279,12 @@ class WorkerProcess:
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )
 
-    def kill_hard(self) -> None:
-        """kill -9 the worker and its work horse."""
+    def kill_hard(self, horse_pid: int) -> None:
+        """kill -9 the worker, then its work horse (RQ puts it in a session of its own)."""
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(15)
+        os.kill(horse_pid, signal.SIGKILL)
+        wait_for(lambda: not _alive(horse_pid), 15, "the work horse to die")
 
     def stop(self) -> str:
         """Ask the worker to stop (SIGTERM, then SIGKILL); returns its output."""
@@ -312,6 +314,19 @@ class WorkerProcess:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A killed child of a dead parent is reaped by init; until then it is a zombie.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture()
 def start_worker(db_url: str, redis_url: str, queue_name: str,
                  tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
@@ -329,3 +344,21 @@ def start_worker(db_url: str, redis_url: str, queue_name: str,
     yield start
     for worker in started:
         worker.stop()
+
+
+@pytest.fixture()
+def make_user_committed() -> Callable[..., Any]:
+    """Factory: `make_user_committed(world, tenant, roles=())` commits a member of `tenant`."""
+
+    def make(world: World, tenant: Any, roles: tuple[str, ...] = (), email: str | None = None):
+        from core import services
+        from core.db import session
+
+        email = email or f"u{uuid.uuid4().hex[:12]}@example.com"
+        with world.app.app_context(), system_context():
+            user = services.create_user(email, tenant_slug=tenant.slug,
+                                        password="correct horse battery", roles=roles)
+            session.commit()
+            return user
+
+    return make

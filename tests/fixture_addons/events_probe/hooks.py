@@ -1,7 +1,8 @@
 """The probe's handlers; the event payload tells each how to behave.
 
 - `record` (probe.*): writes a ProbeEffect. With `started`/`release` file paths, the first
-  attempt writes `started` and then waits for `release` (the test kills the worker there).
+  attempt writes its process id to `started`, then waits for `release` (the test kills the
+  worker and this process there).
 - `flaky` (probe.flaky): counts its attempts in the `counter` file and raises until it has
   failed `fail_times` times.
 - `tick` (scheduled, hourly, per tenant): writes a ProbeEffect with source 'scheduled'.
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +26,7 @@ from tests.fixture_addons.events_probe.models import ProbeEffect
 def _record(event: Event) -> None:
     started, release = event.payload.get("started"), event.payload.get("release")
     if started and not Path(started).exists():
-        Path(started).write_text(str(event.attempt))
+        Path(started).write_text(str(os.getpid()))
         deadline = time.monotonic() + 60
         while not Path(release).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
