@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
@@ -234,3 +235,30 @@ def addons_disable(names: tuple[str, ...], slug: str, cascade: bool) -> None:
             click.echo(f"{name} was not enabled for tenant {slug}")
     if gone:
         click.echo(f"disabled {', '.join(gone)} for tenant {slug} (their data is kept)")
+
+
+@click.group("addon")
+def addon() -> None:
+    """Develop addons: scaffold a new one."""
+
+
+@addon.command("new")
+@click.argument("name")
+@click.option("--path", "dest", type=click.Path(file_okay=False, path_type=Path), default=".",
+              show_default=True, help="Folder to create the package in.")
+@click.option("--model", default="Item", show_default=True,
+              help="Class name of the addon's first model (CamelCase).")
+def addon_new(name: str, dest: Path, model: str) -> None:
+    """Scaffold NAME as a pip-installable package pergola-NAME (needs no database)."""
+    from cli.scaffold import new_addon
+
+    try:
+        made = new_addon(name, dest, model)
+    except DomainError as err:
+        raise click.ClickException(err.message) from err
+    click.echo(f"created {made.root} ({len(made.files)} files, package {made.package})")
+    click.echo("next:")
+    click.echo(f"  pip install -e {made.root}")
+    click.echo("  pergola db upgrade")
+    click.echo(f"  pergola addons enable {name} --tenant SLUG")
+    click.echo(f"  (cd {made.root} && pytest)")

@@ -1,4 +1,4 @@
-"""Entry point of the `pergola` command: click on Flask's CLI, commands from the kernel and addons."""
+"""Entry point of the `pergola` command: click on Flask's CLI, kernel and addon commands."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
+
 
 def _create_app() -> Flask:
     from core import create_app
@@ -29,6 +30,7 @@ def build_cli() -> click.Group:
     group.add_command(tenants.user)
     group.add_command(demo.demo)
     group.add_command(addons.addons)
+    group.add_command(addons.addon)
     group.add_command(audit)
     group.add_command(apikeys.apikey)
     group.add_command(events.events)

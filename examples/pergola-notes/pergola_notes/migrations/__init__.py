@@ -1,0 +1,1 @@
+"""The `notes` addon's Alembic branch (versions/); `pergola db upgrade` runs it."""
