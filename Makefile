@@ -13,9 +13,11 @@ $(BIN)/python:
 	  apt-get install -y -qq --no-install-recommends python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Reinstall whenever the dependency list changes.
-$(STAMP): setup.cfg pyproject.toml | $(BIN)/python
+# Reinstall whenever the dependency list changes. The example third-party addon goes in
+# too, through pip like any other: the suite proves it is found by its entry point.
+$(STAMP): setup.cfg pyproject.toml examples/pergola-notes/setup.cfg | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-build-isolation -e examples/pergola-notes
 	touch $(STAMP)
 
 install: $(STAMP)

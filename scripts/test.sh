@@ -19,6 +19,11 @@ trap cleanup EXIT
 bash scripts/install-browser.sh || { echo "could not install Chromium for browser tests" >&2; exit 1; }
 
 status=0
+# The example third-party addon is part of the test environment (`make install` puts it there).
+if ! $BIN/python -c "import pergola_notes" 2>/dev/null; then
+  log "installing examples/pergola-notes"
+  $BIN/pip install --quiet --no-build-isolation -e examples/pergola-notes || status=1
+fi
 log "lint: ruff and mypy"
 $BIN/ruff check . || status=1
 $BIN/mypy core || status=1
