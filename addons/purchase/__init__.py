@@ -1,0 +1,1 @@
+"""purchase: suppliers, purchase orders, receiving into stock, purchase cost tracking."""
