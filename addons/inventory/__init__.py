@@ -1,0 +1,1 @@
+"""inventory: products, warehouses, and a stock ledger that never goes negative."""

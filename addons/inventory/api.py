@@ -1,0 +1,291 @@
+"""inventory's JSON API under /api/v1/inventory (thin: parse, call a service, dump).
+
+Plain blueprints on `core.envelope`: the kernel's API toolkit had not landed when this was
+written; move the list endpoints onto it when it does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from flask import Blueprint, request
+
+from addons.inventory import services
+from addons.inventory.models import StockLevel, StockMovement, Warehouse
+from addons.inventory.schemas import TransactionSchema, TransferSchema, WarehouseSchema, load
+from core.auth import check, require_permission
+from core.db import session
+from core.envelope import ok
+from core.errors import ValidationError
+
+api = Blueprint("inventory_api", __name__, url_prefix="/api/v1/inventory")
+
+
+def _num(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.normalize():f}"
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError("must be a whole number", field=name) from None
+    if not lo <= value <= hi:
+        raise ValidationError(f"between {lo} and {hi}", field=name)
+    return value
+
+
+def _date_arg(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("an ISO 8601 date or time", field=name) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def movement_json(m: StockMovement) -> dict[str, Any]:
+    """A ledger line as the API shows it."""
+    return {
+        "id": str(m.id), "created_at": m.created_at.isoformat(), "kind": m.kind,
+        "product_id": str(m.product_id), "warehouse_id": str(m.warehouse_id),
+        "quantity": _num(m.quantity), "quantity_before": _num(m.quantity_before),
+        "quantity_after": _num(m.quantity_after), "reserved_change": _num(m.reserved_change),
+        "reserved_after": _num(m.reserved_after), "unit_cost": _num(m.unit_cost),
+        "reference_type": m.reference_type, "reference_id": m.reference_id,
+        "transfer_id": str(m.transfer_id) if m.transfer_id else None,
+        "user_id": str(m.user_id) if m.user_id else None, "reason": m.reason,
+    }
+
+
+def level_json(level: StockLevel) -> dict[str, Any]:
+    """A stock level as the API shows it."""
+    return {
+        "product_id": str(level.product_id), "warehouse_id": str(level.warehouse_id),
+        "on_hand": _num(level.on_hand), "reserved": _num(level.reserved),
+        "available": _num(level.available), "reorder_point": _num(level.reorder_point),
+        "reorder_quantity": _num(level.reorder_quantity), "is_low": level.is_low,
+    }
+
+
+def warehouse_json(w: Warehouse) -> dict[str, Any]:
+    """A warehouse as the API shows it."""
+    return dict(WarehouseSchema().dump(w))
+
+
+# --- products ----------------------------------------------------------------------------
+
+
+@api.get("/products")
+@require_permission("inventory.products:read")
+def list_products() -> Any:
+    """Products with stock totals; `q`, `status`, `category`, `limit`, `offset`."""
+    limit = _int_arg("limit", 50, 1, 500)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    rows, total = services.list_products(
+        search=request.args.get("q", ""), status=request.args.get("status") or None,
+        category=request.args.get("category") or None, limit=limit, offset=offset)
+    data = [{**services.product_payload(r["product"]), "on_hand": _num(r["on_hand"]),
+             "reserved": _num(r["reserved"]), "available": _num(r["available"])} for r in rows]
+    return ok(data, extra_meta={"total": total, "limit": limit, "offset": offset})
+
+
+@api.post("/products")
+@require_permission("inventory.products:create")
+def create_product() -> Any:
+    """Create a product (event `inventory.product.created`)."""
+    product = services.create_product(request.get_json(silent=True) or {})
+    session.commit()
+    return ok(services.product_payload(product), 201)
+
+
+@api.get("/products/<product_id>")
+@require_permission("inventory.products:read")
+def get_product(product_id: str) -> Any:
+    """One product with its stock per warehouse."""
+    product = services.find_product(product_id)
+    data = services.product_payload(product)
+    data["components"] = [{"component_id": str(c.component_id), "quantity": _num(c.quantity)}
+                          for c in product.components]
+    data["stock"] = [level_json(lv) for lv in services.stock_levels(product)]
+    return ok(data)
+
+
+@api.route("/products/<product_id>", methods=["PUT", "PATCH"])
+@require_permission("inventory.products:update")
+def update_product(product_id: str) -> Any:
+    """Change a product (event `inventory.product.updated`); send `version` to guard."""
+    product = services.update_product(product_id, request.get_json(silent=True) or {})
+    session.commit()
+    return ok(services.product_payload(product))
+
+
+@api.delete("/products/<product_id>")
+@require_permission("inventory.products:delete")
+def delete_product(product_id: str) -> Any:
+    """Archive a product without stock."""
+    services.archive_product(product_id)
+    session.commit()
+    return ok({"id": product_id, "archived": True})
+
+
+# --- stock -------------------------------------------------------------------------------
+
+
+@api.get("/stock/<product_id>/check")
+@require_permission("inventory.stock:read")
+def check_stock(product_id: str) -> Any:
+    """`{quantity_available, is_available}` for `?warehouse=&quantity=`."""
+    result = services.check_availability(
+        services.find_product(product_id), request.args.get("warehouse") or None,
+        request.args.get("quantity") or None)
+    return ok({"product_id": product_id, "quantity_available": _num(result.quantity_available),
+               "is_available": result.is_available})
+
+
+_KIND_PERMISSION = {
+    "receipt": "inventory.stock:receive", "issue": "inventory.stock:issue",
+    "reservation": "inventory.stock:issue", "release": "inventory.stock:issue",
+    "consumption": "inventory.stock:issue", "adjustment": "inventory.stock:adjust",
+}
+
+
+@api.post("/transactions")
+@require_permission("inventory.stock:read")
+def post_transaction() -> Any:
+    """Record a stock change; the permission depends on its `kind` (event
+    `inventory.stock.updated`)."""
+    body = load(TransactionSchema(), request.get_json(silent=True))
+    check(_KIND_PERMISSION[body["kind"]])
+    ref = (body["reference_type"], body["reference_id"])
+    args = (body["product"], body["warehouse"], body["quantity"])
+    kind = body["kind"]
+    if kind == "receipt":
+        m = services.receive(*args, unit_cost=body["unit_cost"], reference=ref,
+                             reason=body["reason"])
+    elif kind == "adjustment":
+        m = services.adjust(*args, reason=body["reason"], reference=ref)
+    else:
+        fn = {"issue": services.issue, "reservation": services.reserve,
+              "release": services.release, "consumption": services.consume_reservation}[kind]
+        m = fn(*args, reference=ref, reason=body["reason"])
+    session.commit()
+    return ok(movement_json(m), 201)
+
+
+@api.post("/transfers")
+@require_permission("inventory.stock:transfer")
+def post_transfer() -> Any:
+    """Move stock between warehouses: both sides or neither."""
+    body = load(TransferSchema(), request.get_json(silent=True))
+    out, into = services.transfer(body["product"], body["from_warehouse"],
+                                  body["to_warehouse"], body["quantity"],
+                                  reference=(body["reference_type"], body["reference_id"]),
+                                  reason=body["reason"])
+    session.commit()
+    return ok({"transfer_id": str(out.transfer_id), "out": movement_json(out),
+               "in": movement_json(into)}, 201)
+
+
+@api.post("/counts")
+@require_permission("inventory.stock:count")
+def post_count() -> Any:
+    """Counted quantities `{warehouse, counts: {product: qty}, reason}` → adjustments."""
+    body = request.get_json(silent=True) or {}
+    counts = body.get("counts")
+    if not isinstance(counts, dict):
+        raise ValidationError("an object of product → counted quantity", field="counts")
+    moves = services.count(body.get("warehouse"), counts, body.get("reason") or "stock count")
+    session.commit()
+    return ok([movement_json(m) for m in moves], 201)
+
+
+@api.get("/movements")
+@require_permission("inventory.stock:read")
+def list_movements() -> Any:
+    """The ledger, newest first: `product`, `warehouse`, `kind`, `reference_type`,
+    `reference_id`, `since`, `until`, `limit`, `cursor` (from `meta.next_cursor`)."""
+    rows, nxt = services.movements(
+        product=request.args.get("product") or None,
+        warehouse=request.args.get("warehouse") or None, kind=request.args.get("kind") or None,
+        reference_type=request.args.get("reference_type") or None,
+        reference_id=request.args.get("reference_id") or None,
+        since=_date_arg("since"), until=_date_arg("until"),
+        limit=_int_arg("limit", 50, 1, 500), cursor=request.args.get("cursor") or None)
+    return ok([movement_json(m) for m in rows], extra_meta={"next_cursor": nxt})
+
+
+@api.get("/low-stock")
+@require_permission("inventory.reports:read")
+def low_stock() -> Any:
+    """Levels below their reorder point, with a suggested order quantity."""
+    return ok([{**level_json(r["level"]), "sku": r["product"].sku,
+                "name": r["product"].name, "warehouse_code": r["warehouse"].code,
+                "suggested_quantity": _num(r["suggested_quantity"])}
+               for r in services.low_stock()])
+
+
+@api.get("/valuation")
+@require_permission("inventory.reports:read")
+def valuation() -> Any:
+    """Stock value per warehouse (`?by=warehouse`, default) or per category."""
+    rows = services.valuation(request.args.get("by", "warehouse"))
+    total = sum((r["value"] for r in rows), Decimal(0))
+    return ok([{**r, "id": str(r["id"]) if r["id"] else None, "quantity": _num(r["quantity"]),
+                "value": f"{r['value']:.2f}"} for r in rows],
+              extra_meta={"total_value": f"{total:.2f}"})
+
+
+# --- warehouses ----------------------------------------------------------------------------
+
+
+@api.get("/warehouses")
+@require_permission("inventory.warehouses:read")
+def list_warehouses() -> Any:
+    """The warehouses the caller may see."""
+    return ok([warehouse_json(w) for w in services.list_warehouses()])
+
+
+@api.post("/warehouses")
+@require_permission("inventory.warehouses:manage")
+def create_warehouse() -> Any:
+    """Create a warehouse."""
+    w = services.create_warehouse(request.get_json(silent=True) or {})
+    session.commit()
+    return ok(warehouse_json(w), 201)
+
+
+@api.route("/warehouses/<warehouse_id>", methods=["PUT", "PATCH"])
+@require_permission("inventory.warehouses:manage")
+def update_warehouse(warehouse_id: str) -> Any:
+    """Change a warehouse."""
+    w = services.update_warehouse(warehouse_id, request.get_json(silent=True) or {})
+    session.commit()
+    return ok(warehouse_json(w))
+
+
+@api.post("/warehouses/<warehouse_id>/users")
+@require_permission("inventory.warehouses:manage")
+def assign_user(warehouse_id: str) -> Any:
+    """Assign `{user_id}` to the warehouse."""
+    services.assign_user(warehouse_id, (request.get_json(silent=True) or {}).get("user_id"))
+    session.commit()
+    return ok({"warehouse_id": warehouse_id, "assigned": True}, 201)
+
+
+@api.put("/stock/<product_id>/reorder")
+@require_permission("inventory.warehouses:manage")
+def set_reorder(product_id: str) -> Any:
+    """Set `{warehouse, reorder_point, reorder_quantity}` for a product."""
+    body = request.get_json(silent=True) or {}
+    level = services.set_reorder(services.find_product(product_id), body.get("warehouse"),
+                                 body.get("reorder_point"), body.get("reorder_quantity"))
+    session.commit()
+    return ok(level_json(level))
