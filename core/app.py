@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 
-from core import api_auth, events, ratelimit, request_cycle, web_auth, web_session
+from core import api_auth, events, ratelimit, request_cycle, web, web_auth, web_session
 from core.config import PROJECT_ROOT, Settings
 from core.db import Database, get_db
 from core.rbac import KernelRbacPlugin
@@ -53,6 +53,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(web_auth.bp)
     app.register_blueprint(api_auth.bp)
+    web.init_app(app)
     registry = build_registry(settings)
     registry.init_app(app)
     events.init_app(app)
@@ -89,7 +90,10 @@ def _register_kernel_routes(app: Flask) -> None:
     @app.get("/")
     @public
     def index() -> Any:
-        """The landing page."""
+        """The dashboard for a logged-in user; for visitors, the deployment's tenants."""
+        page = web.landing_page()
+        if page is not None:
+            return page
         from core.services import list_tenants
         from core.tenancy import system_context
 

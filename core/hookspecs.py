@@ -65,3 +65,16 @@ def register_scheduled_jobs() -> list[Any] | None:
     """Called once per app, when it starts; return `core.scheduler.ScheduledJob`s (a stable
     name, `every=timedelta` or daily `at="HH:MM"` UTC, a function), run by the scheduler
     in each tenant that enables this addon (or once, with `per_tenant=False`)."""
+
+
+@hookspec
+def dashboard_widgets(principal: Any) -> list[Any] | None:
+    """Called when the dashboard renders for `principal` (a `core.auth.Principal`); return
+    `core.web.widgets.Widget`s (cards of HTML, or `ChartWidget`s the kernel draws), checking
+    `principal.can(...)` before showing anything."""
+
+
+@hookspec
+def detail_panels(model_name: str, record: Any) -> list[tuple[str, Any]] | None:
+    """Called when the detail page of `record` (table `model_name`) renders; return
+    `(title, html)` panels to show under it (escape what you put in the html)."""

@@ -11,7 +11,10 @@ manifest = Manifest(
         "testkit.things:create": "Create things",
     },
     default_grants={"sales": ("testkit.things:read",), "manager": ("testkit.*",)},
-    menus=(MenuItem("Things", "testkit.things_page", "testkit.things:read", order=50),),
-    plugins=("tests.testkit.hooks",),
+    menus=(
+        MenuItem("Things", "testkit.things_page", "testkit.things:read", order=50),
+        MenuItem("Projects", "testkit_web.projects_list", "testkit.things:read", order=60),
+    ),
+    plugins=("tests.testkit.hooks", "tests.testkit.web"),
     package="tests.testkit",
 )

@@ -1,0 +1,170 @@
+"""Forms from marshmallow schemas: the same schema validates the API and the web form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from werkzeug.datastructures import MultiDict
+
+# Input types for marshmallow field classes (first match wins, so subclasses come first).
+_INPUT_TYPES: tuple[tuple[type[fields.Field], str], ...] = (
+    (fields.Email, "email"),
+    (fields.Url, "url"),
+    (fields.Boolean, "checkbox"),
+    (fields.AwareDateTime, "datetime-local"),
+    (fields.DateTime, "datetime-local"),
+    (fields.Date, "date"),
+    (fields.Integer, "number"),
+    (fields.Decimal, "number"),
+    (fields.Float, "number"),
+    (fields.Number, "number"),
+)
+
+
+@dataclass
+class FormField:
+    """One input of a generated form, with what the user typed and its error messages."""
+
+    name: str
+    label: str
+    input_type: str = "text"
+    required: bool = False
+    choices: Sequence[tuple[str, str]] = ()
+    value: str = ""
+    checked: bool = False
+    help: str = ""
+    step: str | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def widget(self) -> str:
+        """Which control the template draws: input, checkbox, select or textarea."""
+        if self.choices:
+            return "select"
+        if self.input_type in ("checkbox", "textarea"):
+            return self.input_type
+        return "input"
+
+
+def _label(name: str, f: fields.Field) -> str:
+    return str(f.metadata.get("label") or name.replace("_", " ").capitalize())
+
+
+def _input_type(f: fields.Field) -> str:
+    if f.metadata.get("widget") == "textarea":
+        return "textarea"
+    for cls, kind in _INPUT_TYPES:
+        if isinstance(f, cls):
+            return kind
+    return "text"
+
+
+def _choices(f: fields.Field) -> list[tuple[str, str]]:
+    """Choices from a OneOf validator (labels from its `labels`, else the values)."""
+    validators = f.validators if isinstance(f.validators, (list, tuple)) else []
+    for v in validators:
+        if isinstance(v, validate.OneOf):
+            labels = list(v.labels) if v.labels else [str(c) for c in v.choices]
+            return [(str(c), str(lbl)) for c, lbl in zip(v.choices, labels, strict=False)]
+    return []
+
+
+def form_fields(schema: Schema, only: Sequence[str] | None = None) -> list[FormField]:
+    """The editable fields of `schema` (not dump-only), in declaration or `only` order."""
+    loadable = schema.load_fields
+    names = list(only) if only else [n for n in loadable if n not in ("id", "version")]
+    result = []
+    for name in names:
+        f = loadable[name]
+        kind = _input_type(f)
+        choices = _choices(f)
+        required = bool(f.required)
+        if choices and not required:
+            choices = [("", "—"), *choices]
+        step = "any" if isinstance(f, (fields.Decimal, fields.Float)) else None
+        result.append(FormField(
+            name=name, label=_label(name, f), input_type=kind, required=required,
+            choices=choices, help=str(f.metadata.get("description", "")), step=step,
+        ))
+    return result
+
+
+def _as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:16] if "T" in text else text  # datetime-local takes minutes
+    return str(value)
+
+
+def fill_from_record(form: list[FormField], dumped: Mapping[str, Any]) -> None:
+    """Put a record's dumped values into the form (for the edit page)."""
+    for f in form:
+        value = dumped.get(f.name)
+        if f.input_type == "checkbox":
+            f.checked = bool(value)
+        else:
+            f.value = _as_text(value)
+
+
+def fill_from_request(form: list[FormField], data: MultiDict[str, str]) -> None:
+    """Put what the user typed back into the form, so an error never loses their input."""
+    for f in form:
+        if f.input_type == "checkbox":
+            f.checked = f.name in data
+        else:
+            f.value = data.get(f.name, "")
+
+
+def raw_input(schema: Schema, form: list[FormField], data: MultiDict[str, str]) -> dict[str, Any]:
+    """The submitted form as input for `schema.load`.
+
+    An empty box means "not given" for a required field (so the schema says it is
+    missing), an empty text for a text field, and None (or absent) for anything else.
+    """
+    loadable = schema.load_fields
+    out: dict[str, Any] = {}
+    for f in form:
+        mf = loadable[f.name]
+        if f.input_type == "checkbox":
+            out[f.name] = f.name in data
+            continue
+        value = data.get(f.name, "")
+        if value.strip() == "":
+            if f.required:
+                continue
+            if isinstance(mf, fields.String) and not f.choices:
+                out[f.name] = ""
+            elif mf.allow_none:
+                out[f.name] = None
+            continue
+        out[f.name] = value
+    return out
+
+
+def attach_errors(form: list[FormField], messages: Mapping[str, Any]) -> list[str]:
+    """Put each field's messages next to it; return the messages no field shows."""
+    by_name = {f.name: f for f in form}
+    loose: list[str] = []
+    for key, value in messages.items():
+        texts = _flatten(value)
+        if key in by_name:
+            by_name[key].errors.extend(texts)
+        else:
+            label = "" if key in ("_schema", "") else f"{key}: "
+            loose.extend(label + t for t in texts)
+    return loose
+
+
+def _flatten(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _flatten(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flatten(v)]
+    return [str(value)]

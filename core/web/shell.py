@@ -1,0 +1,101 @@
+"""What every page of the web shell shows: tenant, switcher, menus, bell, settings links."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import has_request_context, request, url_for
+
+from core.auth import Principal, current_principal
+
+log = logging.getLogger("pergola.web")
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A link of the top bar: a label, a URL and whether it is the current page."""
+
+    label: str
+    url: str
+    active: bool = False
+
+
+# Settings sections: (endpoint, label, permission); shown to those who hold the permission.
+SETTINGS_SECTIONS: tuple[tuple[str, str, str], ...] = (
+    ("web_settings.addons", "Addons", "core.addons:manage"),
+    ("web_settings.users", "Users", "core.users:manage"),
+    ("web_settings.roles", "Roles", "core.roles:manage"),
+    ("web_settings.api_keys", "API keys", "core.apikeys:manage"),
+    ("web_settings.audit", "Audit log", "core.audit:read"),
+)
+
+
+def settings_links(principal: Principal | None) -> list[NavLink]:
+    """The settings sections `principal` may open."""
+    if principal is None:
+        return []
+    here = request.endpoint if has_request_context() else None
+    return [NavLink(label, url_for(ep), ep == here)
+            for ep, label, perm in SETTINGS_SECTIONS if principal.can(perm)]
+
+
+def menu_links(principal: Principal) -> list[NavLink]:
+    """The app menu: enabled addons' menu items the principal may see."""
+    from core.registry import current_registry
+
+    links = []
+    path = request.path if has_request_context() else ""
+    for item in current_registry().menus(principal.tenant_id, principal.can):
+        try:
+            url = url_for(item.endpoint)
+        except Exception:  # noqa: BLE001 - a menu naming a missing endpoint must not break pages
+            log.warning("menu item %r names unknown endpoint %r", item.label, item.endpoint)
+            continue
+        links.append(NavLink(item.label, url, path == url or path.startswith(url + "/")))
+    return links
+
+
+def unread_notifications(principal: Principal) -> tuple[int | None, str | None]:
+    """(unread in-app notifications, inbox URL); (None, None) without `core.notifications`.
+
+    Looked up by name so the shell works whether or not `core.notifications` is present:
+    it is expected to offer `unread_count(user_id) -> int` and, optionally, `inbox_url()`.
+    """
+    if principal.user_id is None:
+        return None, None
+    try:
+        module = importlib.import_module("core.notifications")
+    except ImportError:
+        return None, None
+    counter = getattr(module, "unread_count", None)
+    if counter is None:
+        return None, None
+    inbox = getattr(module, "inbox_url", None)
+    return int(counter(principal.user_id)), inbox() if inbox else None
+
+
+def shell_context() -> dict[str, Any]:
+    """Template variables of the layout; empty for anonymous visitors."""
+    principal = current_principal()
+    if principal is None or principal.user_id is None:
+        return {"shell": None}
+    from core.db import session
+    from core.login import user_tenants
+    from core.models import Tenant
+
+    try:
+        tenant = session.get(Tenant, principal.tenant_id)
+        shell: dict[str, Any] = {
+            "tenant": tenant,
+            "tenants": user_tenants(principal.user_id),
+            "menu": menu_links(principal),
+            "settings": settings_links(principal),
+        }
+        shell["unread"], shell["bell_url"] = unread_notifications(principal)
+        return {"shell": shell}
+    except Exception:
+        log.exception("could not build the page shell")
+        return {"shell": None}

@@ -1,0 +1,534 @@
+"""The web shell through the test client: layout, generic views, settings and dashboard."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from core.identity import Role
+from core.models import Membership
+from tests.kernel_models import Project, Task
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture()
+def login(client):
+    """`login(user, tenant)`: log the test client in through the login form."""
+
+    def do(user, tenant):
+        resp = client.post("/login", data={"email": user.email, "password": PASSWORD,
+                                           "tenant": tenant.slug})
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        return client
+
+    return do
+
+
+@pytest.fixture()
+def admin(make_tenant, make_member, login):
+    """A logged-in admin of a fresh tenant: (client, tenant, user)."""
+    tenant = make_tenant(name="Acme Corporation")
+    user = make_member(tenant, roles=["admin"])
+    return login(user, tenant), tenant, user
+
+
+def page(resp) -> str:
+    return resp.get_data(as_text=True)
+
+
+def add_projects(as_tenant, session, tenant, *specs):
+    with as_tenant(tenant):
+        made = [Project(name=n, budget=Decimal(b)) for n, b in specs]
+        session.add_all(made)
+        session.flush()
+    return made
+
+
+# --- layout --------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_tenant_menu_user_and_widgets(admin):
+    client, _tenant, user = admin
+    html = page(client.get("/"))
+    assert "Acme Corporation" in html
+    assert user.email in html
+    assert 'href="/testkit/projects"' in html and ">Projects<" in html  # the app menu
+    assert 'href="/testkit/things"' in html
+    assert "Project budgets" in html and "<canvas" in html  # testkit's chart widget
+    assert "chart.umd.min.js" in html
+    assert "Manage apps" in html  # the kernel's widget for addon managers
+    assert 'href="/settings/users"' in html  # settings in the user menu
+    assert "Change password" in html and "Log out" in html
+
+
+def test_visitors_get_the_public_landing_page_with_a_login_link(client, make_tenant):
+    make_tenant("visible", "Visible Ltd")
+    html = page(client.get("/"))
+    assert "Visible Ltd" in html
+    assert 'href="/login"' in html
+    assert "Dashboard" not in html
+
+
+def test_menu_and_settings_follow_permissions(make_tenant, make_member, login):
+    tenant = make_tenant()
+    user = make_member(tenant, roles=["employee"])
+    client = login(user, tenant)
+    html = page(client.get("/"))
+    assert "/testkit/projects" not in html
+    assert "/settings/" not in html
+    assert "Project budgets" not in html
+    assert client.get("/testkit/projects").status_code == 403
+    assert client.get("/settings/users").status_code == 403
+    assert client.get("/settings").status_code == 403
+
+
+def test_layout_serves_vendored_assets(client):
+    for path in ("/static/vendor/bootstrap-5.3.9/bootstrap.min.css",
+                 "/static/vendor/htmx-2.0.11/htmx.min.js",
+                 "/static/vendor/chartjs-4.6.1/chart.umd.min.js"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        resp.close()
+
+
+def test_tenant_switcher_lists_the_users_companies_and_switches(
+        make_tenant, make_member, login, session, as_tenant):
+    first = make_tenant(name="First Co")
+    second = make_tenant(name="Second Co")
+    user = make_member(first, roles=["admin"])
+    from core import services
+    from core.tenancy import system_context
+
+    with system_context():
+        services.create_user(user.email, tenant_slug=second.slug, roles=["admin"])
+    client = login(user, first)
+    html = page(client.get("/"))
+    assert "Switch company" in html and "Second Co" in html
+    resp = client.post("/switch-tenant", data={"tenant": second.slug, "next": "/"},
+                       follow_redirects=True)
+    html = page(resp)
+    assert re.search(r'data-testid="tenant-name">Second Co<', html)
+    assert "Switched to Second Co" in html
+
+
+def test_error_pages_render_in_the_layout(admin):
+    client, _tenant, _user = admin
+    resp = client.get("/no/such/page")
+    assert resp.status_code == 404
+    html = page(resp)
+    assert "Not found" in html and "Acme Corporation" in html and "bootstrap.min.css" in html
+
+
+def test_forbidden_page_is_in_the_layout(make_tenant, make_member, login):
+    tenant = make_tenant()
+    client = login(make_member(tenant, roles=["employee"]), tenant)
+    resp = client.get("/settings/addons")
+    assert resp.status_code == 403
+    assert "Not allowed" in page(resp) and "core.addons:manage" in page(resp)
+
+
+def test_anonymous_pages_redirect_to_login(client):
+    resp = client.get("/testkit/projects")
+    assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+# --- list view -----------------------------------------------------------------------------
+
+
+def test_list_searches_sorts_and_paginates(admin, as_tenant, session):
+    client, tenant, _ = admin
+    add_projects(as_tenant, session, tenant, ("Apollo", "10"), ("Gemini", "30"),
+                 ("Mercury", "20"), ("Artemis", "0"))
+    html = page(client.get("/testkit/projects"))
+    assert html.index("Apollo") < html.index("Artemis") < html.index("Gemini")
+    assert "4 records" in html
+    html = page(client.get("/testkit/projects?q=aRT"))  # case-insensitive
+    assert "Artemis" in html and "Mercury" not in html and "Apollo" not in html
+    html = page(client.get("/testkit/projects?sort=-budget"))
+    assert html.index("Gemini") < html.index("Mercury") < html.index("Apollo")
+    assert 'aria-sort="descending"' in html
+    html = page(client.get("/testkit/projects?per_page=2&page=2"))
+    assert "Gemini" in html and "Mercury" in html and "Apollo" not in html
+    assert 'aria-label="Pages"' in html
+    html = page(client.get("/testkit/projects?sort=evil_column"))  # unknown sorts are ignored
+    assert "4 records" in html
+
+
+def test_list_filters(admin, as_tenant, session):
+    client, tenant, _ = admin
+    add_projects(as_tenant, session, tenant, ("Funded", "5"), ("Unfunded", "0"))
+    html = page(client.get("/testkit/projects?f_budget=0.00"))
+    assert "Unfunded" in html and "Funded</a>" not in html
+
+
+def test_list_shows_only_the_tenants_rows(admin, make_tenant, as_tenant, session):
+    client, tenant, _ = admin
+    other = make_tenant()
+    add_projects(as_tenant, session, other, ("Secret", "1"))
+    add_projects(as_tenant, session, tenant, ("Mine", "1"))
+    html = page(client.get("/testkit/projects"))
+    assert "Mine" in html and "Secret" not in html
+
+
+def test_csv_export_holds_the_filtered_list_and_defuses_formulas(admin, as_tenant, session):
+    client, tenant, _ = admin
+    add_projects(as_tenant, session, tenant, ("Alpha", "1.50"), ("=SUM(A1)", "2"),
+                 ("Beta", "3"))
+    resp = client.get("/testkit/projects/export.csv?q=a&sort=-budget")
+    assert resp.status_code == 200
+    assert resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(page(resp))))
+    assert rows[0] == ["Name", "Budget", "Created"]
+    assert [r[:2] for r in rows[1:]] == [["Beta", "3.00"], ["'=SUM(A1)", "2.00"],
+                                         ["Alpha", "1.50"]]
+
+
+# --- form view -----------------------------------------------------------------------------
+
+
+def test_form_shows_errors_next_to_fields_and_keeps_input(admin, as_tenant, session):
+    client, tenant, _ = admin
+    html = page(client.get("/testkit/projects/new"))
+    assert '<label class="form-label" for="name">Name' in html
+    assert 'name="csrf_token"' in html
+    resp = client.post("/testkit/projects/new", data={"name": "X", "budget": "lots"})
+    assert resp.status_code == 422
+    html = page(resp)
+    assert 'value="X"' in html and 'value="lots"' in html  # what the user typed is kept
+    assert re.search(r'id="name-errors"[^>]*>[^<]*(Length|length|Shorter)', html)
+    assert re.search(r'id="budget-errors"[^>]*>Not a valid', html)
+    with as_tenant(tenant):
+        assert session.scalars(select(Project)).all() == []
+
+
+def test_form_shows_a_missing_required_field(admin):
+    client, _tenant, _ = admin
+    resp = client.post("/testkit/projects/new", data={"name": "", "budget": "5"})
+    assert resp.status_code == 422
+    assert re.search(r'id="name-errors"[^>]*>Missing data', page(resp))
+
+
+def test_form_shows_a_service_rule_next_to_its_field(admin, as_tenant, session):
+    client, tenant, _ = admin
+    add_projects(as_tenant, session, tenant, ("Taken", "1"))
+    resp = client.post("/testkit/projects/new", data={"name": "Taken", "budget": "2"})
+    assert resp.status_code == 422
+    assert re.search(r'id="name-errors"[^>]*>a project with this name exists', page(resp))
+
+
+def test_form_creates_and_redirects_to_the_detail_page(admin, as_tenant, session):
+    client, tenant, _ = admin
+    resp = client.post("/testkit/projects/new", data={"name": "Voyager", "budget": "12.5"})
+    assert resp.status_code == 303
+    html = page(client.get(resp.headers["Location"]))
+    assert "Project created" in html and "Voyager" in html and "12.50" in html
+    with as_tenant(tenant):
+        project = session.scalars(select(Project)).one()
+    assert project.budget == Decimal("12.50") and project.tenant_id == tenant.id
+
+
+def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, session):
+    client, tenant, _ = admin
+    (project,) = add_projects(as_tenant, session, tenant, ("Hubble", "1"))
+    html = page(client.get(f"/testkit/projects/{project.id}/edit"))
+    assert 'name="version" value="1"' in html and 'value="Hubble"' in html
+    with as_tenant(tenant):  # someone else saves first
+        project.budget = Decimal("99")
+        session.flush()
+    resp = client.post(f"/testkit/projects/{project.id}/edit",
+                       data={"name": "Hubble 2", "budget": "5", "version": "1"})
+    assert resp.status_code == 409
+    html = page(resp)
+    assert "someone else changed this record" in html
+    assert 'value="Hubble 2"' in html  # their typing is not lost
+    with as_tenant(tenant):
+        session.expire_all()
+        assert session.get(Project, project.id).name == "Hubble"
+
+
+def test_edit_saves_with_the_current_version(admin, as_tenant, session):
+    client, tenant, _ = admin
+    (project,) = add_projects(as_tenant, session, tenant, ("Kepler", "1"))
+    resp = client.post(f"/testkit/projects/{project.id}/edit",
+                       data={"name": "Kepler II", "budget": "7", "version": "1"})
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        session.expire_all()
+        saved = session.get(Project, project.id)
+        assert (saved.name, saved.version) == ("Kepler II", 2)
+
+
+def test_another_tenants_record_is_not_found(admin, make_tenant, as_tenant, session):
+    client, _tenant, _ = admin
+    (theirs,) = add_projects(as_tenant, session, make_tenant(), ("Theirs", "1"))
+    assert client.get(f"/testkit/projects/{theirs.id}").status_code == 404
+    assert client.get(f"/testkit/projects/{theirs.id}/edit").status_code == 404
+
+
+# --- detail view and activity --------------------------------------------------------------
+
+
+def test_detail_shows_fields_panels_and_activity(admin, as_tenant, session):
+    client, _tenant, user = admin
+    resp = client.post("/testkit/projects/new", data={"name": "Cassini", "budget": "3"})
+    location = resp.headers["Location"]
+    project_id = location.rsplit("/", 1)[1]
+    client.post(f"{location}/edit", data={"name": "Cassini-Huygens", "budget": "3",
+                                          "version": "1"})
+    with as_tenant(_tenant):
+        session.add(Task(title="Launch", project_id=uuid.UUID(project_id)))
+        session.flush()
+    html = page(client.get(location))
+    assert "Cassini-Huygens" in html
+    assert "Tasks" in html and "<li>Launch</li>" in html  # testkit's detail panel
+    assert "created the record" in html
+    assert "name: Cassini → Cassini-Huygens" in html
+    assert user.email in html
+
+
+def test_comments_join_the_activity_feed(admin, as_tenant, session):
+    client, tenant, _user = admin
+    (project,) = add_projects(as_tenant, session, tenant, ("Juno", "1"))
+    url = f"/testkit/projects/{project.id}"
+    resp = client.post(f"{url}/comments", data={"body": "Looks <b>good</b>"})
+    assert resp.status_code == 303
+    html = page(client.get(url))
+    assert "Looks &lt;b&gt;good&lt;/b&gt;" in html and "commented" in html
+    resp = client.post(f"{url}/comments", data={"body": "via htmx"}, headers={"HX-Request": "true"})
+    assert resp.status_code == 200
+    fragment = page(resp)
+    assert fragment.lstrip().startswith("<section") and "via htmx" in fragment
+    assert "<html" not in fragment
+    resp = client.post(f"{url}/comments", data={"body": "   "})
+    assert resp.status_code == 422 and "write something first" in page(resp)
+
+
+# --- dashboard -----------------------------------------------------------------------------
+
+
+def test_chart_widget_carries_the_addons_data(admin, as_tenant, session):
+    client, tenant, _ = admin
+    add_projects(as_tenant, session, tenant, ("Alpha", "5"), ("</script><b>", "7"))
+    html = page(client.get("/"))
+    config = re.search(r'<script type="application/json" id="chart-\d+">(.*?)</script>', html,
+                       re.S)
+    assert config is not None
+    import json
+
+    data = json.loads(config.group(1))
+    assert data["type"] == "bar"
+    assert data["data"]["labels"] == ["</script><b>", "Alpha"]
+    assert data["data"]["datasets"][0]["data"] == [7.0, 5.0]
+
+
+def test_chart_widget_rejects_an_unknown_kind():
+    from core.web.widgets import ChartWidget
+
+    with pytest.raises(ValueError, match="chart kind"):
+        ChartWidget("x", kind="radar3d")
+
+
+# --- settings: addons ----------------------------------------------------------------------
+
+
+def enabled(tenant) -> set[str]:
+    """The tenant's enabled addons, read afresh (the registry caches per app context)."""
+    from core.db import session
+    from core.models import TenantAddon
+
+    return set(session.scalars(select(TenantAddon.addon).where(TenantAddon.tenant_id == tenant.id)))
+
+
+def test_addons_page_shows_cards_and_enabling_shows_the_plan(fx, fx_tenant):
+    from tests.fixture_addons.fixtures import TENANT_HEADER
+
+    tenant = fx_tenant("webfx", "stock")
+    client = fx.test_client()
+    headers = {TENANT_HEADER: str(tenant.id)}
+    html = page(client.get("/settings/addons", headers=headers))
+    assert "Fixture: a shop that reacts to stock moves" in html
+    assert "Needs:</strong> stock" in html
+    html = page(client.get("/settings/addons/reports/enable", headers=headers))
+    assert "also enables what it needs" in html and "<li>shop" in html
+    resp = client.post("/settings/addons/reports/enable", headers=headers)
+    assert resp.status_code == 303
+    assert enabled(tenant) == {"stock", "shop", "reports"}
+    html = page(client.get("/settings/addons/stock/disable", headers=headers))
+    assert "These enabled addons depend on" in html and "<li>shop</li>" in html
+    # Refused without the cascade box ticked; nothing changes.
+    resp = client.post("/settings/addons/stock/disable", headers=headers)
+    assert resp.status_code == 303 and "/disable" in resp.headers["Location"]
+    assert "stock" in enabled(tenant)
+    resp = client.post("/settings/addons/stock/disable", data={"cascade": "1"}, headers=headers)
+    assert resp.status_code == 303
+    assert enabled(tenant) == set()
+
+
+def test_enabling_an_addon_shows_its_menu(make_tenant, make_member, login):
+    tenant = make_tenant()
+    client = login(make_member(tenant, roles=["admin"]), tenant)
+    client.post("/settings/addons/testkit/disable")
+    assert "/testkit/projects" not in page(client.get("/"))
+    assert client.get("/testkit/projects").status_code == 404
+    html = page(client.get("/settings/addons/testkit/enable"))
+    assert "Nothing else needs to be enabled" in html
+    client.post("/settings/addons/testkit/enable")
+    assert "/testkit/projects" in page(client.get("/"))
+
+
+# --- settings: users -----------------------------------------------------------------------
+
+
+def test_admin_adds_a_user_who_can_log_in(admin, client):
+    client, tenant, _ = admin
+    resp = client.post("/settings/users", data={"email": "New.Person@Example.com", "name": "New",
+                                                "password": PASSWORD, "roles": ["sales"]})
+    assert resp.status_code == 303
+    html = page(client.get("/settings/users"))
+    assert "new.person@example.com" in html and "Added new.person@example.com" in html
+    client.post("/logout")
+    resp = client.post("/login", data={"email": "new.person@example.com", "password": PASSWORD,
+                                       "tenant": tenant.slug})
+    assert resp.status_code == 302
+
+
+def test_adding_a_user_without_roles_or_with_a_bad_email_is_shown(admin):
+    client, _tenant, _ = admin
+    resp = client.post("/settings/users", data={"email": "x@example.com", "password": PASSWORD})
+    assert resp.status_code == 422 and "at least one role" in page(resp)
+    resp = client.post("/settings/users", data={"email": "nope", "roles": ["sales"]})
+    assert resp.status_code == 422 and "invalid email" in page(resp)
+    assert 'value="nope"' in page(resp)
+
+
+def test_inviting_without_a_password_mails_a_link(admin, app):
+    client, _tenant, _ = admin
+    from pathlib import Path
+
+    mail = Path(app.instance_path) / "mail"
+    before = set(mail.glob("*.eml")) if mail.exists() else set()
+    resp = client.post("/settings/users", data={"email": "invitee@example.com",
+                                                "roles": ["employee"]})
+    assert resp.status_code == 303
+    assert "Invitation sent to invitee@example.com" in page(client.get("/settings/users"))
+    new = set(mail.glob("*.eml")) - before
+    assert any("invitee@example.com" in p.read_text() for p in new)
+
+
+def test_roles_change_and_deactivation_take_effect(admin, make_member, session, as_tenant):
+    client, tenant, me = admin
+    other = make_member(tenant, roles=["employee"], email="colleague@example.com")
+    membership = session.scalar(select(Membership).where(Membership.user_id == other.id))
+    resp = client.post(f"/settings/users/{membership.id}/roles",
+                       data={"roles": ["sales", "manager"]})
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        session.expire_all()
+        assert sorted(r.name for r in membership.roles) == ["manager", "sales"]
+    client.post(f"/settings/users/{membership.id}/deactivate")
+    session.expire_all()
+    assert membership.active is False
+    assert "Deactivated" in page(client.get("/settings/users"))
+    from core.login import principal_for
+
+    assert principal_for(other.id, tenant.id) is None
+    mine = session.scalar(select(Membership).where(Membership.user_id == me.id))
+    html = page(client.post(f"/settings/users/{mine.id}/deactivate", follow_redirects=True))
+    assert "cannot deactivate yourself" in html
+    html = page(client.post(f"/settings/users/{mine.id}/roles", data={"roles": ["employee"]},
+                            follow_redirects=True))
+    assert "cannot remove your own right" in html
+
+
+# --- settings: roles -----------------------------------------------------------------------
+
+
+def test_permission_matrix_groups_by_addon_and_saves(admin, session, as_tenant):
+    client, tenant, _ = admin
+    html = page(client.get("/settings/roles"))
+    assert "Kernel" in html and "(testkit)" in html
+    assert 'value="sales|testkit.things:read"' in html
+    # Tick everything the form shows as ticked now, plus one new grant for sales.
+    with as_tenant(tenant):
+        roles = {r.name: r for r in session.scalars(select(Role))}
+    ticked = re.findall(r'value="([a-z_]+\|[a-z_.:]+)"\s+aria-label="[^"]*"\s+checked', html)
+    resp = client.post("/settings/roles", data={"grant": [*ticked, "sales|testkit.things:create"]})
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        session.expire_all()
+        assert "testkit.things:create" in roles["sales"].permissions
+        assert "testkit.*" in roles["manager"].permissions  # the wildcard survives intact
+        assert roles["admin"].permissions == ["*"]
+
+
+def test_new_patterns_keep_wildcards_and_hidden_permissions():
+    from core.web.admin import new_patterns
+
+    visible = ["a.x:read", "a.x:write", "b.y:read"]
+    assert new_patterns(["a.*", "c.z:read"], visible, {"a.x:read", "a.x:write"}) == \
+        ["a.*", "c.z:read"]
+    assert new_patterns(["a.*"], visible, {"a.x:read"}) == ["a.x:read"]
+
+
+def test_new_role_appears_in_the_matrix(admin):
+    client, _tenant, _ = admin
+    client.post("/settings/roles/new", data={"name": "auditor", "description": "Reads logs"})
+    assert 'value="auditor|core.audit:read"' in page(client.get("/settings/roles"))
+    html = page(client.post("/settings/roles/new", data={"name": "auditor"},
+                            follow_redirects=True))
+    assert "already exists" in html
+
+
+# --- settings: API keys --------------------------------------------------------------------
+
+
+def test_api_key_secret_is_shown_once_and_revocation_works(admin):
+    client, _tenant, _ = admin
+    resp = client.post("/settings/api-keys", data={"name": "ERP sync",
+                                                   "scopes": "testkit.things:read",
+                                                   "expires": "30d"})
+    assert resp.status_code == 201
+    secret = re.search(r'id="secret" readonly value="([^"]+)"', page(resp)).group(1)
+    assert client.get("/api/v1/testkit/things",
+                      headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    html = page(client.get("/settings/api-keys"))
+    assert "ERP sync" in html and secret not in html
+    prefix = re.search(r'data-key="([0-9a-f]+)"', html).group(1)
+    client.post(f"/settings/api-keys/{prefix}/revoke")
+    assert "Revoked" in page(client.get("/settings/api-keys"))
+    assert client.get("/api/v1/testkit/things",
+                      headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_api_key_errors_are_shown(admin):
+    client, _tenant, _ = admin
+    resp = client.post("/settings/api-keys", data={"name": "bad", "scopes": "nope.x:y"})
+    assert resp.status_code == 422 and "unknown permission or pattern" in page(resp)
+
+
+# --- settings: audit log -------------------------------------------------------------------
+
+
+def test_audit_log_is_filterable(admin):
+    client, _tenant, user = admin
+    client.post("/testkit/projects/new", data={"name": "Audited", "budget": "1"})
+    html = page(client.get("/settings/audit?model=test_project&action=create"))
+    assert "Audited" in html and user.email in html
+    html = page(client.get("/settings/audit?action=delete"))
+    assert "No entries match" in html
+    resp = client.get("/settings/audit?since=yesterday")
+    assert resp.status_code == 422 and "use a date like" in page(resp)
+
+
+def test_audit_log_needs_its_permission(make_tenant, make_member, login):
+    tenant = make_tenant()
+    client = login(make_member(tenant, roles=["sales"]), tenant)
+    assert client.get("/settings/audit").status_code == 403
