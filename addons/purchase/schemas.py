@@ -47,7 +47,7 @@ class OrderLineInput(_Blankless):
                         error_messages={"required": "give a quantity"})
     unit_cost = _decimal(load_default=None, allow_none=True, validate=NOT_NEGATIVE)
     tax_rate = _decimal(load_default=None, allow_none=True, validate=PERCENT)
-    discount_pct = _decimal(load_default="0", validate=PERCENT)
+    discount_pct = _decimal(load_default=Decimal(0), validate=PERCENT)
 
 
 class OrderInput(_Blankless):
@@ -94,13 +94,13 @@ class SupplierPriceInput(_Blankless):
     product_id = fields.UUID(required=True)
     supplier_code = fields.String(load_default="", validate=validate.Length(max=64))
     price = _decimal(required=True, validate=NOT_NEGATIVE)
-    min_quantity = _decimal(load_default="1", validate=POSITIVE)
+    min_quantity = _decimal(load_default=Decimal(1), validate=POSITIVE)
 
 
 class SettingsInput(_Blankless):
     """The tenant's purchase settings."""
 
-    receipt_tolerance_pct = _decimal(load_default="0", validate=PERCENT)
+    receipt_tolerance_pct = _decimal(load_default=Decimal(0), validate=PERCENT)
     default_currency = fields.String(load_default="EUR", validate=CURRENCY)
     auto_reorder = fields.Boolean(load_default=False)
 
@@ -141,7 +141,8 @@ def _s(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, Decimal):
-        return format(value, "f")
+        # Four places, as the database stores them, whether or not the row was reloaded.
+        return format(value.quantize(Decimal("0.0001")), "f")
     if isinstance(value, (dt.date, dt.datetime, uuid.UUID)):
         return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
     return value

@@ -20,6 +20,14 @@ from core.errors import DomainError, ValidationError
 
 bp = Blueprint("purchase_web", __name__, url_prefix="/purchase")
 
+@bp.app_template_filter("qty")
+def qty(value: Any) -> str:
+    """A quantity without trailing zeros and never in exponent form: 10, 2.5."""
+    if value is None or value == "":
+        return ""
+    return f"{Decimal(value).normalize():f}"
+
+
 BOARD_STATES = ("draft", "sent", "confirmed", "partially_received", "received")
 LINE_FIELDS = ("product_id", "quantity", "unit_cost", "tax_rate", "discount_pct", "id")
 

@@ -1,0 +1,143 @@
+"""The purchase pages, and purchase's panels on contacts' and inventory's pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from addons.purchase import services
+
+
+def _login(client: Any, tenant: Any, user: Any) -> None:
+    resp = client.post("/login", data={"email": user.email, "password": "correct horse battery",
+                                       "tenant": tenant.slug})
+    assert resp.status_code in (302, 303), resp.data[:300]
+
+
+@pytest.fixture()
+def buyer(client, world, make_member):
+    """A logged-in member of the world's tenant with the purchasing role."""
+    user = make_member(world.tenant, roles=["purchasing", "storekeeper"])
+    _login(client, world.tenant, user)
+    return user
+
+
+def _confirmed(w: Any) -> Any:
+    order = services.create_order({
+        "account_id": str(w.vendor.id), "warehouse_id": str(w.main.id),
+        "expected_date": "2026-12-24",
+        "lines": [{"product_id": str(w.widget.id), "quantity": "10", "unit_cost": "2"}]})
+    return services.confirm_order(order.id)
+
+
+def test_list_board_and_detail_show_the_order(client, world, buyer):
+    order = _confirmed(world)
+    page = client.get("/purchase/orders").get_data(as_text=True)
+    assert order.number in page and "Acme Supplies" in page
+    board = client.get("/purchase/board").get_data(as_text=True)
+    assert 'data-column="confirmed"' in board and order.number in board
+    detail = client.get(f"/purchase/orders/{order.id}").get_data(as_text=True)
+    assert "Receive" in detail and "20.00" in detail
+
+
+def test_the_order_form_creates_a_draft_and_reshows_errors(client, world, buyer):
+    form = client.get("/purchase/orders/new")
+    assert form.status_code == 200 and "Widget" in form.get_data(as_text=True)
+    bad = client.post("/purchase/orders/new", data={
+        "account_id": str(world.customer.id), "warehouse_id": str(world.main.id),
+        "line-product_id": [str(world.widget.id)], "line-quantity": ["0"]})
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 200 and "must be greater than 0" in text
+    assert services.list_orders().total == 0
+    ok = client.post("/purchase/orders/new", data={
+        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
+        "line-product_id": [str(world.widget.id), str(world.gadget.id), ""],
+        "line-quantity": ["3", "1", ""], "line-unit_cost": ["2", "5", ""],
+        "line-discount_pct": ["", "", ""], "line-tax_rate": ["0", "0", ""]})
+    assert ok.status_code == 302
+    [order] = services.list_orders().items
+    assert order.amount_total == Decimal("11.00") and len(order.lines) == 2
+
+
+def test_htmx_adds_line_rows_and_updates_totals_live(client, world, buyer):
+    row = client.post("/purchase/orders/form/line").get_data(as_text=True)
+    assert 'name="line-product_id"' in row and "<tr" in row
+    totals = client.post("/purchase/orders/form/totals", data={
+        "line-product_id": [str(world.widget.id), str(world.gadget.id)],
+        "line-quantity": ["3", "2"], "line-unit_cost": ["1.005", "4"],
+        "line-tax_rate": ["21", "abc"], "currency": "EUR"}).get_data(as_text=True)
+    assert 'data-total="untaxed">11.02<' in totals and 'data-total="total">11.65 EUR' in totals
+
+
+def test_the_receive_screen_records_a_receipt_and_reshows_errors(client, world, buyer, session):
+    order = _confirmed(world)
+    line = order.lines[0]
+    screen = client.get(f"/purchase/orders/{order.id}/receive").get_data(as_text=True)
+    assert f'name="qty-{line.id}"' in screen
+    too_much = client.post(f"/purchase/orders/{order.id}/receive", data={f"qty-{line.id}": "12"})
+    assert "can still be received" in too_much.get_data(as_text=True)
+    done = client.post(f"/purchase/orders/{order.id}/receive", data={f"qty-{line.id}": "4"})
+    assert done.status_code == 302
+    session.refresh(order)
+    assert order.state == "partially_received"
+
+
+def test_costs_page_has_the_chart_and_the_history(client, world, buyer):
+    order = _confirmed(world)
+    services.receive(order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": "10"}]})
+    page = client.get(f"/purchase/costs?product_id={world.widget.id}").get_data(as_text=True)
+    assert 'data-chart="purchase-spend"' in page and "Acme Supplies" in page
+    assert 'data-cost="last">2.0000' in page
+
+
+def test_pdf_of_an_order(client, world, buyer):
+    order = _confirmed(world)
+    resp = client.get(f"/purchase/orders/{order.id}/pdf")
+    assert resp.status_code == 200 and resp.mimetype == "application/pdf"
+    assert resp.data.startswith(b"%PDF")
+
+
+def _enabled(tenant: Any, on: bool) -> None:
+    from core.registry import current_registry
+
+    registry = current_registry()
+    if on:
+        registry.enable(tenant.id, ["purchase"])
+    else:
+        registry.disable(tenant.id, ["purchase"])
+
+
+def test_product_page_panel_only_when_purchase_is_enabled(client, world, make_member):
+    _confirmed(world)
+    user = make_member(world.tenant, roles=["admin"])
+    _login(client, world.tenant, user)
+    page = client.get(f"/inventory/products/{world.widget.id}").get_data(as_text=True)
+    assert 'data-panel="purchase-product"' in page and "data-incoming>10<" in page
+    _enabled(world.tenant, False)
+    page = client.get(f"/inventory/products/{world.widget.id}").get_data(as_text=True)
+    assert 'data-panel="purchase-product"' not in page
+    assert client.get("/purchase/orders").status_code == 404
+
+
+def test_account_panel_only_when_purchase_is_enabled(app, client, world, make_member):
+    from core.registry import hook
+
+    _confirmed(world)
+    with app.test_request_context():
+        panels = [p for batch in hook.account_panels(account=world.vendor) for p in batch or []]
+        assert [p.title for p in panels] == ["Purchase orders"]
+        assert "PO-" in panels[0].html
+        assert not [p for b in hook.account_panels(account=world.customer) for p in b or []]
+    _enabled(world.tenant, False)
+    with app.test_request_context():
+        assert not [p for b in hook.account_panels(account=world.vendor) for p in b or []]
+    if "contacts_web.account_detail" in app.view_functions:
+        user = make_member(world.tenant, roles=["admin"])
+        _login(client, world.tenant, user)
+        page = client.get(f"/contacts/accounts/{world.vendor.id}").get_data(as_text=True)
+        assert 'data-panel="purchase-orders"' not in page
+        _enabled(world.tenant, True)
+        page = client.get(f"/contacts/accounts/{world.vendor.id}").get_data(as_text=True)
+        assert 'data-panel="purchase-orders"' in page
