@@ -473,12 +473,14 @@ def confirm_order(order_id: Any) -> PurchaseOrder:
     for i, line in enumerate(order.lines):
         # The product may have been archived or changed since the draft was written.
         require_purchasable(line.product_id, f"lines.{i}.product_id")
-    _number(order)
-    order.state = "confirmed"
-    order.confirmed_at = utcnow()
-    session.flush()
-    hook.purchase_order_confirmed(order=order)
-    emit("purchase.order.confirmed", _order_payload(order))
+    # A savepoint, so that a veto from a hookimpl leaves no number drawn and no state changed.
+    with session.begin_nested():
+        _number(order)
+        order.state = "confirmed"
+        order.confirmed_at = utcnow()
+        session.flush()
+        hook.purchase_order_confirmed(order=order)
+        emit("purchase.order.confirmed", _order_payload(order))
     return order
 
 

@@ -189,3 +189,16 @@ def test_two_concurrent_receipts_of_one_line_cannot_exceed_its_open_quantity(app
         got = services.get_order(order_id)
         assert got.lines[0].received_qty == 6 and got.state == "partially_received"
         assert sum(lv.on_hand for lv in inventory.stock_levels(product_id)) == 6
+
+
+def test_confirming_and_receiving_write_events_to_the_outbox(world, session):
+    from sqlalchemy import select
+
+    from core.event_models import OutboxEvent
+
+    order = confirmed(world)
+    take(order, "10")
+    events = {e.type: e.payload for e in session.scalars(select(OutboxEvent))}
+    assert events["purchase.order.confirmed"]["number"] == order.number
+    received = events["purchase.goods.received"]
+    assert received["order_id"] == str(order.id) and received["lines"][0]["quantity"] == "10.0000"
