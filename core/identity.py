@@ -35,7 +35,7 @@ class Role(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
 
 
 Membership.roles = relationship(
-    Role, secondary=membership_role, lazy="selectin"
+    Role, secondary=membership_role, lazy="select"
 )
 
 

@@ -178,8 +178,10 @@ def _on_after_transaction_end(session: Session, _transaction: Any) -> None:
 
 def _on_execute(state: ORMExecuteState) -> None:
     _sync_rls(state.session)
-    if state.is_column_load or state.is_relationship_load:
-        return  # the criteria of the query that loaded the parent propagate here
+    if state.is_column_load:
+        return  # refreshing a row already loaded under these rules
+    # Relationship loads are filtered too: the parent may not be tenant-owned (a membership's
+    # roles) or may have been loaded in another context, so propagation alone is not enough.
     if state.is_insert:
         _stamp_insert_params(state)
         return

@@ -202,3 +202,26 @@ def test_row_level_security_blocks_raw_sql(session, two_tenants):
                 text("INSERT INTO test_project (id, tenant_id, name, budget, created_at, "
                      "updated_at, version) VALUES (gen_random_uuid(), :t, 'x', 0, now(), "
                      "now(), 1)"), {"t": b.id})
+
+
+def test_relationship_load_from_a_non_tenant_parent_is_filtered(session, make_tenant):
+    """A membership is a kernel row, its roles are tenant-owned: the load obeys the context."""
+    from core import services
+    from core.models import Membership
+
+    a, b = make_tenant(), make_tenant()
+    with system_context():
+        user = services.create_user("both@example.com", tenant_slug=a.slug, roles=["admin"])
+        services.create_user("both@example.com", tenant_slug=b.slug, roles=["sales"])
+        b_membership = session.scalars(
+            select(Membership).where(Membership.user_id == user.id, Membership.tenant_id == b.id)
+        ).one()
+    session.expire(b_membership, ["roles"])
+    with tenant_context(a.id):
+        assert b_membership.roles == []  # tenant B's roles do not leak into A
+    session.expire(b_membership, ["roles"])
+    with pytest.raises(TenantContextError):
+        b_membership.roles  # noqa: B018 - the load itself is what we test
+    session.expire(b_membership, ["roles"])
+    with tenant_context(b.id):
+        assert [r.name for r in b_membership.roles] == ["sales"]
