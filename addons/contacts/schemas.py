@@ -42,7 +42,7 @@ class AccountSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200),
+    name = fields.String(required=True, validate=validate.Length(max=200),
                          error_messages={"required": "name is required"})
     kinds = fields.List(fields.String(validate=validate.OneOf(ACCOUNT_KINDS)), load_default=None)
     status = fields.String(validate=validate.OneOf(ACCOUNT_STATUSES))
@@ -93,7 +93,7 @@ class PersonSchema(Schema):
 
     account_id = fields.UUID(required=True)
     first_name = fields.String(load_default="", validate=validate.Length(max=100))
-    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100),
+    last_name = fields.String(required=True, validate=validate.Length(max=100),
                               error_messages={"required": "last_name is required"})
     email = fields.String(allow_none=True, validate=[EMAIL, validate.Length(max=254)])
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))

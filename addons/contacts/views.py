@@ -1,5 +1,338 @@
-"""contacts' web pages."""
+"""contacts' web pages: list, 360° account page, forms, duplicates and merge, CSV in and out.
 
-from flask import Blueprint
+Thin: each route reads the request, calls a service and renders. Built as plain pages on the
+shell's layout (templates/base.html); the generic `core.web.views.ModelViews` does not fit
+an account (kinds and tags are sets, addresses and people are child rows, other addons add
+form sections), so these pages are written out, reusing the shell's activity feed.
+"""
 
-bp = Blueprint("contacts_web", __name__, url_prefix="/contacts", template_folder="templates")
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from addons.contacts import services, transfer
+from addons.contacts.extensions import FormSection, Panel
+from addons.contacts.models import ACCOUNT_KINDS, ACCOUNT_STATUSES, ADDRESS_KINDS, Account
+from core.auth import current_principal, require_permission
+from core.db import session
+from core.errors import DomainError
+from core.registry import hook
+
+bp = Blueprint("contacts_web", __name__, url_prefix="/contacts")
+
+PER_PAGE = 25
+ACCOUNT_FORM_FIELDS = ("name", "industry", "annual_revenue", "website", "email", "phone",
+                       "tax_id", "notes", "status")
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def may(permission: str) -> bool:
+    """Whether the current user holds `permission` (templates hide what they may not do)."""
+    principal = current_principal()
+    return principal is not None and principal.can(permission)
+
+
+@bp.app_context_processor
+def _helpers() -> dict[str, Any]:
+    return {"contacts_may": may}
+
+
+def _crumbs(*extra: tuple[str, str | None]) -> list[tuple[str, str | None]]:
+    return [("Contacts", url_for("contacts_web.account_list")), *extra]
+
+
+@bp.get("/")
+@require_permission("contacts.accounts:read")
+def account_list() -> Any:
+    """Accounts: search box (name, email, phone), kind and status filters, pages."""
+    args = request.args
+    q, kind, status = args.get("q", "").strip(), args.get("kind", ""), args.get("status", "")
+    try:
+        page_no = max(1, int(args.get("page", 1)))
+    except ValueError:
+        page_no = 1
+    page = services.list_accounts(q=q or None, kind=kind or None, status=status or None,
+                                  limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE)
+    return render_template(
+        "contacts/list.html", accounts=page.items, total=page.total, q=q, kind=kind,
+        status=status, page=page_no, pages=max(1, math.ceil(page.total / PER_PAGE)),
+        kinds=ACCOUNT_KINDS, statuses=ACCOUNT_STATUSES, breadcrumbs=[("Contacts", None)])
+
+
+@bp.get("/<uuid:account_id>")
+@require_permission("contacts.accounts:read")
+def account_detail(account_id: uuid.UUID) -> Any:
+    """The 360° view: the account, its people and addresses, other addons' panels, activity."""
+    from core.web import activity
+
+    account = services.get_account(account_id, field="id")
+    return render_template(
+        "contacts/detail.html", account=account, panels=_panels(account),
+        duplicates=services.duplicates_of(account), address_kinds=ADDRESS_KINDS,
+        feed=activity.feed(Account.__tablename__, account.id),
+        breadcrumbs=_crumbs((account.name, None)))
+
+
+def _panels(account: Account) -> list[tuple[str, Markup]]:
+    """Panels from account_panels (contacts' own hook) and the shell's detail_panels."""
+    panels: list[Panel] = [p for batch in hook.account_panels(account=account)
+                           for p in batch or []]
+    out: list[tuple[int, str, Markup]] = []
+    for p in panels:
+        html = render_template(p.template, account=account, **p.context) if p.template else p.html
+        out.append((p.order, p.title, Markup(html)))
+    for batch in hook.detail_panels(model_name=Account.__tablename__, record=account):
+        for title, html in batch or []:
+            out.append((100, str(title), Markup(html)))
+    return [(title, html) for _order, title, html in sorted(out, key=lambda t: t[0])]
+
+
+def _sections(account: Account | None) -> list[FormSection]:
+    sections = [s for batch in hook.account_form_sections(account=account) for s in batch or []]
+    return sorted(sections, key=lambda s: s.order)
+
+
+def _form_data(sections: list[FormSection]) -> dict[str, Any]:
+    """The submitted account form as service input (sections' fields included)."""
+    form = request.form
+    data: dict[str, Any] = {name: form.get(name, "") for name in ACCOUNT_FORM_FIELDS}
+    if not data["status"]:
+        data.pop("status")
+    data["kinds"] = form.getlist("kinds")
+    data["tags"] = [t.strip() for t in form.get("tags", "").split(",") if t.strip()]
+    for section in sections:
+        for f in section.fields:
+            data[f.name] = (f.name in form) if f.type == "checkbox" else form.get(f.name, "")
+    return data
+
+
+def _render_form(account: Account | None, sections: list[FormSection], values: dict[str, Any],
+                 errors: dict[str, list[str]], message: str = "", status: int = 200) -> Any:
+    heading = f"Edit {account.name}" if account else "New account"
+    crumbs = _crumbs(*([(account.name, url_for("contacts_web.account_detail",
+                                                account_id=account.id))] if account else []),
+                     ("Edit" if account else "New", None))
+    return render_template(
+        "contacts/form.html", account=account, sections=sections, values=values,
+        errors=errors, message=message, heading=heading, kinds=ACCOUNT_KINDS,
+        statuses=ACCOUNT_STATUSES, breadcrumbs=crumbs), status
+
+
+def _values_of(account: Account) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(account, name) for name in ACCOUNT_FORM_FIELDS}
+    values.update(kinds=list(account.kinds), tags=", ".join(account.tags),
+                  version=account.version)
+    return {k: "" if v is None else v for k, v in values.items()}
+
+
+def _errors_of(err: DomainError) -> tuple[dict[str, list[str]], str]:
+    if isinstance(err.details, dict) and err.details:
+        return {str(k): list(v) if isinstance(v, list) else [str(v)]
+                for k, v in err.details.items()}, ""
+    return {}, err.message
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@require_permission("contacts.accounts:create")
+def account_new() -> Any:
+    """Create an account (with the sections other addons add to the form)."""
+    sections = _sections(None)
+    if request.method == "GET":
+        return _render_form(None, sections, {"kinds": ["customer"]}, {})
+    data = _form_data(sections)
+    try:
+        account = services.create_account(data)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        errors, message = _errors_of(err)
+        data["tags"] = ", ".join(data["tags"])
+        return _render_form(None, sections, data, errors, message, 422)
+    flash(f"Account {account.name} created", "success")
+    return redirect(url_for("contacts_web.account_detail", account_id=account.id), 303)
+
+
+@bp.route("/<uuid:account_id>/edit", methods=["GET", "POST"])
+@require_permission("contacts.accounts:update")
+def account_edit(account_id: uuid.UUID) -> Any:
+    """Change an account; a stale version is refused with a reload link, nothing saved."""
+    account = services.get_account(account_id, field="id")
+    sections = _sections(account)
+    if request.method == "GET":
+        return _render_form(account, sections, _values_of(account), {})
+    data = _form_data(sections)
+    version = request.form.get("version", type=int)
+    try:
+        services.update_account(account.id, data, partial=False, version=version)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        errors, message = _errors_of(err)
+        if err.code == "CONFLICT":
+            errors, message = {}, err.message
+        data["tags"] = ", ".join(data["tags"])
+        data["version"] = version
+        return _render_form(services.get_account(account_id, field="id"), sections, data,
+                            errors, message, err.status if err.status < 500 else 422)
+    flash("Account saved", "success")
+    return redirect(url_for("contacts_web.account_detail", account_id=account_id), 303)
+
+
+@bp.post("/<uuid:account_id>/delete")
+@require_permission("contacts.accounts:delete")
+def account_delete(account_id: uuid.UUID) -> Any:
+    """Archive an account."""
+    services.delete_account(account_id)
+    session.commit()
+    flash("Account archived", "success")
+    return redirect(url_for("contacts_web.account_list"), 303)
+
+
+@bp.post("/<uuid:account_id>/hold")
+@require_permission("contacts.accounts:update")
+def account_hold(account_id: uuid.UUID) -> Any:
+    """Put an account on hold (or take it off with ?release=1)."""
+    reason = request.form.get("reason", "")
+    try:
+        if request.form.get("release"):
+            services.release(account_id, reason)
+        else:
+            services.place_on_hold(account_id, reason)
+        session.commit()
+        flash("Status changed", "success")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+    return redirect(url_for("contacts_web.account_detail", account_id=account_id), 303)
+
+
+@bp.post("/<uuid:account_id>/people")
+@require_permission("contacts.people:create")
+def person_add(account_id: uuid.UUID) -> Any:
+    """Add a person from the account page."""
+    data = {k: request.form.get(k, "") for k in ("first_name", "last_name", "email", "phone",
+                                                 "job_title")}
+    data["account_id"] = str(account_id)
+    data["is_primary"] = "is_primary" in request.form
+    return _child_saved(account_id, lambda: services.add_person(data), "Person added")
+
+
+@bp.post("/people/<uuid:person_id>/delete")
+@require_permission("contacts.people:delete")
+def person_delete(person_id: uuid.UUID) -> Any:
+    """Remove a person."""
+    person = services.get_person(person_id)
+    return _child_saved(person.account_id, lambda: services.delete_person(person_id),
+                        "Person removed")
+
+
+@bp.post("/<uuid:account_id>/addresses")
+@require_permission("contacts.accounts:update")
+def address_add(account_id: uuid.UUID) -> Any:
+    """Add an address from the account page."""
+    data: dict[str, Any] = {k: request.form.get(k, "") for k in (
+        "kind", "street", "city", "postal_code", "region", "country")}
+    data["is_default"] = "is_default" in request.form
+    return _child_saved(account_id, lambda: services.add_address(account_id, data),
+                        "Address added")
+
+
+@bp.post("/addresses/<uuid:address_id>/delete")
+@require_permission("contacts.accounts:update")
+def address_delete(address_id: uuid.UUID) -> Any:
+    """Remove an address."""
+    address = services.get_address(address_id)
+    return _child_saved(address.account_id, lambda: services.delete_address(address_id),
+                        "Address removed")
+
+
+def _child_saved(account_id: uuid.UUID, action: Any, done: str) -> Any:
+    try:
+        action()
+        session.commit()
+        flash(done, "success")
+    except DomainError as err:
+        session.rollback()
+        errors, message = _errors_of(err)
+        text = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()) or message
+        flash(f"Not saved — {text}", "danger")
+    return redirect(url_for("contacts_web.account_detail", account_id=account_id), 303)
+
+
+@bp.get("/duplicates")
+@require_permission("contacts.accounts:read")
+def duplicates() -> Any:
+    """Accounts sharing an email or a tax id, each group with a merge form."""
+    return render_template("contacts/duplicates.html", groups=services.find_duplicates(),
+                           breadcrumbs=_crumbs(("Duplicates", None)))
+
+
+@bp.post("/merge")
+@require_permission("contacts.accounts:update")
+def merge() -> Any:
+    """Merge the chosen duplicate into the chosen master."""
+    master, duplicate = request.form.get("master_id", ""), request.form.get("duplicate_id", "")
+    try:
+        account = services.merge_accounts(master, duplicate)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        flash(f"Not merged — {err.message}", "danger")
+        return redirect(url_for("contacts_web.duplicates"), 303)
+    flash(f"Merged into {account.name}; the duplicate is archived", "success")
+    return redirect(url_for("contacts_web.account_detail", account_id=account.id), 303)
+
+
+@bp.get("/export.csv")
+@require_permission("contacts.accounts:read")
+def export() -> Response:
+    """The (filtered) accounts as CSV, in the import's format."""
+    args = request.args
+    page = services.list_accounts(q=args.get("q") or None, kind=args.get("kind") or None,
+                                  status=args.get("status") or None, limit=10**6)
+    return Response(transfer.export_csv(page.items), mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="accounts.csv"'})
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@require_permission("contacts.accounts:create")
+def import_page() -> Any:
+    """Upload a CSV: first a preview (nothing written), then import on confirmation."""
+    crumbs = _crumbs(("Import", None))
+    if request.method == "GET":
+        return render_template("contacts/import.html", result=None, breadcrumbs=crumbs,
+                               columns=transfer.COLUMNS)
+    upload = request.files.get("file")
+    text = request.form.get("csv_text", "")
+    if upload is not None and upload.filename:
+        raw = upload.read(MAX_UPLOAD + 1)
+        if len(raw) > MAX_UPLOAD:
+            flash("the file is larger than 5 MB", "danger")
+            return redirect(url_for("contacts_web.import_page"), 303)
+        text = raw.decode("utf-8-sig", errors="replace")
+    skip = bool(request.form.get("skip_bad_rows"))
+    confirm = bool(request.form.get("confirm"))
+    try:
+        result = transfer.import_accounts(text, skip_bad_rows=skip, dry_run=not confirm)
+        if confirm:
+            session.commit()
+    except DomainError as err:
+        session.rollback()
+        errors = err.result.errors if isinstance(err, transfer.ImportFailed) else []
+        return render_template("contacts/import.html", result=None, error=err.message,
+                               errors=errors, csv_text=text, skip=skip, breadcrumbs=crumbs,
+                               columns=transfer.COLUMNS), 422
+    if confirm:
+        flash(f"Imported {result.accounts} account(s), {result.people} person(s), "
+              f"{result.addresses} address(es)"
+              + (f"; skipped {len(result.errors)} error(s)" if result.errors else ""),
+              "success")
+        return redirect(url_for("contacts_web.account_list"), 303)
+    return render_template("contacts/import.html", result=result, errors=result.errors,
+                           csv_text=text, skip=skip, breadcrumbs=crumbs,
+                           columns=transfer.COLUMNS)
