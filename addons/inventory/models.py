@@ -147,6 +147,10 @@ class StockLevel(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     UPDATEs, each of which writes a movement to the ledger."""
 
     __tablename__ = "inventory_stock_level"
+    # The ledger records every change of a level (before, after, who, when, why). Auditing
+    # the level too would read and lock each row twice more per movement, and its plain
+    # FOR UPDATE deadlocks against the KEY SHARE locks that inserting movements takes.
+    __audit__ = False
     __table_args__ = (
         UniqueConstraint("tenant_id", "product_id", "warehouse_id"),
         # The last wall behind the services' conditional updates.

@@ -217,6 +217,12 @@ def _require(permission: str) -> None:
 
 def _ensure_level(product_id: uuid.UUID, warehouse_id: uuid.UUID) -> None:
     """Create the (product, warehouse) level at zero if missing; safe against a racing twin."""
+    # Look before inserting: on PostgreSQL even an INSERT ... ON CONFLICT DO NOTHING waits
+    # for a transaction that has updated the existing row, which would take that row's
+    # lock out of the (product, warehouse) order and let two transfers deadlock.
+    if session.scalar(select(StockLevel.id).where(
+            StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)):
+        return
     table = StockLevel.__table__
     now = utcnow()
     values = {"id": uuid.uuid4(), "tenant_id": require_tenant_id(), "product_id": product_id,
@@ -349,9 +355,11 @@ def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
     with session.begin_nested():
         if cost is not None:
             # Lock the product first (always product before levels): concurrent receipts
-            # of one product then average one after the other.
+            # of one product then average one after the other. FOR NO KEY UPDATE, so that
+            # movements inserted meanwhile (their foreign key takes KEY SHARE) do not wait.
             old_avg = session.execute(
-                select(Product.average_cost).where(Product.id == p.id).with_for_update()
+                select(Product.average_cost).where(Product.id == p.id)
+                .with_for_update(key_share=True)
             ).scalar_one()
         _ensure_level(p.id, w.id)
         movement = _move(p, w, "receipt", on_hand=q, unit_cost=cost, reference=ref,
@@ -369,9 +377,12 @@ def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
             else:
                 new_avg = (Decimal(old_avg) * total_before + cost * q) / total_after
             new_avg = new_avg.quantize(_Q4, rounding=ROUND_HALF_UP)
-            session.execute(update(Product).where(Product.id == p.id)
-                            .values(average_cost=new_avg)
-                            .execution_options(synchronize_session=False))
+            # A Core UPDATE (not audited: the receipts in the ledger explain every change
+            # of the average); the audit's locking re-read would deadlock with movements.
+            table = Product.__table__
+            session.execute(table.update().where(table.c.id == p.id,
+                                                 table.c.tenant_id == require_tenant_id())
+                            .values(average_cost=new_avg))
             # In memory too, without marking the product dirty (no version bump, no race).
             set_committed_value(p, "average_cost", new_avg)
     return movement
@@ -535,7 +546,7 @@ def count(warehouse: Any, counted: Mapping[Any, Any] | Iterable[tuple[Any, Any]]
             level = session.execute(
                 select(StockLevel.on_hand, StockLevel.reserved).where(
                     StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
-                .with_for_update()
+                .with_for_update(key_share=True)
             ).one()
             delta = wanted - Decimal(level.on_hand)
             if delta == 0:
@@ -887,7 +898,8 @@ def set_reorder(product: Any, warehouse: Any, point: Any, reorder_qty: Any = Non
         reorder_qty, "reorder_quantity", allow_zero=True)
     _ensure_level(p.id, w.id)
     level = session.scalars(select(StockLevel).where(
-        StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id).with_for_update()).one()
+        StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
+        .with_for_update(key_share=True)).one()
     session.refresh(level)
     level.reorder_point, level.reorder_quantity = pt, rq
     session.flush()

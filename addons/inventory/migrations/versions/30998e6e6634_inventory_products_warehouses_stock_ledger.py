@@ -15,7 +15,8 @@ import core.types
 revision: str = '30998e6e6634'
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = ('inventory',)
-depends_on: str | Sequence[str] | None = 'e16227bb02cc'
+# The kernel (tenants, users) and the contacts branch this addon depends on.
+depends_on: str | Sequence[str] | None = ('e16227bb02cc', 'a96b7035bebb')
 
 
 def upgrade() -> None:
