@@ -532,3 +532,37 @@ def test_audit_log_needs_its_permission(make_tenant, make_member, login):
     tenant = make_tenant()
     client = login(make_member(tenant, roles=["sales"]), tenant)
     assert client.get("/settings/audit").status_code == 403
+
+
+# --- notifications bell --------------------------------------------------------------------
+
+
+def test_bell_counts_unread_notifications_and_the_inbox_marks_them_read(admin, as_tenant):
+    client, tenant, user = admin
+    from core import notifications
+
+    html = page(client.get("/"))
+    assert 'aria-label="Notifications: 0 unread"' in html
+    with as_tenant(tenant):
+        notifications.notify([user.id], "Stock is low", "Widgets: 2 left", link="/testkit/things",
+                             email=False)
+        notifications.notify([user.id], "Order confirmed", email=False)
+    html = page(client.get("/"))
+    assert 'aria-label="Notifications: 2 unread"' in html
+    html = page(client.get("/notifications"))
+    assert "Stock is low" in html and "Widgets: 2 left" in html and 'href="/testkit/things"' in html
+    resp = client.post("/notifications/read", follow_redirects=True)
+    assert "Marked 2 notifications read" in page(resp)
+    assert 'aria-label="Notifications: 0 unread"' in page(client.get("/"))
+
+
+def test_bell_is_hidden_without_the_notifications_permission(make_tenant, make_member, login,
+                                                             session, as_tenant):
+    tenant = make_tenant()
+    with as_tenant(tenant):
+        role = session.scalar(select(Role).where(Role.name == "employee"))
+        role.permissions = []
+        session.flush()
+    client = login(make_member(tenant, roles=["employee"]), tenant)
+    assert 'data-testid="bell"' not in page(client.get("/"))
+    assert client.get("/notifications").status_code == 403

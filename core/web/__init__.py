@@ -10,11 +10,12 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     """Map the comments table, add the layout's context and the settings pages to `app`."""
     import core.web.models  # noqa: F401 - map the comments table before migrations run
-    from core.web import settings
+    from core.web import inbox, settings
     from core.web.shell import shell_context
 
     app.context_processor(shell_context)
     app.register_blueprint(settings.bp)
+    app.register_blueprint(inbox.bp)
 
 
 def landing_page() -> Any | None:

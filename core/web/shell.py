@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -58,23 +57,13 @@ def menu_links(principal: Principal) -> list[NavLink]:
     return links
 
 
-def unread_notifications(principal: Principal) -> tuple[int | None, str | None]:
-    """(unread in-app notifications, inbox URL); (None, None) without `core.notifications`.
+def unread_notifications(principal: Principal) -> int | None:
+    """Unread in-app notifications for the bell; None when the principal may not see any."""
+    if principal.user_id is None or not principal.can("core.notifications:read"):
+        return None
+    from core.notifications import unread_count
 
-    Looked up by name so the shell works whether or not `core.notifications` is present:
-    it is expected to offer `unread_count(user_id) -> int` and, optionally, `inbox_url()`.
-    """
-    if principal.user_id is None:
-        return None, None
-    try:
-        module = importlib.import_module("core.notifications")
-    except ImportError:
-        return None, None
-    counter = getattr(module, "unread_count", None)
-    if counter is None:
-        return None, None
-    inbox = getattr(module, "inbox_url", None)
-    return int(counter(principal.user_id)), inbox() if inbox else None
+    return unread_count(principal.user_id)
 
 
 def shell_context() -> dict[str, Any]:
@@ -94,7 +83,7 @@ def shell_context() -> dict[str, Any]:
             "menu": menu_links(principal),
             "settings": settings_links(principal),
         }
-        shell["unread"], shell["bell_url"] = unread_notifications(principal)
+        shell["unread"] = unread_notifications(principal)
         return {"shell": shell}
     except Exception:
         log.exception("could not build the page shell")

@@ -1,0 +1,259 @@
+"""The web shell in a real browser: the system Chromium, driven by Playwright, over HTTP.
+
+The app runs in a thread (werkzeug's server) against a database of its own, with CSRF on
+and real commits, as in production. Screenshots go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import create_engine, make_url
+
+from core import create_app, migrate
+from core.config import PROJECT_ROOT
+from core.db import get_db
+from core.tenancy import ensure_rls, system_context
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+class Live:
+    """The running app: its base URL, and helpers that commit test data into its database."""
+
+    def __init__(self, app: Flask, base_url: str) -> None:
+        self.app = app
+        self.url = base_url
+
+    def tenant(self, name: str, addons: list[str]) -> Any:
+        """Create and commit a tenant with `addons` enabled."""
+        from core import services
+        from core.db import session
+
+        with self.app.app_context():
+            with system_context():
+                tenant = services.create_tenant(f"b{next(_seq)}-{uuid.uuid4().hex[:6]}", name,
+                                                addons=addons)
+            session.commit()
+            return tenant
+
+    def admin(self, *tenants: Any) -> str:
+        """Create and commit an admin of every tenant given; returns the email."""
+        from core import services
+        from core.db import session
+
+        email = f"admin{next(_seq)}-{uuid.uuid4().hex[:6]}@example.com"
+        with self.app.app_context(), system_context():
+            for t in tenants:
+                services.create_user(email, tenant_slug=t.slug, password=PASSWORD,
+                                     roles=["admin"])
+            session.commit()
+        return email
+
+
+def _fresh_database(db_url: str, tmp: Path) -> Iterator[str]:
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp / 'browser.db'}"
+        return
+    name = f"pergola_browser_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def live(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """The app served over HTTP on a free loopback port, with CSRF on."""
+    from werkzeug.serving import make_server
+
+    from tests.kernel_models import test_tables
+    from tests.testkit.manifest import manifest as testkit_manifest
+
+    tmp = tmp_path_factory.mktemp("browser")
+    databases = _fresh_database(db_url, tmp)
+    url = next(databases)
+    app = create_app({"database_url": url, "instance_path": str(tmp / "instance"),
+                      "secret_key": "browser-test-secret-of-at-least-32-bytes",
+                      "csrf": True, "secure_cookies": False, "default_addons": "none",
+                      "extra_addons": [testkit_manifest]})
+    assert app.config["WTF_CSRF_ENABLED"] is True
+    with app.app_context():
+        migrate.upgrade(app)
+    with get_db(app).engine.begin() as conn:
+        from core.db import Base
+
+        Base.metadata.create_all(conn, tables=test_tables())
+        ensure_rls(conn)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Live(app, f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        get_db(app).dispose()
+        next(databases, None)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system Chromium, headless."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(browser: Any, live: Live) -> Iterator[Any]:
+    """A fresh browser context (no cookies) and page."""
+    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 860},
+                                  accept_downloads=True)
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def shot(page: Any, name: str) -> None:
+    """Save a full-page screenshot as a test artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Any, email: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def test_log_in_and_see_the_dashboard(page: Any, live: Live) -> None:
+    tenant = live.tenant("Acme Browser Ltd", ["testkit"])
+    email = live.admin(tenant)
+    page.goto("/")
+    shot(page, "01-landing")
+    page.get_by_role("link", name="Log in").first.click()
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("wrong password")
+    page.get_by_role("button", name="Log in").click()
+    assert "invalid email or password" in page.locator("[role=alert]").inner_text()
+    log_in(page, email)
+    assert page.get_by_test_id("tenant-name").inner_text() == "Acme Browser Ltd"
+    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    assert page.get_by_role("link", name="Projects").is_visible()
+    page.wait_for_function("() => window.Chart !== undefined")
+    assert page.locator("canvas[data-chart]").count() == 1
+    shot(page, "02-dashboard")
+
+
+def test_switch_tenant(page: Any, live: Live) -> None:
+    first = live.tenant("First Browser Co", ["testkit"])
+    second = live.tenant("Second Browser Co", [])
+    log_in(page, live.admin(first, second))
+    assert page.get_by_test_id("tenant-name").inner_text() in ("First Browser Co",
+                                                               "Second Browser Co")
+    target = "Second Browser Co" if "First" in page.get_by_test_id("tenant-name").inner_text() \
+        else "First Browser Co"
+    page.get_by_role("button", name="Switch company").click()
+    shot(page, "03-switcher")
+    page.get_by_role("button", name=target).click()
+    page.wait_for_load_state()
+    assert page.get_by_test_id("tenant-name").inner_text() == target
+    assert f"Switched to {target}" in page.locator(".alert").first.inner_text()
+
+
+def test_enable_an_addon_and_see_its_menu(page: Any, live: Live) -> None:
+    tenant = live.tenant("Bare Browser Co", [])
+    log_in(page, live.admin(tenant))
+    assert page.get_by_role("link", name="Projects").count() == 0
+    page.get_by_role("button", name=page.locator("#user-menu").inner_text()).click()
+    page.get_by_role("link", name="Addons").click()
+    shot(page, "04-addons")
+    page.get_by_role("link", name="Enable testkit").click()
+    assert "Nothing else needs to be enabled" in page.get_by_test_id("consequences").inner_text()
+    page.get_by_role("button", name="Enable testkit").click()
+    page.wait_for_url("**/settings/addons")
+    assert "Enabled: testkit" in page.locator(".alert").first.inner_text()
+    assert page.get_by_role("link", name="Projects").is_visible()
+    shot(page, "05-addon-enabled")
+
+
+def test_form_error_then_fix_then_find_in_list_and_export(page: Any, live: Live) -> None:
+    tenant = live.tenant("Forms Browser Co", ["testkit"])
+    log_in(page, live.admin(tenant))
+    page.get_by_role("link", name="Projects").click()
+    page.get_by_role("link", name="New project").click()
+    page.get_by_label("Name").fill("X")
+    page.get_by_label("Budget").fill("-5")
+    page.get_by_role("button", name="Save").click()
+    assert page.locator("#name-errors").is_visible()
+    assert "greater than or equal to 0" in page.locator("#budget-errors").inner_text()
+    assert page.get_by_label("Budget").input_value() == "-5"  # what was typed is kept
+    shot(page, "06-form-errors")
+    page.get_by_label("Name").fill("Voyager Browser")
+    page.get_by_label("Budget").fill("12.5")
+    page.get_by_role("button", name="Save").click()
+    assert "Project created" in page.locator(".alert").first.inner_text()
+    page.get_by_label("Add a comment").fill("Launch approved")
+    page.get_by_role("button", name="Comment").click()  # htmx swaps the feed in place
+    page.get_by_text("Launch approved").wait_for()
+    shot(page, "07-detail")
+    page.get_by_role("link", name="Projects").first.click()
+    page.get_by_role("searchbox", name="Search").fill("voyager")
+    page.get_by_role("button", name="Search").click()
+    assert page.get_by_role("link", name="Voyager Browser").is_visible()
+    assert "1 record" in page.get_by_text("1 record").inner_text()
+    shot(page, "08-list")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = info.value
+    assert download.suggested_filename == "projects.csv"
+    target = ARTIFACTS / "projects.csv"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(download.path(), target)
+    text = target.read_text()
+    assert text.splitlines()[0] == "Name,Budget,Created"
+    assert "Voyager Browser,12.50," in text
+
+
+def test_a_form_without_its_csrf_token_is_refused(page: Any, live: Live) -> None:
+    tenant = live.tenant("Csrf Browser Co", ["testkit"])
+    log_in(page, live.admin(tenant))
+    page.goto("/testkit/projects/new")
+    page.evaluate("document.querySelectorAll('main input[name=csrf_token]')"
+                  ".forEach(e => e.remove())")
+    page.get_by_label("Name").fill("Forged")
+    page.get_by_label("Budget").fill("1")
+    page.get_by_role("button", name="Save").click()
+    assert "the form expired or was forged" in page.content()
+    page.goto("/testkit/projects")
+    assert page.get_by_role("link", name="Forged").count() == 0
+
