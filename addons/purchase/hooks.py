@@ -32,13 +32,16 @@ def account_panels(account: Any) -> list[Any] | None:
     """On a vendor's account page: its terms and its latest purchase orders."""
     if "vendor" not in (account.kinds or []) or not _may("purchase.orders:read"):
         return None
+    from markupsafe import Markup
+
     from addons.contacts.extensions import Panel
     from addons.purchase import services
 
     orders = services.list_orders(account_id=account.id, limit=10).items
     html = render_template("purchase/_account_panel.html", account=account, orders=orders,
                            terms=services.get_supplier(account.id))
-    return [Panel(title="Purchase orders", html=html, order=40)]
+    # Markup: the template escaped what it shows; the page must not escape it again.
+    return [Panel(title="Purchase orders", html=Markup(html), order=40)]
 
 
 @hookimpl
