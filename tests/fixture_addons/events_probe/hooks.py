@@ -6,6 +6,7 @@
 - `flaky` (probe.flaky): counts its attempts in the `counter` file and raises until it has
   failed `fail_times` times.
 - `tick` (scheduled, hourly, per tenant): writes a ProbeEffect with source 'scheduled'.
+- `fragile` (scheduled, daily at 06:00, once): raises while PROBE_FRAGILE_FAILS is set.
 """
 
 from __future__ import annotations
@@ -57,7 +58,15 @@ def register_event_handlers() -> list[Any]:
     ]
 
 
+def _fragile() -> None:
+    if os.environ.get("PROBE_FRAGILE_FAILS"):
+        raise RuntimeError("the fragile job broke")
+
+
 @hookimpl
 def register_scheduled_jobs() -> list[Any]:
-    """The probe's hourly job."""
-    return [ScheduledJob("tick", _tick, every=dt.timedelta(hours=1))]
+    """The probe's jobs."""
+    return [
+        ScheduledJob("tick", _tick, every=dt.timedelta(hours=1)),
+        ScheduledJob("fragile", _fragile, at="06:00", per_tenant=False),
+    ]
