@@ -131,7 +131,9 @@ def test_the_example_is_the_scaffold_output(tmp_path: Path):
     made = new_addon("notes", tmp_path, "Note")
     mine = {p.relative_to(made.root): p for p in made.files}
     theirs = {p.relative_to(EXAMPLE): p for p in EXAMPLE.rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)}
+              if p.is_file() and not any(part.startswith(".") or part == "__pycache__"
+                                         or part.endswith(".egg-info")
+                                         for part in p.relative_to(EXAMPLE).parts)}
     assert sorted(p.name for p in theirs if p.name.endswith("_initial.py")) != []
     for generated in (mine, theirs):
         for path in [p for p in generated if p.name.endswith("_initial.py")]:

@@ -72,8 +72,7 @@ def test_full_run_fails_naming_each_uncalled_hookspec(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args", [["-k", "nothing"], ["test_suite.py::test_nothing"],
-                                  ["--deselect", "test_suite.py::test_nothing"]])
+@pytest.mark.parametrize("args", [["-k", "nothing"], ["--deselect", "test_suite.py::test_nothing"]])
 def test_partial_runs_are_not_judged(tmp_path, args):
     result = run_suite(tmp_path, CALLS_ONE, *args)
     assert result.returncode == 0, result.stdout + result.stderr
