@@ -97,3 +97,66 @@ def _mail_order(event: Any) -> None:
     from addons.purchase.documents import mail_order
 
     mail_order(event.payload["order_id"], event.payload["to"])
+
+
+# --- purchase terms on contacts' account form and API -------------------------------------
+
+PREFIX = "purchase_"
+TERMS = ("payment_terms", "lead_time_days", "currency")
+
+
+@hookimpl
+def account_form_sections(account: Any) -> list[Any] | None:
+    """A "Purchasing" section on the form of vendors (and of new accounts)."""
+    if account is not None and "vendor" not in (account.kinds or []):
+        return None
+    if not _may("purchase.suppliers:manage"):
+        return None
+    from addons.contacts.extensions import FormField, FormSection
+    from addons.purchase import services
+
+    terms = services.get_supplier(account.id) if account is not None else None
+    return [FormSection(title="Purchasing", order=40, fields=(
+        FormField(f"{PREFIX}payment_terms", "Payment terms",
+                  terms.payment_terms if terms else "", help="e.g. 30 days net"),
+        FormField(f"{PREFIX}lead_time_days", "Lead time (days)",
+                  terms.lead_time_days if terms else "", type="number"),
+        FormField(f"{PREFIX}currency", "Purchase currency", terms.currency if terms else "",
+                  help="three-letter code, e.g. EUR"),
+    ))]
+
+
+@hookimpl
+def account_extra_fields(account: Any) -> dict[str, Any] | None:
+    """A vendor's purchase terms, as `purchase_*` fields of the account in the API."""
+    from addons.purchase import services
+
+    terms = services.get_supplier(account.id)
+    if terms is None:
+        return None
+    return {f"{PREFIX}{name}": getattr(terms, name) for name in TERMS}
+
+
+@hookimpl
+def account_extra_fields_received(account: Any, data: Any) -> list[str] | None:
+    """Save the `purchase_*` fields sent with an account into purchase's terms."""
+    from addons.purchase import services
+    from core.errors import ValidationError
+
+    mine = {k[len(PREFIX):]: v for k, v in data.items()
+            if k.startswith(PREFIX) and k[len(PREFIX):] in TERMS}
+    if not mine:
+        return None
+    if not _may("purchase.suppliers:manage"):
+        return None  # unclaimed: contacts refuses them as unknown fields
+    current = services.get_supplier(account.id)
+    merged = {n: getattr(current, n) for n in TERMS} if current else {}
+    merged.update({k: v for k, v in mine.items() if v not in (None, "")})
+    try:
+        services.set_supplier_terms({**merged, "account_id": str(account.id)})
+    except ValidationError as exc:
+        first = f"{PREFIX}{next(iter(mine))}"
+        raise ValidationError(details={
+            (f"{PREFIX}{k}" if k in TERMS else first): v
+            for k, v in (exc.details or {first: [exc.message]}).items()}) from None
+    return [f"{PREFIX}{k}" for k in mine]

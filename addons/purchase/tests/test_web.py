@@ -133,11 +133,33 @@ def test_account_panel_only_when_purchase_is_enabled(app, client, world, make_me
     _enabled(world.tenant, False)
     with app.test_request_context():
         assert not [p for b in hook.account_panels(account=world.vendor) for p in b or []]
-    if "contacts_web.account_detail" in app.view_functions:
-        user = make_member(world.tenant, roles=["admin"])
-        _login(client, world.tenant, user)
-        page = client.get(f"/contacts/accounts/{world.vendor.id}").get_data(as_text=True)
-        assert 'data-panel="purchase-orders"' not in page
-        _enabled(world.tenant, True)
-        page = client.get(f"/contacts/accounts/{world.vendor.id}").get_data(as_text=True)
-        assert 'data-panel="purchase-orders"' in page
+    from flask import url_for
+
+    with app.test_request_context():
+        url = url_for("contacts_web.account_detail", account_id=world.vendor.id)
+    user = make_member(world.tenant, roles=["admin"])
+    _login(client, world.tenant, user)
+    page = client.get(url).get_data(as_text=True)
+    assert "Acme Supplies" in page and 'data-panel="purchase-orders"' not in page
+    _enabled(world.tenant, True)
+    page = client.get(url).get_data(as_text=True)
+    assert 'data-panel="purchase-orders"' in page
+
+
+def test_vendor_terms_travel_with_the_account_form_and_api(app, world):
+    from addons.contacts import services as contacts
+    from core.registry import hook
+
+    with app.test_request_context():
+        [[section]] = [b for b in hook.account_form_sections(account=world.vendor) if b]
+        assert [f.name for f in section.fields] == [
+            "purchase_payment_terms", "purchase_lead_time_days", "purchase_currency"]
+        assert not [b for b in hook.account_form_sections(account=world.customer) if b]
+    contacts.update_account(world.vendor.id, {"purchase_payment_terms": "30 days net",
+                                              "purchase_lead_time_days": "6"})
+    terms = services.get_supplier(world.vendor.id)
+    assert (terms.payment_terms, terms.lead_time_days) == ("30 days net", 6)
+    assert contacts.extra_fields(world.vendor)["purchase_lead_time_days"] == 6
+    with pytest.raises(services.ValidationError) as exc:
+        contacts.update_account(world.customer.id, {"purchase_payment_terms": "now"})
+    assert "is not a vendor" in exc.value.details["purchase_payment_terms"][0]
