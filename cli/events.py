@@ -17,7 +17,7 @@ from core.tenancy import system_context
 def _tenant_slugs() -> dict[uuid.UUID, str]:
     from core.models import Tenant
 
-    return dict(session.execute(select(Tenant.id, Tenant.slug)).tuples().all())
+    return {tid: slug for tid, slug in session.execute(select(Tenant.id, Tenant.slug))}
 
 
 @click.group()
