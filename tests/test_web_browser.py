@@ -257,3 +257,18 @@ def test_a_form_without_its_csrf_token_is_refused(page: Any, live: Live) -> None
     page.goto("/testkit/projects")
     assert page.get_by_role("link", name="Forged").count() == 0
 
+
+
+def test_log_in_with_the_keyboard_only(page: Any, live: Live) -> None:
+    tenant = live.tenant("Keys Browser Co", ["testkit"])
+    email = live.admin(tenant)
+    page.goto("/login")
+    page.keyboard.type(email)  # the email box has the focus when the page opens
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/")
+    assert page.get_by_test_id("tenant-name").inner_text() == "Keys Browser Co"
+    page.locator("#user-menu").focus()
+    page.keyboard.press("Enter")
+    assert page.get_by_role("link", name="Change password").is_visible()

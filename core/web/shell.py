@@ -71,6 +71,9 @@ def shell_context() -> dict[str, Any]:
     principal = current_principal()
     if principal is None or principal.user_id is None:
         return {"shell": None}
+    if has_request_context() and request.headers.get("HX-Request") \
+            and not request.headers.get("HX-Boosted"):
+        return {"shell": None}  # an htmx fragment has no top bar: spare its queries
     from core.db import session
     from core.login import user_tenants
     from core.models import Tenant
