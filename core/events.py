@@ -144,6 +144,9 @@ class EventSettings:
     job_timeout: int = 300
     webhook_timeout: float = 10.0
     webhook_max_failures: int = 15
+    # Off by default: a tenant admin must not make the server POST to (and show the
+    # answers of) services on its own network, e.g. a cloud metadata endpoint.
+    webhook_allow_private_networks: bool = False
     scheduler_interval: float = 5.0
 
     @classmethod
@@ -152,7 +155,12 @@ class EventSettings:
         values: dict[str, Any] = {}
         for f in cls.__dataclass_fields__.values():
             raw = extra.get(f.name, os.environ.get(f"PERGOLA_{f.name.upper()}"))
-            if raw is not None:
+            if raw is None:
+                continue
+            if isinstance(f.default, bool):
+                values[f.name] = raw if isinstance(raw, bool) else (
+                    str(raw).strip().lower() in ("1", "true", "yes", "on"))
+            else:
                 kind = cast(Callable[[Any], Any], type(f.default))
                 values[f.name] = kind(raw)
         return cls(**values)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
 import secrets
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -101,7 +103,36 @@ def validate_url(url: Any) -> str:
                               "authenticates deliveries", field="url")
     if len(url) > 2000:
         raise ValidationError("url is longer than 2000 characters", field="url")
+    if not event_settings().webhook_allow_private_networks:
+        try:
+            literal = ipaddress.ip_address(parts.hostname.strip("[]"))
+        except ValueError:
+            literal = None  # a name: checked when it is resolved, at each delivery
+        if literal is not None and not _is_public(literal):
+            raise ValidationError(
+                f"url points to {literal}, a private network address; webhooks go to public "
+                "addresses (an operator may allow private ones)", field="url")
     return url
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def private_address_of(host: str) -> str | None:
+    """The first non-public address `host` resolves to, or None (also when unresolvable:
+    the attempt then fails on its own)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+        if not _is_public(ip):
+            return str(ip)
+    return None
 
 
 def _validate_secret(secret: Any) -> str:
@@ -417,7 +448,14 @@ def deliver(delivery_id: uuid.UUID | str, *, now: dt.datetime | None = None) -> 
         body = body_of(data)
         headers = headers_for(secret, body, event_type=data.type, event_id=data.id,
                               delivery_id=ident, attempt=number)
-        result = post(url, body, headers, settings.webhook_timeout)
+        blocked = None
+        if not settings.webhook_allow_private_networks:
+            blocked = private_address_of(urlsplit(url).hostname or "")
+        if blocked is not None:
+            result = PostResult(None, "", f"refused: {urlsplit(url).hostname} resolves to "
+                                f"{blocked}, a private network address", 0)
+        else:
+            result = post(url, body, headers, settings.webhook_timeout)
         log.info("webhook %s attempt %d to %s: %s %s (%d ms)", ident, number, url,
                  result.status, result.error, result.duration_ms)
         return _record(ident, endpoint_id, number, limit, result, now)

@@ -52,7 +52,8 @@ def base_config(db_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
     return {"database_url": db_url, "testing": True, "instance_path": str(instance),
             "secret_key": "test-secret-of-at-least-32-bytes-long", "csrf": False,
             "only_addons": [manifest], "redis_url": None,
-            "event_max_attempts": 3, "webhook_max_failures": 4, **extra}
+            "event_max_attempts": 3, "webhook_max_failures": 4,
+            "webhook_allow_private_networks": True, **extra}
 
 
 def make_app(db_url: str, instance: Path, **extra: Any) -> Flask:

@@ -280,6 +280,25 @@ def test_unreachable_receiver_is_a_logged_failed_attempt(world):
     assert "refused" in attempt.error.lower()
 
 
+def test_names_that_resolve_to_private_addresses_are_refused_at_delivery(world, receiver,
+                                                                         monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setitem(world.app.extensions, "pergola.events", replace(
+        events.event_settings(world.app), webhook_allow_private_networks=False))
+    t = world.tenant()
+    hook = receiver([(200, "internal secrets")])
+    endpoint = register(world, t, hook.url.replace("127.0.0.1", "localhost"))
+
+    world.run(t, lambda: emit("probe.created", {}))
+
+    assert hook.requests == []
+    delivery = delivery_of(world, endpoint.id)
+    [attempt] = attempts_of(world, delivery.id)
+    assert attempt.success is False and attempt.response_excerpt == ""
+    assert "localhost resolves to" in attempt.error and "private network" in attempt.error
+
+
 def test_redirects_are_not_followed(world, receiver):
     t = world.tenant()
     hook = receiver([(302, "elsewhere")])

@@ -3,11 +3,21 @@ read their deliveries; everyone else is refused; tenants never see each other's.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
 from sqlalchemy import select
 
 from core.event_models import WebhookEndpoint
-from core.events import emit
+from core.events import emit, event_settings
 from tests.events.test_webhooks import Receiver
+
+
+@pytest.fixture()
+def private_hooks_allowed(app, monkeypatch):
+    """Let this test's webhooks reach its receiver on 127.0.0.1."""
+    monkeypatch.setitem(app.extensions, "pergola.events",
+                        replace(event_settings(app), webhook_allow_private_networks=True))
 
 
 def test_admin_registers_lists_changes_and_removes_an_endpoint(client, tenant, api_headers):
@@ -87,8 +97,20 @@ def test_tenants_never_see_each_others_endpoints(client, make_tenant, api_header
                       headers=b_headers).status_code == 404
 
 
+def test_private_network_addresses_are_refused_by_default(client, tenant, api_headers):
+    headers = api_headers(tenant, roles=("admin",))
+    for url in ("http://127.0.0.1:8080/admin", "http://169.254.169.254/latest/meta-data",
+                "https://10.1.2.3/hook", "http://[::1]/hook", "http://[::ffff:192.168.0.1]/"):
+        resp = client.post("/api/v1/webhooks", headers=headers,
+                           json={"url": url, "event_types": ["*"]})
+        assert resp.status_code == 422, url
+        error = resp.get_json()["error"]
+        assert "url" in error["details"] and "private network" in error["message"]
+
+
 def test_deliveries_show_each_attempt_and_can_be_retried(client, tenant, api_headers,
-                                                         as_tenant, session):
+                                                         as_tenant, session,
+                                                         private_hooks_allowed):
     headers = api_headers(tenant, roles=("admin",))
     hook = Receiver([(500, "database is down"), (200, "ok")])
     try:
