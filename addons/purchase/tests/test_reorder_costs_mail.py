@@ -93,3 +93,17 @@ def test_demo_data_is_idempotent(world):
     assert services.list_orders(limit=200).total == first >= 5
     states = {o.state for o in services.list_orders(limit=200).items}
     assert {"draft", "sent", "received", "partially_received"} <= states
+
+
+def test_the_daily_job_drafts_orders_only_where_the_tenant_asked_for_it(world):
+    from addons.purchase.hooks import _reorder_job, register_scheduled_jobs
+
+    [job] = register_scheduled_jobs()
+    assert job.name == "reorder-drafts" and job.at == "06:00"
+    inventory.set_reorder(world.widget, world.main, "5")
+    _price(world, world.vendor, world.widget, "2.00")
+    _reorder_job()
+    assert services.list_orders().total == 0
+    services.update_settings({"auto_reorder": True})
+    _reorder_job()
+    assert services.list_orders(state="draft").total == 1
