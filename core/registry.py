@@ -27,6 +27,7 @@ from core.tenancy import in_system_context, require_tenant_id, tenant_context
 
 ENTRY_POINT_GROUP = "pergola.addons"
 KERNEL = "core"
+MAX_CALLERS = 4096
 
 
 class RegistryError(Exception):
@@ -446,6 +447,8 @@ class Registry:
                 self.pm.subset_hook_caller(name, remove_plugins=removed)
                 if removed else getattr(self.pm.hook, name)
             )
+            if len(self._callers) >= MAX_CALLERS:
+                self._callers.clear()  # bounded: tenants may enable any of 2**n subsets
             self._callers[key] = hook_caller
         return hook_caller
 
