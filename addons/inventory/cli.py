@@ -25,6 +25,14 @@ def _tenant(slug: str) -> Any:
     return current_registry().require_enabled("inventory", slug)
 
 
+def _explain(exc: DomainError) -> str:
+    """The error with the fields it names, as one line."""
+    if isinstance(exc.details, dict) and exc.details:
+        return "; ".join(f"{field}: {' '.join(map(str, msgs))}"
+                         for field, msgs in exc.details.items())
+    return exc.message
+
+
 @inventory_cli.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--tenant", "tenant_slug", required=True, help="the tenant's slug")
@@ -46,7 +54,7 @@ def import_products(file: Any, tenant_slug: str) -> None:
             try:
                 outcome = services.import_row(row)
             except DomainError as exc:
-                errors.append(f"line {line}: {exc.message}")
+                errors.append(f"line {line}: {_explain(exc)}")
                 continue
             created += outcome == "created"
             updated += outcome == "updated"

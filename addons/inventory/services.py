@@ -97,21 +97,27 @@ def _emit(event_type: str, payload: Mapping[str, Any]) -> None:
 
 
 def _notify_low(level_payload: Mapping[str, Any]) -> None:
-    """Tell the users who hold inventory permissions that stock ran low."""
-    try:
-        from core import notifications  # type: ignore[attr-defined]
-    except ImportError:
+    """Tell the members whose roles grant `inventory.reports:read` that stock ran low."""
+    from core.identity import Role, membership_role
+    from core.models import Membership
+    from core.notifications import notify
+    from core.permissions import granted
+
+    tenant_id = require_tenant_id()
+    rows = session.execute(
+        select(Membership.user_id, Role.permissions)
+        .join(membership_role, membership_role.c.membership_id == Membership.id)
+        .join(Role, Role.id == membership_role.c.role_id)
+        .where(Membership.tenant_id == tenant_id, Membership.active.is_(True))
+    ).all()
+    users = sorted({uid for uid, perms in rows
+                    if granted(perms or [], "inventory.reports:read")}, key=str)
+    if not users:
         return
-    notify = getattr(notifications, "notify_permission", None)
-    if notify is None:
-        return
-    notify(
-        "inventory.reports:read",
-        title=f"Low stock: {level_payload['sku']} in {level_payload['warehouse_code']}",
-        body=(f"{level_payload['available']} available, reorder point "
-              f"{level_payload['reorder_point']}"),
-        link=f"/inventory/products/{level_payload['product_id']}",
-    )
+    notify(users, f"Low stock: {level_payload['sku']} in {level_payload['warehouse_code']}",
+           body=(f"{level_payload['name']}: {level_payload['available']} available, below the "
+                 f"reorder point {level_payload['reorder_point']}."),
+           link=f"/inventory/products/{level_payload['product_id']}", email=False)
 
 
 # --- lookups ---------------------------------------------------------------------------
