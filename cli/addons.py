@@ -87,9 +87,7 @@ def addons_info(name: str) -> None:
                          for plugin in addon.plugins
                          for caller in (registry.pm.get_hookcallers(plugin) or [])
                          for impl in caller.get_hookimpls() if impl.plugin is plugin})
-    published = sorted(n for n in registry.hookspec_names()
-                       if getattr(registry.pm.hook, n).spec.namespace.__name__
-                       in {ref.partition(":")[0] for ref in m.hookspecs})
+    published = registry.published_by(name)
     versions = addon.path / "migrations" / "versions"
     lines = [
         ("name", m.name),

@@ -303,6 +303,12 @@ class Registry:
         return sorted(name for name, caller in vars(self.pm.hook).items()
                       if isinstance(caller, pluggy.HookCaller) and caller.spec is not None)
 
+    def published_by(self, addon: str) -> list[str]:
+        """Names of the hookspecs addon `addon` offers to others (its manifest's `hookspecs`)."""
+        namespaces = [_import_target(ref, addon) for ref in self.addons[addon].manifest.hookspecs]
+        return [n for n in self.hookspec_names()
+                if any(getattr(self.pm.hook, n).spec.namespace is ns for ns in namespaces)]
+
     # --- enablement ---
 
     def dependency_closure(self, names: Iterable[str]) -> list[str]:
