@@ -731,7 +731,7 @@ def product_history(product_id: Any) -> CostHistory:
         .where(ReceiptLine.product_id == _uuid(product_id, "product_id"))
         .order_by(Receipt.received_at.desc(), Receipt.number.desc())).all()
     names = partners.account_names({r[4] for r in rows})
-    out = [{"received_at": r[0], "receipt": r[1], "kind": r[2], "order": r[3],
+    out: list[dict[str, Any]] = [{"received_at": r[0], "receipt": r[1], "kind": r[2], "order": r[3],
             "account_id": r[4], "supplier": names.get(r[4], ""), "quantity": r[5],
             "unit_cost": r[6]} for r in rows]
     receipts = [r for r in out if r["kind"] == "receipt"]
