@@ -273,6 +273,29 @@ def test_another_tenants_record_is_not_found(admin, make_tenant, as_tenant, sess
     assert client.get(f"/testkit/projects/{theirs.id}/edit").status_code == 404
 
 
+def test_delete_archives_a_soft_deletable_record(admin, as_tenant, session):
+    client, tenant, _ = admin
+    (project,) = add_projects(as_tenant, session, tenant, ("Skylab", "1"))
+    assert ">Delete</button>" in page(client.get(f"/testkit/projects/{project.id}"))
+    resp = client.post(f"/testkit/projects/{project.id}/delete")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("/testkit/projects")
+    html = page(client.get("/testkit/projects"))
+    assert "Project Skylab deleted" in html and "Skylab</a>" not in html
+    assert client.get(f"/testkit/projects/{project.id}").status_code == 404
+    with as_tenant(tenant):
+        session.expire_all()
+        kept = session.scalars(select(Project).execution_options(include_deleted=True)).one()
+        assert kept.deleted_at is not None  # archived, not gone
+    assert "soft_delete" in page(client.get("/settings/audit?model=test_project"))
+
+
+def test_delete_needs_its_permission(make_tenant, make_member, login, as_tenant, session):
+    tenant = make_tenant()
+    (project,) = add_projects(as_tenant, session, tenant, ("Mir", "1"))
+    client = login(make_member(tenant, roles=["sales"]), tenant)  # may read, not delete
+    assert client.post(f"/testkit/projects/{project.id}/delete").status_code == 403
+
+
 # --- detail view and activity --------------------------------------------------------------
 
 

@@ -145,6 +145,7 @@ class ModelViews:
         per_page: int = 25,
         create: Callable[[dict[str, Any]], Any] | None = None,
         update: Callable[[Any, dict[str, Any]], Any] | None = None,
+        delete: Callable[[Any], Any] | None = None,
         record_label: Callable[[Any], str] | None = None,
         singular: str | None = None,
     ) -> None:
@@ -165,6 +166,7 @@ class ModelViews:
         self.per_page = per_page
         self._create = create or self._default_create
         self._update = update or self._default_update
+        self._delete = delete or self._default_delete
         self.record_label = record_label or (lambda r: str(getattr(r, "name", None) or r.id))
         self.table_name = str(getattr(model, "__tablename__", name))
         self.blueprint = ""
@@ -184,6 +186,9 @@ class ModelViews:
             (f"/{n}/<uuid:record_id>/edit", "edit", self.edit_view, update, ["GET", "POST"]),
             (f"/{n}/<uuid:record_id>/comments", "comment", self.comment_view, read, ["POST"]),
         ]
+        if "delete" in self.permissions:
+            routes.append((f"/{n}/<uuid:record_id>/delete", "delete", self.delete_view,
+                           self.permissions["delete"], ["POST"]))
         for rule, suffix, view, permission, methods in routes:
             bp.add_url_rule(rule, endpoint=f"{n}_{suffix}",
                             view_func=require_permission(permission)(view), methods=methods)
@@ -193,9 +198,10 @@ class ModelViews:
         return url_for(f"{self.blueprint}.{self.name}_{suffix}", **values)
 
     def may(self, action: str) -> bool:
-        """Whether the current principal holds the permission of `action`."""
+        """Whether the current principal holds the permission of `action` (False if none)."""
         principal = current_principal()
-        return principal is not None and principal.can(self.permissions[action])
+        permission = self.permissions.get(action)
+        return principal is not None and permission is not None and principal.can(permission)
 
     # --- list ---
 
@@ -292,6 +298,15 @@ class ModelViews:
             setattr(record, key, value)
         session.flush()
         return record
+
+    @staticmethod
+    def _default_delete(record: Any) -> None:
+        # Soft-deletable records are archived (their data and history stay); others go.
+        if hasattr(record, "soft_delete"):
+            record.soft_delete()
+        else:
+            session.delete(record)
+        session.flush()
 
     def _form(self) -> list[FormField]:
         return form_fields(self.schema(), self.only_fields)
@@ -410,6 +425,20 @@ class ModelViews:
             return self._feed_fragment(record, "")
         flash("Comment added", "success")
         return redirect(self.url("detail", record_id=record_id), 303)
+
+    def delete_view(self, record_id: uuid.UUID) -> Any:
+        """Archive (soft-delete) or delete the record through the addon's service."""
+        record = self._get(record_id)
+        label = self.record_label(record)
+        try:
+            self._delete(record)
+            session.commit()
+        except DomainError as err:
+            session.rollback()
+            flash(err.message, "danger")
+            return redirect(self.url("detail", record_id=record_id), 303)
+        flash(f"{self.singular} {label} deleted", "success")
+        return redirect(self.url("list"), 303)
 
     def _feed_fragment(self, record: Any, error: str) -> str:
         return render_template("web/_activity.html", views=self, record=record,

@@ -50,7 +50,7 @@ projects = ModelViews(
     search=["name"], default_sort="name",
     filters=[Filter("budget", "Budget", choices=[("0.00", "No budget")])],
     permissions={"read": "testkit.things:read", "create": "testkit.things:create",
-                 "update": "testkit.things:create"},
+                 "update": "testkit.things:create", "delete": "testkit.things:create"},
     create=create_project,
 )
 projects.register(bp)
