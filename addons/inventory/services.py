@@ -14,11 +14,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from flask import has_request_context
 from sqlalchemy import (
     ColumnElement,
+    Table,
     and_,
     case,
     func,
@@ -60,7 +61,7 @@ from core.types import ExactDecimal
 _Q4 = Decimal("0.0001")
 # A literal SQL zero: a bound 0 would take the Decimal column type and reach SQLite as text,
 # which compares greater than every number.
-ZERO = literal_column("0")
+ZERO: ColumnElement[Any] = literal_column("0")
 
 
 class InsufficientStock(DomainError):
@@ -229,7 +230,7 @@ def _ensure_level(product_id: uuid.UUID, warehouse_id: uuid.UUID) -> None:
     if session.scalar(select(StockLevel.id).where(
             StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)):
         return
-    table = StockLevel.__table__
+    table = cast(Table, StockLevel.__table__)
     now = utcnow()
     values = {"id": uuid.uuid4(), "tenant_id": require_tenant_id(), "product_id": product_id,
               "warehouse_id": warehouse_id, "on_hand": Decimal(0), "reserved": Decimal(0),
@@ -385,7 +386,7 @@ def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
             new_avg = new_avg.quantize(_Q4, rounding=ROUND_HALF_UP)
             # A Core UPDATE (not audited: the receipts in the ledger explain every change
             # of the average); the audit's locking re-read would deadlock with movements.
-            table = Product.__table__
+            table = cast(Table, Product.__table__)
             session.execute(table.update().where(table.c.id == p.id,
                                                  table.c.tenant_id == require_tenant_id())
                             .values(average_cost=new_avg))

@@ -167,7 +167,7 @@ def test_storekeepers_see_only_their_warehouses(client, tenant, api_headers, mak
             headers=admin)
     keeper = make_member(tenant, roles=["storekeeper"])
     with as_tenant(tenant):
-        north = session.scalar(select(Warehouse).where(Warehouse.code == "NORTH"))
+        north = session.scalars(select(Warehouse).where(Warehouse.code == "NORTH")).one()
     r = client.post(f"/api/v1/inventory/warehouses/{north.id}/users",
                     json={"user_id": str(keeper.id)}, headers=admin)
     assert r.status_code == 201

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -38,13 +38,13 @@ def setup_stock(app: Any, committed: Any, products: int = 1) -> tuple[Any, list[
         return tenant, [w.id for w in whs], [p.id for p in prods]
 
 
-def run_threads(app: Any, tenant_id: Any, jobs: list[Callable[[], None]]) -> list[str]:
+def run_threads(app: Any, tenant_id: Any, jobs: Sequence[Callable[[], object]]) -> list[str]:
     """Run each job in its own thread, app context (own session and connection) and tenant."""
     outcomes: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(len(jobs))
 
-    def run(job: Callable[[], None]) -> None:
+    def run(job: Callable[[], object]) -> None:
         with app.app_context(), tenant_context(tenant_id):
             barrier.wait()
             try:
@@ -77,7 +77,7 @@ def twenty_reservations(app: Any, committed: Any) -> None:
 
     assert sorted(outcomes) == ["insufficient"] * 10 + ["ok"] * 10, outcomes
     with app.app_context(), tenant_context(tenant.id):
-        level = session.scalar(select(StockLevel).where(StockLevel.warehouse_id == wa))
+        level = session.scalars(select(StockLevel).where(StockLevel.warehouse_id == wa)).one()
         assert (level.on_hand, level.reserved, level.available) == (10, 10, 0)
         assert services.ledger_mismatches() == []
 
