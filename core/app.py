@@ -42,6 +42,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     import core.models  # noqa: F401  - map the kernel's tables
     import core.event_models  # noqa: F401  - outbox, webhooks, notifications, schedules
     import core.sequences  # noqa: F401  - and the audit log's and sequences' tables
+    from core.api import docs as api_docs  # also maps the idempotency keys' table
     from core import audit
 
     db = Database(settings.database_url, **settings.extra.get("engine_options", {}))
@@ -53,6 +54,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(web_auth.bp)
     app.register_blueprint(api_auth.bp)
+    app.register_blueprint(api_docs.bp)
     web.init_app(app)
     registry = build_registry(settings)
     registry.init_app(app)

@@ -54,6 +54,13 @@ def register_record_rules() -> list[Any] | None:
 
 
 @hookspec
+def register_api_resources() -> list[Any] | None:
+    """Called once at boot; return the `core.api.Resource`s this addon serves under
+    `/api/v1/<addon>/` (list, get, create, update, delete, bulk, actions); they answer 404
+    for tenants that have not enabled the addon."""
+
+
+@hookspec
 def register_event_handlers() -> list[Any] | None:
     """Called once per app, when it starts; return `core.events.EventHandler`s (a stable
     name, event type patterns such as `contacts.*`, a function taking the `Event`). Each

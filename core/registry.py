@@ -262,21 +262,35 @@ class Registry:
         app.extensions["pergola.migration_dirs"] = dirs
         # One plugin at a time, through pluggy (so call monitoring sees it), to know whose
         # blueprints these are: the 404 guard needs the owner of each.
-        for impl in self.pm.hook.register_blueprints.get_hookimpls():
-            owner = self._plugin_owner.get(id(impl.plugin), KERNEL)
-            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
-            only_this = self.pm.subset_hook_caller("register_blueprints", remove_plugins=others)
-            for blueprints in only_this():
-                for bp in blueprints or []:
-                    app.register_blueprint(bp)
-                    self._blueprint_owner[bp.name] = owner
-                    if owner in self.addons:
-                        self.addons[owner].blueprints.append(bp)
+        for owner, blueprints in self.results_by_owner("register_blueprints"):
+            for bp in blueprints or []:
+                self._add_blueprint(app, bp, owner)
+        from core.api import resource_blueprints
+
+        for owner, bp in resource_blueprints(self):  # the API toolkit's, one per addon
+            self._add_blueprint(app, bp, owner)
         self.pm.hook.register_commands(cli=app.cli)
         from core.rbac import install_record_rules
 
         install_record_rules(app, self.pm)
         self.frozen = True
+
+    def results_by_owner(self, name: str) -> list[tuple[str, Any]]:
+        """(owner, result) of hook `name` for each plugin implementing it, called one
+        plugin at a time through pluggy (so call monitoring sees it)."""
+        results: list[tuple[str, Any]] = []
+        for impl in getattr(self.pm.hook, name).get_hookimpls():
+            owner = self._plugin_owner.get(id(impl.plugin), KERNEL)
+            others = [p for p in self.pm.get_plugins() if p is not impl.plugin]
+            only_this = self.pm.subset_hook_caller(name, remove_plugins=others)
+            results.extend((owner, result) for result in only_this())
+        return results
+
+    def _add_blueprint(self, app: Flask, bp: Blueprint, owner: str) -> None:
+        app.register_blueprint(bp)
+        self._blueprint_owner[bp.name] = owner
+        if owner in self.addons:
+            self.addons[owner].blueprints.append(bp)
 
     def blueprint_owner(self, blueprint: str | None) -> str | None:
         """The addon that registered `blueprint` (None for the kernel's own)."""

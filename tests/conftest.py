@@ -276,10 +276,14 @@ def committed(app: Flask) -> Iterator[Committed]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits():
+def _fresh_rate_limits(request: pytest.FixtureRequest):
     """Each test starts with empty rate-limit counters (the limiter is process-wide)."""
     from core.ratelimit import limiter
 
+    if "app" in request.fixturenames:
+        # Its storage is process-wide too: an app a test built on its own Redis (since
+        # stopped) must not stay the one that counts for the shared app.
+        limiter.init_app(request.getfixturevalue("app"))
     try:
         limiter.reset()
     except Exception:  # noqa: BLE001 - not initialised yet in tests that build no app

@@ -74,3 +74,11 @@ def register_record_rules() -> list[RecordRule]:
             lambda model, principal: model.owner_id == principal.user_id,
         )
     ]
+
+
+@hookimpl
+def register_api_resources() -> list:
+    """The Project resource of the API toolkit."""
+    from tests.testkit.api import projects
+
+    return [projects]

@@ -9,8 +9,14 @@ manifest = Manifest(
     permissions={
         "testkit.things:read": "See things",
         "testkit.things:create": "Create things",
+        "testkit.projects:read": "See projects",
+        "testkit.projects:create": "Create projects",
+        "testkit.projects:update": "Change projects",
+        "testkit.projects:delete": "Delete projects",
+        "testkit.projects:plan": "Plan tasks on projects",
     },
-    default_grants={"sales": ("testkit.things:read",), "manager": ("testkit.*",)},
+    default_grants={"sales": ("testkit.things:read", "testkit.projects:read"),
+                    "manager": ("testkit.*",)},
     menus=(
         MenuItem("Things", "testkit.things_page", "testkit.things:read", order=50),
         MenuItem("Projects", "testkit_web.projects_list", "testkit.things:read", order=60),

@@ -1,0 +1,75 @@
+"""testkit's JSON API: the Project resource, declared the way an addon declares one."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from core.api import Action, Resource
+from core.auth import current_principal
+from core.db import session
+from core.errors import DomainError
+from tests.kernel_models import Project, Task
+
+MONEY = {"as_string": True, "validate": validate.Range(min=Decimal(0), max=Decimal(10) ** 12)}
+
+
+class TaskSchema(Schema):
+    """A task as the API shows it."""
+
+    id = fields.UUID(dump_only=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    hours = fields.Decimal(load_default=Decimal(0), **MONEY)
+
+
+class ProjectSchema(Schema):
+    """A project: what the API accepts and shows."""
+
+    id = fields.UUID(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    budget = fields.Decimal(load_default=Decimal(0), **MONEY)
+    owner_id = fields.UUID(allow_none=True, load_default=None)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+def create_project(data: dict[str, Any]) -> Project:
+    """The service: names are unique per tenant; the owner defaults to the caller."""
+    if session.scalar(select(Project.id).where(Project.name == data["name"])) is not None:
+        raise DomainError(f"a project named {data['name']!r} exists", code="DUPLICATE_NAME",
+                          details={"name": ["already exists"]})
+    principal = current_principal()
+    if data.get("owner_id") is None and principal is not None:
+        data = {**data, "owner_id": principal.user_id}
+    project = Project(**data)
+    session.add(project)
+    return project
+
+
+def add_task(project: Project, data: dict[str, Any]) -> Project:
+    """The custom action: plan a task on the project."""
+    session.add(Task(project=project, **data))
+    session.flush()
+    session.refresh(project, ["tasks"])
+    return project
+
+
+projects = Resource(
+    "projects",
+    Project,
+    ProjectSchema,
+    "testkit.projects",
+    filterable=("name", "budget", "owner_id", "created_at"),
+    sortable=("name", "budget", "created_at"),
+    searchable=("name",),
+    expandable={"tasks": TaskSchema},
+    actions=(Action("add-task", add_task, "testkit.projects:plan", schema=TaskSchema,
+                    summary="Plan a task on the project"),),
+    default_sort=("name",),
+    create=create_project,
+    summary="Projects of the tenant",
+)
