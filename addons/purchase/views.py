@@ -270,6 +270,35 @@ def supplier_list() -> Any:
     return render_template("purchase/suppliers.html", suppliers=services.list_suppliers())
 
 
+@bp.route("/suppliers/<uuid:account_id>", methods=["GET", "POST"])
+@require_permission("purchase.suppliers:read")
+def supplier_detail(account_id: Any) -> Any:
+    """A vendor's terms and price list; managers add prices and change terms here."""
+    from core.auth import check
+
+    account = services.require_vendor(account_id)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        check("purchase.suppliers:manage")
+        form = {k: v for k, v in request.form.items() if k not in ("csrf_token", "what")}
+        try:
+            if request.form.get("what") == "terms":
+                services.set_supplier_terms({**form, "account_id": str(account_id)})
+            else:
+                services.set_supplier_price({**form, "account_id": str(account_id)})
+            session.commit()
+            flash("Saved", "success")
+            return redirect(url_for(".supplier_detail", account_id=account_id))
+        except DomainError as exc:
+            session.rollback()
+            errors = getattr(exc, "details", None) or {"body": [exc.message]}
+    return render_template("purchase/supplier_detail.html", account=account, errors=errors,
+                           terms=services.get_supplier(account_id),
+                           prices=services.supplier_prices(account_id=account_id),
+                           names={p.id: f"{p.sku} — {p.name}" for p in _choices()["products"]},
+                           **_choices())
+
+
 @bp.post("/reorder")
 @require_permission("purchase.orders:create")
 def reorder() -> Any:

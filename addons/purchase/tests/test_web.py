@@ -163,3 +163,19 @@ def test_vendor_terms_travel_with_the_account_form_and_api(app, world):
     with pytest.raises(services.ValidationError) as exc:
         contacts.update_account(world.customer.id, {"purchase_payment_terms": "now"})
     assert "is not a vendor" in exc.value.details["purchase_payment_terms"][0]
+
+
+def test_supplier_page_sets_terms_and_prices_and_names_bad_fields(client, world, buyer):
+    listing = client.get("/purchase/suppliers").get_data(as_text=True)
+    assert "Acme Supplies" in listing and "Carol" not in listing
+    url = f"/purchase/suppliers/{world.vendor.id}"
+    assert client.post(url, data={"what": "terms", "payment_terms": "30 days",
+                                  "lead_time_days": "4", "currency": "EUR"}).status_code == 302
+    bad = client.post(url, data={"what": "price", "product_id": str(world.widget.id),
+                                 "min_quantity": "1", "price": "-1"})
+    assert "must not be negative" in bad.get_data(as_text=True)
+    client.post(url, data={"what": "price", "product_id": str(world.widget.id),
+                           "supplier_code": "AC-1", "min_quantity": "10", "price": "1.95"})
+    page = client.get(url).get_data(as_text=True)
+    assert "AC-1" in page and "1.9500" in page and 'value="30 days"' in page
+    assert client.get(f"/purchase/suppliers/{world.customer.id}").status_code == 422
