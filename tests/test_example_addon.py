@@ -62,7 +62,7 @@ def test_discovered_through_its_entry_point(app, entry_point):
     assert entry_point.dist is not None and entry_point.dist.name == "pergola-notes"
     addon = app.extensions["pergola.registry"].addons["notes"]
     assert addon_origin(addon).startswith("entry point 'notes' of distribution pergola-notes")
-    assert addon.path == EXAMPLE / "pergola_notes"
+    assert addon.manifest.package == "pergola_notes"
 
 
 def test_migrated_by_db_upgrade_with_no_drift(fresh_app, entry_point):  # noqa: F811
@@ -73,8 +73,8 @@ def test_migrated_by_db_upgrade_with_no_drift(fresh_app, entry_point):  # noqa: 
     assert result.exit_code == 0, result.output
     assert "notes_note" in table_names(fresh_app)
     assert drift(fresh_app) == []
-    versions = EXAMPLE / "pergola_notes" / "migrations" / "versions"
-    assert versions in fresh_app.extensions["pergola.migration_dirs"]
+    notes = fresh_app.extensions["pergola.registry"].addons["notes"]
+    assert notes.path / "migrations" / "versions" in fresh_app.extensions["pergola.migration_dirs"]
 
 
 def test_enabled_per_tenant_and_its_hooks_reach_only_those_tenants(session, notes):
