@@ -31,6 +31,9 @@ class Raw:
                                              check_same_thread=False, timeout=30)
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA busy_timeout = 30000")
+            # As Pergola's engine sets them: WAL, and no fsync at every commit.
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
         else:
             import psycopg2
 
