@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
 
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -140,10 +140,10 @@ def run_inline(app: Flask, kind: str, *args: Any) -> None:
 def _clean_scope(app: Flask) -> Iterator[None]:
     from core.events import isolated_scope
 
-    if has_request_context():
-        # Inside a request the scope's state is the request's, shared with the app context
-        # pushed here: isolate first, so that context's teardown closes the job's session
-        # and not the request's (mid-commit, detaching everything the request holds).
+    if has_app_context():
+        # Run from a request (or command): its scope state may be shared with the app context
+        # pushed here (a request's environ is), so isolate first: that context's teardown
+        # must close the job's session, never the caller's (mid-commit, detaching its rows).
         with isolated_scope(), app.app_context(), tenant_context(None):
             yield
         return
