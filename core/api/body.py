@@ -53,9 +53,33 @@ def json_body() -> Any:
         raise MalformedJSON("the body is empty; send a JSON object", field="body")
     try:
         # Exact decimals: a float would turn 0.1 into 0.1000000000000000055...
-        return json.loads(raw, parse_float=Decimal)
+        data = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedJSON(f"the body is not valid JSON: {exc}", field="body") from exc
+    where = _nul_path(data, "")
+    if where is not None:
+        # PostgreSQL cannot store NUL in text; say so rather than fail on the way in.
+        raise ValidationError("text must not contain NUL (\\u0000) characters",
+                              field=where or "body")
+    return data
+
+
+def _nul_path(value: Any, path: str) -> str | None:
+    """The path of the first string (or key) holding a NUL character, if any."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            found = sub if "\x00" in str(key) else _nul_path(item, sub)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{i}" if path else str(i))
+            if found is not None:
+                return found
+    return None
 
 
 def json_object() -> dict[str, Any]:

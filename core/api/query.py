@@ -101,10 +101,18 @@ def _by_column(resource: Resource, name: str, raw: str) -> Any:
     return python_type(raw)
 
 
+def _values(args: Mapping[str, str], key: str) -> list[str]:
+    getlist = getattr(args, "getlist", None)
+    return list(getlist(key)) if getlist else [args[key]]
+
+
 def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
     """Read the list parameters; anything undeclared is a `ValidationError` naming it."""
     query = ListQuery()
     for key in args:
+        if "\x00" in key or any("\x00" in v for v in _values(args, key)):
+            raise ValidationError("must not contain NUL characters",
+                                  field=key.replace("\x00", ""))
         m = FILTER_RE.match(key)
         if m is None:
             if key not in LIST_PARAMS:
@@ -120,7 +128,7 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
         if op not in OPERATORS:
             raise ValidationError(
                 f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}", field=key)
-        for raw in args.getlist(key) if hasattr(args, "getlist") else [args[key]]:
+        for raw in _values(args, key):
             if op == "in":
                 value: Any = [convert(resource, name, v, key) for v in _names(raw)]
                 if not value:

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, request
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from core.api import body, query
 from core.api.idempotency import idempotent
@@ -164,6 +164,10 @@ def _writing() -> Iterator[None]:
     try:
         yield
         session.flush()
+    except DataError as exc:
+        session.rollback()
+        raise ValidationError("a value does not fit its column (too long or out of range)",
+                              field="body") from exc
     except IntegrityError as exc:
         session.rollback()
         raise Conflict("the change conflicts with existing data (a duplicate or a missing "
