@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
@@ -213,3 +214,26 @@ def reorder() -> Any:
     return ok({"orders": [dump_order(o) for o in result.orders],
                "skipped": [{"product_id": str(s.product_id), "reason": s.reason}
                            for s in result.skipped]}, 201)
+
+
+def _settings_dict() -> dict[str, Any]:
+    found = services.get_settings()
+    tolerance = Decimal(found.receipt_tolerance_pct).quantize(Decimal("0.0001"))
+    return {"receipt_tolerance_pct": format(tolerance, "f"),
+            "default_currency": found.default_currency, "auto_reorder": found.auto_reorder}
+
+
+@bp.get("/settings")
+@require_permission("purchase.suppliers:read")
+def get_settings() -> Any:
+    """The tenant's purchase settings."""
+    return ok(_settings_dict())
+
+
+@bp.patch("/settings")
+@require_permission("purchase.suppliers:manage")
+def update_settings() -> Any:
+    """Change the receipt tolerance %, default currency or daily auto-reorder."""
+    services.update_settings(_body())
+    session.commit()
+    return ok(_settings_dict())

@@ -112,3 +112,17 @@ def test_suppliers_and_prices(client, world, api_headers):
         "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
         "lines": [{"product_id": str(world.widget.id), "quantity": "2"}]}).get_json()["data"]
     assert order["currency"] == "USD" and order["lines"][0]["unit_cost"] == "1.7500"
+
+
+def test_settings_tolerance_through_the_api(client, world, api_headers):
+    h = api_headers(world.tenant, roles=["purchasing"])
+    assert client.get("/api/v1/purchase/settings", headers=h).get_json()["data"] == {
+        "receipt_tolerance_pct": "0.0000", "default_currency": "EUR", "auto_reorder": False}
+    resp = client.patch("/api/v1/purchase/settings", headers=h,
+                        json={"receipt_tolerance_pct": "5"})
+    assert resp.get_json()["data"]["receipt_tolerance_pct"] == "5.0000"
+    bad = client.patch("/api/v1/purchase/settings", headers=h,
+                       json={"receipt_tolerance_pct": "150"})
+    assert bad.status_code == 422
+    assert bad.get_json()["error"]["details"] == {
+        "receipt_tolerance_pct": ["must be between 0 and 100"]}
