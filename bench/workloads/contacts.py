@@ -11,7 +11,7 @@ PEOPLE = 2
 ADDRESSES = 1
 
 
-@workload("contacts", m=(500, 30))
+@workload("contacts", m=(200, 10))
 def contacts(ctx: Context) -> list[Result]:
     """M accounts, each with 2 people and 1 address, one transaction per account, through
     contacts.services; baseline: the same INSERTs (account, people, address)."""

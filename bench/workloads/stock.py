@@ -70,9 +70,13 @@ class RawStock:
     def receive(self, job: tuple[uuid.UUID, Decimal, Decimal]) -> None:
         """A receipt with a unit cost: lock the product, ensure the level, update it, write
         the movement, re-average the cost, commit."""
-        pid, qty, cost = job
+        self.raw.begin()
+        self.receive_in_transaction(*job)
+        self.raw.commit()
+
+    def receive_in_transaction(self, pid: uuid.UUID, qty: Decimal, cost: Decimal) -> None:
+        """The receipt's statements inside the caller's transaction."""
         r = self.raw
-        r.begin()
         lock = "" if r.kind == "sqlite" else " FOR NO KEY UPDATE"
         avg = dec(r.one("SELECT average_cost FROM inventory_product WHERE id = ?" + lock,
                         (pid,))[0])
@@ -93,7 +97,6 @@ class RawStock:
         new = cost if before <= 0 else ((avg * before + cost * qty) / total)
         r.execute("UPDATE inventory_product SET average_cost = ? WHERE id = ?",
                   (new.quantize(Decimal("0.0001")), pid))
-        r.commit()
 
     def hot(self, job: tuple[str, uuid.UUID]) -> bool:
         """A guarded reservation or issue of 1 unit; False when refused (nothing left)."""
@@ -153,7 +156,7 @@ def _invariants(ctx: Context, tid: uuid.UUID) -> dict[str, Any]:
             "invariants": "pass" if not negative and not mismatches else "FAIL"}
 
 
-@workload("receipts", products=(300, 16))
+@workload("receipts", products=(200, 8))
 def receipts(ctx: Context) -> list[Result]:
     """A receipt (with a unit cost) for every product, with 1 and then 8 concurrent workers
     (threads, own sessions); baseline: the same statements by hand, own connections."""
@@ -191,7 +194,7 @@ def receipts(ctx: Context) -> list[Result]:
     return out
 
 
-@workload("hot-stock", hot=(4, 2), ops=(60, 6))
+@workload("hot-stock", hot=(4, 2), ops=(40, 4))
 def hot_stock(ctx: Context) -> list[Result]:
     """8 workers reserving and issuing 1 unit at random on a few hot products whose stock
     runs out part-way (refusals count as operations); invariant check afterwards;
