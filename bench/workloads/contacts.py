@@ -11,6 +11,31 @@ PEOPLE = 2
 ADDRESSES = 1
 
 
+def insert_accounts(raw: Raw, tid: uuid.UUID, m: int) -> None:
+    """The baseline: per account one transaction of INSERTs (account, people, address)."""
+    for i in range(m):
+        raw.begin()
+        aid, at = uuid.uuid4(), now()
+        raw.execute(
+            "INSERT INTO contacts_account (id, tenant_id, name, kinds, status, email, tags,"
+            " created_at, updated_at, version) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1)",
+            (aid, tid, f"Account {i:06d}", ["customer"], f"a{i}@example.com", [], at, at))
+        for j in range(PEOPLE):
+            raw.execute(
+                "INSERT INTO contacts_person (id, tenant_id, account_id, first_name,"
+                " last_name, email, is_primary, created_at, updated_at, version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (uuid.uuid4(), tid, aid, f"P{j}", f"Person {i}", f"p{j}.{i}@x.org",
+                 j == 0, at, at))
+        for _ in range(ADDRESSES):
+            raw.execute(
+                "INSERT INTO contacts_address (id, tenant_id, account_id, kind, street,"
+                " city, postal_code, region, country, is_default, created_at, updated_at,"
+                " version) VALUES (?, ?, ?, 'billing', ?, 'Berlin', '', '', 'DE', ?, ?, ?,"
+                " 1)", (uuid.uuid4(), tid, aid, f"{i} Main St", True, at, at))
+        raw.commit()
+
+
 @workload("contacts", m=(200, 10))
 def contacts(ctx: Context) -> list[Result]:
     """M accounts, each with 2 people and 1 address, one transaction per account, through
@@ -40,28 +65,7 @@ def contacts(ctx: Context) -> list[Result]:
 
     def baseline() -> None:
         raw = Raw(ctx.url, base_tid)
-        for i in range(m):
-            raw.begin()
-            aid, at = uuid.uuid4(), now()
-            raw.execute(
-                "INSERT INTO contacts_account (id, tenant_id, name, kinds, status, email, tags,"
-                " created_at, updated_at, version) VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1)",
-                (aid, base_tid, f"Account {i:06d}", ["customer"], f"a{i}@example.com", [],
-                 at, at))
-            for j in range(PEOPLE):
-                raw.execute(
-                    "INSERT INTO contacts_person (id, tenant_id, account_id, first_name,"
-                    " last_name, email, is_primary, created_at, updated_at, version)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                    (uuid.uuid4(), base_tid, aid, f"P{j}", f"Person {i}", f"p{j}.{i}@x.org",
-                     j == 0, at, at))
-            for _ in range(ADDRESSES):
-                raw.execute(
-                    "INSERT INTO contacts_address (id, tenant_id, account_id, kind, street,"
-                    " city, postal_code, region, country, is_default, created_at, updated_at,"
-                    " version) VALUES (?, ?, ?, 'billing', ?, 'Berlin', '', '', 'DE', ?, ?, ?,"
-                    " 1)", (uuid.uuid4(), base_tid, aid, f"{i} Main St", True, at, at))
-            raw.commit()
+        insert_accounts(raw, base_tid, m)
         raw.close()
 
     t_per, t_raw = timed(pergola), timed(baseline)
