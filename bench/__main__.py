@@ -59,7 +59,7 @@ def table(results: list[Result]) -> str:
                         f"{r.extra['baseline_p95_ms']:.2f})" if "baseline_p50_ms" in r.extra
                         else "") + ("; " + notes if notes else ""))
         rows.append((r.name, r.db, r.unit, fmt(r.value), fmt(r.baseline),
-                     "-" if r.ratio is None else f"{r.ratio:.2f}", notes[:110]))
+                     "-" if r.ratio is None else f"{r.ratio:.3g}", notes[:110]))
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in rows]

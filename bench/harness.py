@@ -182,6 +182,9 @@ def build_app(url: str, instance: Path, **extra: Any) -> Flask:
                               # The API's default budget (600/min per user) would throttle
                               # the read loops: the bench measures work, not the limiter.
                               "api_rate_limit": API_RATE_LIMIT,
+                              # The test client logs in over plain HTTP; no forms are posted
+                              # but the login form.
+                              "csrf": False, "secure_cookies": False,
                               "extra_addons": [manifest],
                               # Room for 8 worker threads plus the request being served.
                               "engine_options": {} if url.startswith("sqlite")
