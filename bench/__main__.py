@@ -126,14 +126,17 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     ok = True
     started = time.perf_counter()
+    # Figures from a busy machine mislead: say how busy it was.
+    load_before = os.getloadavg()[0]
     for kind in kinds:
         ok = run_database(kind, args, names, sizes, results) and ok
     if args.json_out:
         args.json_out.write_text("".join(r.to_json() + "\n" for r in results))
     print()
     print(table(results))
-    print(f"\n{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s"
-          f"{'' if ok else '; SOME WORKLOADS FAILED'}")
+    print(f"\n{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s, "
+          f"{os.cpu_count()} CPUs, load average {load_before:.1f} before and "
+          f"{os.getloadavg()[0]:.1f} after{'' if ok else '; SOME WORKLOADS FAILED'}")
     return 0 if ok else 1
 
 

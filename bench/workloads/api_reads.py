@@ -94,7 +94,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-@workload("api-reads", requests=(1000, 20), accounts=(60, 30))
+@workload("api-reads", requests=(1000, 10), accounts=(30, 25))
 def api_reads(ctx: Context) -> list[Result]:
     """GET 50 people with expand=account (their account's name) R times: the WSGI app
     in-process (test client) and over HTTP against gunicorn with 2 workers; baseline: the
