@@ -177,6 +177,28 @@ def test_list_shows_only_the_tenants_rows(admin, make_tenant, as_tenant, session
     assert "Mine" in html and "Secret" not in html
 
 
+def test_csv_cells_defuse_formulas_but_keep_negative_numbers():
+    from core.web.views import _cell
+
+    assert _cell("=1+2") == "'=1+2"
+    assert _cell("@SUM(A1)") == "'@SUM(A1)"
+    assert _cell("-5.00") == "-5.00"
+    assert _cell("plain") == "plain"
+
+
+def test_model_views_refuse_a_search_on_an_unknown_column():
+    from flask import Blueprint
+
+    from core.web.views import ModelViews
+    from tests.testkit.web import ProjectForm
+
+    views = ModelViews(name="bad", model=Project, schema=ProjectForm, title="Bad", columns=[],
+                       search=["nope"], permissions={"read": "a.b:c", "create": "a.b:c",
+                                                     "update": "a.b:c"})
+    with pytest.raises(ValueError, match="'nope' is not a column of Project"):
+        views.register(Blueprint("bad", __name__))
+
+
 def test_csv_export_holds_the_filtered_list_and_defuses_formulas(admin, as_tenant, session):
     client, tenant, _ = admin
     add_projects(as_tenant, session, tenant, ("Alpha", "1.50"), ("=SUM(A1)", "2"),

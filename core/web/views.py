@@ -123,7 +123,14 @@ def _int_arg(raw: str | None, default: int, low: int, high: int) -> int:
 
 
 def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """A CSV cell a spreadsheet shows as text: formulas are defused, numbers such as -5 kept."""
+    if not text.startswith(_FORMULA_START):
+        return text
+    try:
+        float(text)
+    except ValueError:
+        return "'" + text
+    return text
 
 
 class ModelViews:
@@ -175,6 +182,11 @@ class ModelViews:
 
     def register(self, bp: Blueprint) -> None:
         """Add the list, export, new, detail, edit and comment routes to `bp`."""
+        mapped: set[str] = set(inspect(self.model).columns.keys())
+        for key in [*self.search, *(f.key for f in self.filters)]:
+            if key not in mapped:
+                raise ValueError(f"ModelViews {self.name!r}: {key!r} is not a column of "
+                                 f"{self.model.__name__}")
         self.blueprint = bp.name
         read, create, update = (self.permissions[k] for k in ("read", "create", "update"))
         n = self.name
@@ -209,8 +221,9 @@ class ModelViews:
         """The list's state from the query string (unknown sorts and filters are ignored)."""
         args = request.args
         sort = args.get("sort", "") or self.default_sort
-        sortable = {c.key for c in self.columns if c.sortable}
-        if sort.lstrip("-") not in sortable or not hasattr(self.model, sort.lstrip("-")):
+        mapped: set[str] = set(inspect(self.model).columns.keys())
+        sortable = {c.key for c in self.columns if c.sortable and c.key in mapped}
+        if sort.lstrip("-") not in sortable:
             sort = self.default_sort
         filters = {f.key: args.get(f"f_{f.key}", "") for f in self.filters}
         return ListState(
