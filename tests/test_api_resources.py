@@ -333,6 +333,7 @@ def test_contains_takes_wildcards_literally(client, headers, seeded, session, te
     ("sort=owner_id", "sort", "cannot sort on 'owner_id'"),
     ("fields=name,password", "fields", "unknown field(s) password"),
     ("expand=owner", "expand", "cannot expand owner"),
+    ("filter[budget][contains]=1", "filter[budget][contains]", "contains works on text"),
     ("colour=red", "colour", "unknown query parameter"),
 ])
 def test_undeclared_or_bad_list_parameters_are_named(client, headers, query, field, words):

@@ -10,7 +10,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 from sqlalchemy import inspect as sa_inspect
 
-from core.api.query import MAX_PER_PAGE, OPERATORS
+from core.api.query import MAX_PER_PAGE, OPERATORS, is_text
 from core.api.resource import Action, Resource
 from core.api.views import MAX_BULK
 
@@ -283,6 +283,8 @@ class SpecBuilder:
         for name in r.filterable:
             field_schema = self._field_schema(r, name)
             for op in OPERATORS:
+                if op == "contains" and not is_text(r, name):
+                    continue
                 schema = {"type": "string"} if op in ("in", "contains") else field_schema
                 params.append({"name": f"filter[{name}][{op}]", "in": "query",
                                "required": False, "schema": schema})

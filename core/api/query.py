@@ -101,6 +101,14 @@ def _by_column(resource: Resource, name: str, raw: str) -> Any:
     return python_type(raw)
 
 
+def is_text(resource: Resource, name: str) -> bool:
+    """True when field `name` is a text column (the only kind `contains` searches)."""
+    try:
+        return getattr(resource.model, name).type.python_type is str
+    except (NotImplementedError, AttributeError):
+        return False
+
+
 def _values(args: Mapping[str, str], key: str) -> list[str]:
     getlist = getattr(args, "getlist", None)
     return list(getlist(key)) if getlist else [args[key]]
@@ -134,6 +142,9 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
                 if not value:
                     raise ValidationError("give at least one value, comma-separated", field=key)
             elif op == "contains":
+                if not is_text(resource, name):
+                    raise ValidationError(f"contains works on text fields; {name!r} is not one",
+                                          field=key)
                 value = raw
             else:
                 value = convert(resource, name, raw, key)

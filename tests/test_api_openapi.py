@@ -1,0 +1,108 @@
+"""The OpenAPI document: valid, per tenant, complete; the docs page; a schemathesis run."""
+
+from __future__ import annotations
+
+import pytest
+
+URL = "/api/v1/openapi.json"
+
+
+@pytest.fixture()
+def headers(tenant, api_headers):
+    """An admin's bearer headers in `tenant`."""
+    return api_headers(tenant)
+
+
+def test_the_document_is_valid_openapi(client, headers):
+    import schemathesis
+    from schemathesis.specs.openapi.definitions import OPENAPI_30_VALIDATOR
+
+    resp = client.get(URL, headers=headers)
+    assert resp.status_code == 200
+    doc = resp.get_json()
+    OPENAPI_30_VALIDATOR.validate(doc)  # the OpenAPI 3.0 meta-schema schemathesis ships
+    schemathesis.openapi.from_dict(doc).validate()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["components"]["securitySchemes"]) == {"bearerAuth", "apiKey"}
+
+
+def test_the_document_covers_every_endpoint_of_a_resource(client, headers):
+    doc = client.get(URL, headers=headers).get_json()
+    base = "/api/v1/testkit/projects"
+    paths = doc["paths"]
+    assert set(paths[base]) >= {"get", "post"}
+    assert set(paths[f"{base}/{{id}}"]) >= {"get", "put", "patch", "delete"}
+    assert "post" in paths[f"{base}/bulk"] and "post" in paths[f"{base}/{{id}}/add-task"]
+    listing = paths[base]["get"]
+    names = {p["name"] for p in listing["parameters"]}
+    assert {"page", "per_page", "cursor", "sort", "q", "fields", "expand",
+            "filter[budget][gte]", "filter[name][contains]"} <= names
+    assert "filter[version][eq]" not in names  # only declared fields
+    assert {"401", "403", "422", "429", "500"} <= set(listing["responses"])
+    assert "412" in paths[f"{base}/{{id}}"]["patch"]["responses"]
+    assert "testkit.projects:plan" in paths[f"{base}/{{id}}/add-task"]["post"]["description"]
+    item = doc["components"]["schemas"]["TestkitProjects"]
+    assert item["properties"]["budget"]["type"] == "string"  # exact decimals as strings
+    assert item["properties"]["tasks"]["type"] == "array"  # expandable
+    create = doc["components"]["schemas"]["TestkitProjectsCreate"]
+    assert "id" not in create["properties"] and create["required"] == ["name"]
+
+
+def test_the_document_covers_only_the_tenants_enabled_addons(client, tenant, headers):
+    from core.registry import current_registry
+
+    assert any(p.startswith("/api/v1/testkit/") for p in client.get(URL, headers=headers)
+               .get_json()["paths"])
+    current_registry().disable(tenant.id, ["testkit"])
+    paths = client.get(URL, headers=headers).get_json()["paths"]
+    assert not any(p.startswith("/api/v1/testkit/") for p in paths)
+
+
+def test_the_document_needs_a_login(client):
+    assert client.get(URL).status_code == 401
+
+
+def test_the_docs_page_is_served_from_vendored_files(client):
+    page = client.get("/api/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "http://" not in html.replace("http://localhost", "") and "https://" not in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+        src = html.split(asset)[0].rsplit('"', 1)[-1] + asset
+        assert client.get(src).status_code == 200, src
+
+
+@pytest.mark.slow
+def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(app, client,
+                                                                         headers, tenant):
+    """Every operation, generated inputs; answers must be 4xx at worst and match the schema."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import (
+        content_type_conformance,
+        not_a_server_error,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    seed = client.post("/api/v1/testkit/projects", json={"name": "Seed", "budget": "5"},
+                       headers=headers).get_json()["data"]["id"]
+    calls = iter(range(10**6))
+    schema = schemathesis.openapi.from_wsgi(URL, app, headers=headers)
+    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+    operations = sorted((result.ok() for result in schema.get_all_operations()),
+                        key=lambda op: op.method.upper() == "DELETE")  # the seed lives longest
+    assert len(operations) >= 8
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=25, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        def run(case):
+            if case.path_parameters and "id" in case.path_parameters and next(calls) % 2:
+                case.path_parameters["id"] = seed  # half on a record that exists
+            response = case.call(headers=headers)
+            case.validate_response(response, checks=checks)
+
+        run()
