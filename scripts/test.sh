@@ -42,5 +42,18 @@ run_pytest() {
 PERGOLA_TEST_DATABASE_URL= run_pytest SQLite -p no:cacheprovider
 PERGOLA_TEST_DATABASE_URL="$SQLALCHEMY_DATABASE_URL" run_pytest PostgreSQL -p no:cacheprovider
 
+# --- bench smoke test (issue 10): the harness still runs every workload on both databases.
+# Figures are not checked. `timeout` only guards CI's budget against a hang (quick takes
+# about 25 s of CPU); a failed or hung workload fails the run.
+log "bench smoke test: python -m bench --quick"
+mkdir -p test-artifacts
+if timeout 300 $BIN/python -m bench --quick --db both --json-out test-artifacts/bench-quick.jsonl \
+    >test-artifacts/bench-quick.log 2>&1; then
+  tail -n 3 test-artifacts/bench-quick.log
+else
+  tail -n 60 test-artifacts/bench-quick.log; echo "bench smoke test failed" >&2; status=1
+fi
+# --- end of bench smoke test
+
 if [ $status = 0 ]; then log "all checks passed"; else log "FAILED"; fi
 exit $status
