@@ -39,7 +39,7 @@ def item(sku: str) -> dict[str, Any]:
     return {"sku": sku, "name": f"Product {sku}", "standard_cost": "1.5", "sales_price": "3"}
 
 
-@workload("products", n=(1000, 20))
+@workload("products", n=(500, 20))
 def products(ctx: Context) -> list[Result]:
     """Bulk-create N products via POST /api/v1/benchkit/products/bulk (in-process client,
     bearer token) and via inventory.services.create_product; baseline: SKU check + INSERT."""
