@@ -76,7 +76,9 @@ def _reorder_job() -> None:
         services.create_reorder_drafts()
 
 
-@hookimpl
+# trylast: contacts' and inventory's demo data come first (pluggy calls the most recently
+# registered addon first), so purchase reuses their warehouse instead of pre-empting it.
+@hookimpl(trylast=True)
 def load_demo_data(tenant_id: uuid.UUID) -> None:
     """A few vendors' orders, some received (idempotent)."""
     from addons.purchase.demo import load
