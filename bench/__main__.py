@@ -19,7 +19,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import workloads  # noqa: F401  - registers the workloads
+from bench import workloads  # importing registers the workloads
 from bench.harness import WORKLOADS, Context, Result, build_app, fresh_database, scratch
 
 
@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for w in WORKLOADS.values():
+        for w in sorted(WORKLOADS.values(), key=lambda w: workloads.ORDER.index(w.name)
+                        if w.name in workloads.ORDER else 99):
             sizes = ", ".join(f"{k}={f}/{q}" for k, (f, q) in w.sizes.items())
             print(f"{w.name:<12} {sizes:<40} {w.doc.splitlines()[0] if w.doc else ''}")
         return 0
@@ -119,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         parser.error(f"unknown workload(s) {', '.join(unknown)}; known: {', '.join(WORKLOADS)}")
+    rank = {n: i for i, n in enumerate(workloads.ORDER)}
+    names.sort(key=lambda n: rank.get(n, len(rank)))
     sizes = parse_sizes(args.size)
     # The bench's own output is the figures; the app's info logs would drown them.
     logging.getLogger("pergola").setLevel(logging.WARNING)

@@ -10,3 +10,7 @@ from bench.workloads import (  # noqa: F401  - registration by import
     stock,
     web,
 )
+
+# The order the runner uses (the issue's): writes, then reads, then the kernel.
+ORDER = ["products", "contacts", "receipts", "hot-stock", "purchase", "api-reads", "web",
+         "registry", "rss"]
