@@ -179,3 +179,26 @@ def test_supplier_page_sets_terms_and_prices_and_names_bad_fields(client, world,
     page = client.get(url).get_data(as_text=True)
     assert "AC-1" in page and "1.9500" in page and 'value="30 days"' in page
     assert client.get(f"/purchase/suppliers/{world.customer.id}").status_code == 422
+
+
+def test_editing_keeps_existing_lines_and_adds_new_ones(client, world, buyer, session):
+    order = services.create_order({
+        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
+        "lines": [{"product_id": str(world.widget.id), "quantity": "2", "unit_cost": "1"}]})
+    kept = order.lines[0].id
+    form = client.get(f"/purchase/orders/{order.id}/edit").get_data(as_text=True)
+    assert f'name="line-id" value="{kept}"' in form
+    new_row = client.post("/purchase/orders/form/line").get_data(as_text=True)
+    assert 'name="line-id" value=""' in new_row
+    resp = client.post(f"/purchase/orders/{order.id}/edit", data={
+        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
+        "line-id": ["", str(kept)],
+        "line-product_id": [str(world.gadget.id), str(world.widget.id)],
+        "line-quantity": ["1", "5"], "line-unit_cost": ["3", "1"],
+        "line-discount_pct": ["", ""], "line-tax_rate": ["0", "0"]})
+    assert resp.status_code == 302
+    session.expire_all()
+    lines = services.get_order(order.id).lines
+    assert [(ln.product_id, ln.quantity) for ln in lines] == [(world.gadget.id, 1),
+                                                               (world.widget.id, 5)]
+    assert lines[1].id == kept
