@@ -737,7 +737,8 @@ def retry(item_id: uuid.UUID | str) -> str:
         failure.status, failure.attempts, failure.next_attempt_at = "retrying", 0, now
         ev = session.get(OutboxEvent, failure.event_id)
         if ev is not None:
-            ev.state, ev.next_attempt_at = "retrying", now
+            # Pending again: dispatched after the commit, or by the relay after the grace.
+            ev.state, ev.next_attempt_at = "pending", now + event_settings().grace
         after_commit(_current_session(), "event", failure.event_id)
         return "handler"
     delivery = session.get(WebhookDelivery, ident)

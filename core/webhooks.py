@@ -271,7 +271,9 @@ def list_deliveries(endpoint_id: uuid.UUID | str, *, state: str | None = None,
 
 def reset_delivery(delivery: WebhookDelivery, now: dt.datetime | None = None) -> None:
     """Give a delivery a fresh round of attempts (it is sent after the caller commits)."""
-    delivery.state, delivery.next_attempt_at = "retrying", now or utcnow()
+    # Pending again: dispatched after the commit, or by the relay after the grace.
+    delivery.state = "pending"
+    delivery.next_attempt_at = (now or utcnow()) + event_settings().grace
     delivery.attempt_limit = delivery.attempts + event_settings().event_max_attempts
     delivery.last_error = ""
 
