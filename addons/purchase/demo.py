@@ -27,8 +27,7 @@ def _vendor(name: str, email: str) -> Any:
     for account in contacts.list_accounts(q=name, limit=5).items:
         if account.name == name:
             return account
-    made = contacts.create_account({"name": name, "email": email})
-    return contacts.update_account(made.id, {"kinds": ["vendor"]})
+    return contacts.create_account({"name": name, "kinds": ["vendor"], "email": email})
 
 
 def _product(sku: str, name: str, cost: str) -> Any:

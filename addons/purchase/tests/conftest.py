@@ -55,9 +55,7 @@ def build_world() -> SimpleNamespace:
     from addons.inventory import services as inventory
 
     def account(name: str, kinds: list[str], **extra: Any) -> Any:
-        # Kinds set in a second step: contacts' create_account refused `kinds` when written.
-        made = contacts.create_account({"name": name, **extra})
-        return contacts.update_account(made.id, {"kinds": kinds})
+        return contacts.create_account({"name": name, "kinds": kinds, **extra})
 
     w = SimpleNamespace()
     w.vendor = account("Acme Supplies", ["vendor"], email="orders@acme.example")
