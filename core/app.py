@@ -38,12 +38,10 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
         # credentials and ignores cookies, so a forged cross-site request carries nothing.
         WTF_CSRF_CHECK_DEFAULT=False,
     )
-    import core.identity
-    import core.models  # noqa: F401  - map the kernel's tables
-    import core.event_models  # noqa: F401  - outbox, webhooks, notifications, schedules
-    import core.sequences  # noqa: F401  - and the audit log's and sequences' tables
-    from core.api import docs as api_docs  # also maps the idempotency keys' table
+    # Map the kernel's tables: tenants and users, identity, events and jobs, sequences,
+    # the audit log, and the API's idempotency keys (imported with its docs blueprint).
     from core import audit
+    from core.api import docs as api_docs
 
     db = Database(settings.database_url, **settings.extra.get("engine_options", {}))
     db.init_app(app)
@@ -54,8 +52,8 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     ratelimit.init_app(app, settings.redis_url)
     app.register_blueprint(web_auth.bp)
     app.register_blueprint(api_auth.bp)
-    app.register_blueprint(api_docs.bp)
     web.init_app(app)
+    app.register_blueprint(api_docs.bp)
     registry = build_registry(settings)
     registry.init_app(app)
     events.init_app(app)
@@ -84,7 +82,7 @@ def _register_kernel_routes(app: Flask) -> None:
         try:
             with get_db().engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means "not healthy"
+        except Exception:
             log.exception("health check: database unreachable")
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")

@@ -47,7 +47,6 @@ def principal_for(
 ) -> Principal | None:
     """The principal of an active user in an active tenant they belong to, else None."""
     from core.registry import current_registry
-
     from core.tenancy import tenant_context
 
     # In the tenant's context: on PostgreSQL, row-level security hides the roles otherwise.
