@@ -90,9 +90,10 @@ def test_draft_sent_and_cancelled_orders_refuse_receiving(world, step):
         services.send_order(order.id)
     if step == "cancelled":
         services.cancel_order(order.id)
+    before = count_rows("purchase_receipt")
     with pytest.raises(services.IllegalTransition, match=f"it is {step}"):
         take(order, "1")
-    assert count_rows("purchase_receipt") == 0
+    assert count_rows("purchase_receipt") == before
 
 
 def test_moving_average_cost_after_receipts_at_different_costs(world):
@@ -202,3 +203,45 @@ def test_confirming_and_receiving_write_events_to_the_outbox(world, session):
     assert events["purchase.order.confirmed"]["number"] == order.number
     received = events["purchase.goods.received"]
     assert received["order_id"] == str(order.id) and received["lines"][0]["quantity"] == "10.0000"
+
+
+class _Veto:
+    """A plugin that refuses confirmations and receipts, as another addon might."""
+
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def purchase_order_confirmed(self, order):
+        raise DomainError(f"budget exceeded for {order.number}")
+
+    @hookimpl
+    def goods_received(self, receipt):
+        raise DomainError("quality check pending")
+
+
+def test_hooks_may_veto_confirmation_and_receipt_leaving_nothing_written(app, world, session):
+    from core.registry import current_registry
+    from core.sequences import current_number
+
+    order = confirmed(world)
+    draft = services.create_order({
+        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
+        "lines": [{"product_id": str(world.widget.id), "quantity": "1"}]})
+    drawn = current_number("purchase.order", period=str(order.confirmed_at.year))
+    receipts = count_rows("purchase_receipt")
+    pm = current_registry().pm
+    veto = _Veto()
+    pm.register(veto, name="purchase-test-veto")
+    try:
+        with pytest.raises(DomainError, match="budget exceeded"):
+            services.confirm_order(draft.id)
+        with pytest.raises(DomainError, match="quality check pending"):
+            take(order, "4")
+    finally:
+        pm.unregister(veto)
+    session.refresh(draft)
+    session.refresh(order.lines[0])
+    assert draft.state == "draft" and draft.number is None
+    assert current_number("purchase.order", period=str(order.confirmed_at.year)) == drawn
+    assert order.lines[0].received_qty == 0 and count_rows("purchase_receipt") == receipts
+    assert on_hand(world, world.widget) == 0
