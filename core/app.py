@@ -90,13 +90,12 @@ def _register_kernel_routes(app: Flask) -> None:
     @app.get("/")
     @public
     def index() -> Any:
-        """The dashboard for a logged-in user; for visitors, the deployment's tenants."""
+        """The dashboard for a logged-in user; for visitors, a page that leads to the login.
+
+        It names no tenant: one deployment serves many companies, and a visitor must not
+        learn who the others are.
+        """
         page = web.landing_page()
         if page is not None:
             return page
-        from core.services import list_tenants
-        from core.tenancy import system_context
-
-        with system_context():
-            tenants = list_tenants()
-        return render_template("index.html", tenants=tenants)
+        return render_template("index.html")

@@ -49,13 +49,13 @@ def test_healthz_is_503_when_the_database_is_unreachable(backend: str, tmp_path:
     assert body["database"] != "ok"
 
 
-def test_index_lists_tenants(app: Flask, make_tenant):
+def test_index_leads_visitors_to_login_without_naming_tenants(app: Flask, make_tenant):
     make_tenant("acme", "Acme Corporation")
     make_tenant("globex", "Globex")
     response = app.test_client().get("/")
     assert response.status_code == 200
     assert response.mimetype == "text/html"
     page = response.get_data(as_text=True)
-    assert "Acme Corporation" in page
-    assert "acme" in page
-    assert "Globex" in page
+    assert 'href="/login"' in page
+    assert "Acme Corporation" not in page
+    assert "Globex" not in page
