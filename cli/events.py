@@ -60,13 +60,12 @@ def failed_command(tenant_slug: str | None, limit: int) -> None:
 
     with system_context():
         slugs = _tenant_slugs()
-        items = ev.failed(limit=limit)
-    if tenant_slug is not None:
-        from core.services import get_tenant
+        wanted = None
+        if tenant_slug is not None:
+            from core.services import get_tenant
 
-        with system_context():
             wanted = get_tenant(tenant_slug).id
-        items = [i for i in items if i.tenant_id == wanted]
+        items = ev.failed(limit=limit, tenant_id=wanted)
     if not items:
         click.echo("nothing failed")
         return

@@ -691,26 +691,28 @@ class FailedItem:
         return lines[-1].strip() if lines else ""
 
 
-def failed(*, limit: int = 200) -> list[FailedItem]:
-    """Failures that gave up, newest first: the tenant's in its context, all in system context."""
+def failed(*, limit: int = 200, tenant_id: uuid.UUID | None = None) -> list[FailedItem]:
+    """Failures that gave up, newest first: the tenant's in its context; in system context
+    every tenant's, or `tenant_id`'s."""
     from core.event_models import WebhookDelivery, WebhookEndpoint
 
     items: list[FailedItem] = []
+    handlers = (select(EventFailure, OutboxEvent.type)
+                .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
+                .where(EventFailure.status == "failed"))
+    hooks = (select(WebhookDelivery, WebhookEndpoint.url)
+             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+             .where(WebhookDelivery.state == "failed"))
+    if tenant_id is not None:
+        handlers = handlers.where(EventFailure.tenant_id == tenant_id)
+        hooks = hooks.where(WebhookDelivery.tenant_id == tenant_id)
     rows = session.execute(
-        select(EventFailure, OutboxEvent.type)
-        .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
-        .where(EventFailure.status == "failed")
-        .order_by(EventFailure.last_failed_at.desc()).limit(limit)
-    ).all()
+        handlers.order_by(EventFailure.last_failed_at.desc()).limit(limit)).all()
     for f, etype in rows:
         items.append(FailedItem(f.id, "handler", f.tenant_id, f.event_id, etype, f.handler,
                                 f.attempts, f.last_error, f.last_failed_at))
     deliveries = session.execute(
-        select(WebhookDelivery, WebhookEndpoint.url)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .where(WebhookDelivery.state == "failed")
-        .order_by(WebhookDelivery.created_at.desc()).limit(limit)
-    ).all()
+        hooks.order_by(WebhookDelivery.created_at.desc()).limit(limit)).all()
     for d, url in deliveries:
         items.append(FailedItem(d.id, "webhook", d.tenant_id, d.event_id, d.event_type, url,
                                 d.attempts, d.last_error, d.delivered_at or d.created_at))
