@@ -400,7 +400,9 @@ def _read_rows(
     if where is not None:
         stmt = stmt.where(where)
     if lock:
-        stmt = stmt.with_for_update()
+        # NO KEY UPDATE (PostgreSQL): holds the rows against other writers without blocking
+        # inserts of rows that reference them, which plain FOR UPDATE would (deadlocks).
+        stmt = stmt.with_for_update(key_share=True)
     out = {}
     for row in session.execute(stmt).mappings():
         out[tuple(row[k] for k in pks)] = dict(row)

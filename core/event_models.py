@@ -37,6 +37,9 @@ class OutboxEvent(UUIDPrimaryKey, TenantOwned, Base):
     """
 
     __tablename__ = "core_event"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
     __table_args__ = (Index("ix_core_event_due", "state", "next_attempt_at"),)
 
     type: Mapped[str] = mapped_column(String(150), index=True)
@@ -55,6 +58,9 @@ class EventReceipt(TenantOwned, Base):
     """Proof that `handler` applied event `event_id`: written in the handler's own transaction."""
 
     __tablename__ = "core_event_receipt"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
 
     event_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("core_event.id", ondelete="CASCADE"), primary_key=True
@@ -67,6 +73,9 @@ class EventFailure(UUIDPrimaryKey, TenantOwned, Base):
     """A handler that failed on an event: waiting for a retry, or given up (`failed`)."""
 
     __tablename__ = "core_event_failure"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
     __table_args__ = (UniqueConstraint("event_id", "handler"),)
 
     event_id: Mapped[uuid.UUID] = mapped_column(
@@ -85,6 +94,7 @@ class WebhookEndpoint(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     """An integrator's URL that receives the tenant's events matching `event_types`."""
 
     __tablename__ = "core_webhook_endpoint"
+    __audit_redact__ = ("secret",)  # record that the secret changed, never its value
 
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(200), default="")
@@ -100,6 +110,9 @@ class WebhookDelivery(UUIDPrimaryKey, TenantOwned, Base):
     """One event owed to one endpoint; its attempts are logged in `WebhookAttempt`."""
 
     __tablename__ = "core_webhook_delivery"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
     __table_args__ = (
         UniqueConstraint("endpoint_id", "event_id"),
         Index("ix_core_webhook_delivery_due", "state", "next_attempt_at"),
@@ -127,6 +140,9 @@ class WebhookAttempt(UUIDPrimaryKey, TenantOwned, Base):
     """One HTTP attempt of a delivery: what the receiver answered and how long it took."""
 
     __tablename__ = "core_webhook_attempt"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
 
     delivery_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("core_webhook_delivery.id", ondelete="CASCADE"), index=True
@@ -144,6 +160,9 @@ class Notification(UUIDPrimaryKey, TenantOwned, Base):
     """A message for one user: shown under the bell, and optionally sent by email."""
 
     __tablename__ = "core_notification"
+    # Delivery machinery, not business data: it is its own log, and auditing it would
+    # double every event write.
+    __audit__ = False
     __table_args__ = (Index("ix_core_notification_inbox", "user_id", "read_at"),)
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("core_user.id", ondelete="CASCADE"))
