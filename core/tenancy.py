@@ -300,12 +300,18 @@ def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
     for table, wanted in fk_checks.items():
         ids = list(wanted)
         # Rows added in this same flush are not in the database yet; they were checked above.
-        pending = {
-            getattr(o, "id", None)
-            for o in session.new
-            if getattr(o, "__table__", None) is table
+        # Rows already in the session are known without a query: their tenant is loaded.
+        known = {
+            o.id: o.tenant_id
+            for o in (*session.new, *session.identity_map.values())
+            if getattr(o, "__table__", None) is table and isinstance(o, TenantOwned)
         }
-        ids = [i for i in ids if i not in pending]
+        for i in ids:
+            if i in known and tid is not None and known[i] not in (None, tid):
+                field = wanted[i]
+                raise ValidationError(f"{field}: no such record", field=field,
+                                      details={field: ["no such record"]})
+        ids = [i for i in ids if i not in known]
         if not ids:
             continue
         stmt = select(table.c.id).where(table.c.id.in_(ids))
