@@ -71,7 +71,7 @@ def test_dashboard_shows_tenant_menu_user_and_widgets(admin):
 def test_visitors_get_the_public_landing_page_with_a_login_link(client, make_tenant):
     make_tenant("visible", "Visible Ltd")
     html = page(client.get("/"))
-    assert "Visible Ltd" in html
+    assert "Visible Ltd" not in html  # visitors learn nothing of who else is served here
     assert 'href="/login"' in html
     assert "Dashboard" not in html
 
