@@ -295,6 +295,7 @@ def test_the_audit_trail_leaves_only_with_its_tenant(session, make_tenant):
         session.execute(Tenant.__table__.delete().where(Tenant.id == doomed.id))
         left = session.execute(
             select(AuditEntry.tenant_id, AuditEntry.table_name, AuditEntry.action)
+            .order_by(AuditEntry.id)
         ).all()
     assert doomed.id not in {row.tenant_id for row in left}
     assert [
