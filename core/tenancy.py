@@ -302,7 +302,7 @@ def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
         # Rows added in this same flush are not in the database yet; they were checked above.
         # Rows already in the session are known without a query: their tenant is loaded.
         known = {
-            o.id: o.tenant_id
+            getattr(o, "id", None): o.tenant_id
             for o in (*session.new, *session.identity_map.values())
             if getattr(o, "__table__", None) is table and isinstance(o, TenantOwned)
         }
