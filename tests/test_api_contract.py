@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 URL = "/api/v1/testkit/projects"
 

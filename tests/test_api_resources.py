@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, update
 
 from core.db import get_db
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 from tests.kernel_models import Project, Task
 
 URL = "/api/v1/testkit/projects"

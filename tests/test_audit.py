@@ -15,7 +15,7 @@ from core.auth import Principal, set_principal
 from core.db import Base, get_db
 from core.models import Tenant
 from core.tenancy import system_context, tenant_context
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 from tests.kernel_models import Project, Task
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 
 from core import services
 from core.tenancy import system_context
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 TABLES = ("core_tenant", "core_user", "core_membership")
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.identity import LoginSession
 from core.tenancy import tenant_context
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 from tests.kernel_models import Project
 
 PASSWORD = "correct horse battery"

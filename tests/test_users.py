@@ -9,7 +9,7 @@ from core import services
 from core.errors import Conflict, ValidationError
 from core.models import User
 from core.tenancy import system_context
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 PASSWORD = "correct horse battery"
 

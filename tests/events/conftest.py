@@ -28,7 +28,7 @@ from core import create_app
 from core.config import PROJECT_ROOT
 from core.db import get_db
 from core.tenancy import ensure_rls, system_context, tenant_context
-from tests.conftest import Committed
+from tests.fixtures import Committed
 
 WORKER_MAIN = "tests.events.worker_main"
 

@@ -1,4 +1,4 @@
-"""Fixtures for apps built with only the fixture addons (imported by tests/conftest.py).
+"""Fixtures for apps built with only the fixture addons (imported by tests/fixtures.py).
 
 The apps share the test database (its schema comes from the session `app` fixture) and
 roll back every test's writes. Until login lands in these tests, a request names its

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 BASE = "/api/v1/contacts"
 

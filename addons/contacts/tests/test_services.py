@@ -11,7 +11,7 @@ from addons.contacts import services
 from addons.contacts.models import Account, Address, Person
 from core.errors import DomainError, NotFound, ValidationError
 from core.event_models import OutboxEvent
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 def events(type_: str | None = None) -> list[OutboxEvent]:

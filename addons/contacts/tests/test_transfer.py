@@ -6,7 +6,7 @@ import pytest
 
 from addons.contacts import services, transfer
 from addons.contacts.demo import load_demo
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 GOOD_AND_BAD = (
     "name,kinds,status,email,tags,billing_street,billing_city,billing_country,"

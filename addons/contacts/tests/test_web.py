@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from addons.contacts.models import Account
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from addons.inventory import services
 from addons.inventory.models import LedgerImmutable, StockLevel, StockMovement
 from core.db import session
 from core.errors import ValidationError
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 def level(inv, warehouse=None):

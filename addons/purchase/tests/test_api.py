@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 def _login(client: Any, tenant: Any, user: Any) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 
 from addons.purchase import services
 from core.errors import ValidationError
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 def draft(w: Any, *lines: dict[str, Any], account: Any = None) -> Any:

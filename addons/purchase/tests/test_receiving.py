@@ -11,7 +11,7 @@ import pytest
 from addons.inventory import services as inventory
 from addons.purchase import services
 from core.errors import DomainError, ValidationError
-from tests.conftest import count_rows
+from tests.fixtures import count_rows
 
 
 def confirmed(w: Any, *lines: tuple[Any, str, str]) -> Any:
