@@ -13,7 +13,7 @@ from typing import Any
 import jwt
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from core.auth import AuthenticationRequired, Principal
 from core.db import session
@@ -360,11 +360,15 @@ def principal_from_api_key(token: str) -> Principal:
     if tenant is None or not tenant.is_active:
         raise AuthenticationRequired("tenant suspended")
     ceiling = None
+    roles: frozenset[str] = frozenset()
     if key.created_by is not None:
         creator = principal_for(key.created_by, key.tenant_id)
         if creator is None:
             raise AuthenticationRequired("the key's creator no longer has access")
+        # The creator's permissions bound the key, and the creator's roles carry their
+        # record rules: a key sees no row its creator could not.
         ceiling = creator.patterns
+        roles = creator.roles
     # Record use at most once a minute: a key used per request must not write per request.
     if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
         key.last_used_at = now
@@ -379,6 +383,7 @@ def principal_from_api_key(token: str) -> Principal:
         api_key_id=key.id,
         enabled_addons=current_registry().enabled_addons(key.tenant_id),
         ceiling=ceiling,
+        roles=roles,
         email=f"api-key:{key.name}",
     )
 
@@ -397,8 +402,9 @@ def principal_from_bearer(token: str) -> Principal:
 # --- passwords -------------------------------------------------------------------------------
 
 
-def change_password(user: User, current: str, new: str) -> None:
-    """Change a password after checking the current one."""
+def change_password(user: User, current: str, new: str,
+                    keep_session: uuid.UUID | None = None) -> None:
+    """Change a password after checking the current one; other logins end."""
     from core.services import MIN_PASSWORD, check_password
 
     if not check_password(user, current):
@@ -408,7 +414,22 @@ def change_password(user: User, current: str, new: str) -> None:
             f"password must be at least {MIN_PASSWORD} characters", field="new_password"
         )
     user.password_hash = hash_password(new)
+    end_other_logins(user, keep=keep_session)
     session.flush()
+
+
+def end_other_logins(user: User, keep: uuid.UUID | None = None) -> None:
+    """After a password change: revoke every refresh token and web login but `keep`.
+
+    Whoever stole a token or cookie must lose it with the old password.
+    """
+    session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
+                                               RefreshToken.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep is not None:
+        stmt = stmt.where(LoginSession.id != keep)
+    session.execute(stmt)
 
 
 def _reset_serializer() -> URLSafeTimedSerializer:
@@ -440,6 +461,7 @@ def reset_password(token: str, new: str, max_age: int = 3600) -> User:
             f"password must be at least {MIN_PASSWORD} characters", field="password"
         )
     user.password_hash = hash_password(new)
+    end_other_logins(user)
     session.flush()
     return user
 

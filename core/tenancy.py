@@ -203,12 +203,23 @@ def _on_execute(state: ORMExecuteState) -> None:
                     "(use tenant_context(...) or, for kernel maintenance, system_context())"
                 )
         else:
+            if state.is_update and isinstance(state.parameters, list) \
+                    and _touches_tenant_data(state):
+                # ORM "bulk UPDATE by primary key" has no WHERE clause for the criteria to
+                # join: it would write any tenant's row whose id it is given.
+                raise TenantContextError(
+                    "bulk UPDATE by primary key on tenant-owned data is refused; "
+                    "use update(Model).where(...).values(...) or change loaded objects"
+                )
             options.append(
                 with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid,
                                      include_aliases=True)
             )
-        for provider in _criteria_providers:
-            options.extend(provider())
+        # Aggregates that must see the whole tenant (a product's total stock for its
+        # average cost) opt out of record rules, never of the tenant wall.
+        if not state.execution_options.get("skip_record_rules", False):
+            for provider in _criteria_providers:
+                options.extend(provider())
     if options and (state.is_select or state.is_update or state.is_delete):
         state.statement = state.statement.options(*options)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -103,7 +104,9 @@ def change_password() -> Any:
         user = session.get(User, principal.user_id)
         try:
             login_service.change_password(
-                user, request.form.get("current_password", ""), request.form.get("new_password", "")
+                user, request.form.get("current_password", ""),
+                request.form.get("new_password", ""),
+                keep_session=uuid.UUID(current_user.get_id()),  # this browser stays logged in
             )
             session.commit()
             flash("Password changed", "success")

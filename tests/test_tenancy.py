@@ -225,3 +225,18 @@ def test_relationship_load_from_a_non_tenant_parent_is_filtered(session, make_te
     session.expire(b_membership, ["roles"])
     with tenant_context(b.id):
         assert [r.name for r in b_membership.roles] == ["sales"]
+
+
+def test_bulk_update_by_primary_key_is_refused_in_a_tenant(session, two_tenants):
+    """It has no WHERE clause for the tenant filter to join, so it must not run at all."""
+    from sqlalchemy import update
+
+    a, b = two_tenants
+    with tenant_context(b.id):
+        beta = session.scalars(select(Project)).one()
+    with tenant_context(a.id), pytest.raises(TenantContextError):
+        session.execute(update(Project), [{"id": beta.id, "version": beta.version,
+                                           "name": "written by A"}])
+    session.expire_all()
+    with tenant_context(b.id):
+        assert session.scalars(select(Project.name)).one() == "beta"

@@ -226,8 +226,10 @@ def bulk_create(r: Resource) -> Any:
                 created.append(r.create(data) if r.create else _default_create(r, data))
         except DomainError as exc:
             # A business rule refused item i: say which, keep the rule's code.
-            raise DomainError(f"item {i}: {exc.message}; nothing was created", code=exc.code,
-                              details={f"items.{i}": [exc.message]}) from exc
+            refused = DomainError(f"item {i}: {exc.message}; nothing was created",
+                                  code=exc.code, details={f"items.{i}": [exc.message]})
+            refused.status = exc.status  # a 409 stays a 409, a 403 a 403
+            raise refused from exc
     return ok([dump(r, obj) for obj in created], 201)
 
 

@@ -219,3 +219,41 @@ def test_demo_data_is_idempotent(session, make_tenant, as_tenant):
         assert session.scalar(select(func.count()).select_from(StockMovement)) == moves
         assert services.ledger_mismatches() == []
         assert len(services.list_warehouses()) == 2
+
+
+def test_a_storekeepers_receipt_averages_over_every_warehouse(client, tenant, api_headers,
+                                                              make_member, as_tenant):
+    """Record rules narrow what a storekeeper sees, never the product's own average cost."""
+    admin = api_headers(tenant, roles=["admin"])
+    for code in ("NORTH", "SOUTH"):
+        client.post("/api/v1/inventory/warehouses", json={"code": code, "name": code},
+                    headers=admin)
+    client.post("/api/v1/inventory/products", json={"sku": "AVG", "name": "Avg"}, headers=admin)
+    client.post("/api/v1/inventory/transactions", json={
+        "kind": "receipt", "product": "AVG", "warehouse": "SOUTH", "quantity": 100,
+        "unit_cost": "10"}, headers=admin)
+    keeper = make_member(tenant, roles=["storekeeper"])
+    with as_tenant(tenant):
+        north = session.scalars(select(Warehouse).where(Warehouse.code == "NORTH")).one()
+    client.post(f"/api/v1/inventory/warehouses/{north.id}/users",
+                json={"user_id": str(keeper.id)}, headers=admin)
+    resp = client.post("/api/v1/auth/login", json={"email": keeper.email, "tenant": tenant.slug,
+                                                    "password": "correct horse battery"})
+    keeper_headers = {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
+    r = client.post("/api/v1/inventory/transactions", json={
+        "kind": "receipt", "product": "AVG", "warehouse": "NORTH", "quantity": 10,
+        "unit_cost": "20"}, headers=keeper_headers)
+    assert r.status_code in (200, 201), r.get_json()
+    with as_tenant(tenant):
+        session.expire_all()
+        product = session.scalars(select(Product).where(Product.sku == "AVG")).one()
+    # (100 x 10 + 10 x 20) / 110, not 20 as if SOUTH did not exist.
+    assert product.average_cost == Decimal("10.9091")
+
+
+def test_fractional_quantities_add_up_exactly(inv):
+    """0.7 + 0.1 leaves exactly 0.8 to issue, on SQLite (REAL storage) as on PostgreSQL."""
+    services.receive(inv.widget, inv.east, "0.7")
+    services.receive(inv.widget, inv.east, "0.1")
+    services.issue(inv.widget, inv.east, "0.8")
+    assert services.check_availability(inv.widget, inv.east).quantity_available == Decimal("0")
