@@ -50,32 +50,53 @@ def table(results: list[Result]) -> str:
     head = ("workload", "db", "unit", "pergola", "baseline", "ratio", "notes")
     rows = [head]
     for r in results:
-        notes = "; ".join(f"{k}={v}" for k, v in r.extra.items()
-                          if k not in ("note", "p50_ms", "p95_ms", "baseline_p50_ms",
-                                       "baseline_p95_ms") and not isinstance(v, dict | list))
+        notes = "; ".join(
+            f"{k}={v}"
+            for k, v in r.extra.items()
+            if k not in ("note", "p50_ms", "p95_ms", "baseline_p50_ms", "baseline_p95_ms")
+            and not isinstance(v, dict | list)
+        )
         if "p50_ms" in r.extra:
-            notes = (f"p50 {r.extra['p50_ms']:.2f} ms, p95 {r.extra['p95_ms']:.2f} ms"
-                     + (f" (baseline {r.extra['baseline_p50_ms']:.2f}/"
-                        f"{r.extra['baseline_p95_ms']:.2f})" if "baseline_p50_ms" in r.extra
-                        else "") + ("; " + notes if notes else ""))
-        rows.append((r.name, r.db, r.unit, fmt(r.value), fmt(r.baseline),
-                     "-" if r.ratio is None else f"{r.ratio:.3g}", notes[:110]))
+            notes = (
+                f"p50 {r.extra['p50_ms']:.2f} ms, p95 {r.extra['p95_ms']:.2f} ms"
+                + (
+                    f" (baseline {r.extra['baseline_p50_ms']:.2f}/{r.extra['baseline_p95_ms']:.2f})"
+                    if "baseline_p50_ms" in r.extra
+                    else ""
+                )
+                + ("; " + notes if notes else "")
+            )
+        rows.append(
+            (
+                r.name,
+                r.db,
+                r.unit,
+                fmt(r.value),
+                fmt(r.baseline),
+                "-" if r.ratio is None else f"{r.ratio:.3g}",
+                notes[:110],
+            )
+        )
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def run_database(kind: str, args: argparse.Namespace, names: list[str],
-                 sizes: dict[str, int], emit: list[Result]) -> bool:
+def run_database(
+    kind: str, args: argparse.Namespace, names: list[str], sizes: dict[str, int], emit: list[Result]
+) -> bool:
     """Run the selected workloads on one fresh database; False if any failed."""
     from core import migrate
     from core.db import get_db
 
     ok = True
     pg_url = os.environ.get("PERGOLA_BENCH_DATABASE_URL") or os.environ.get(
-        "SQLALCHEMY_DATABASE_URL")
+        "SQLALCHEMY_DATABASE_URL"
+    )
     with scratch() as tmp, fresh_database(kind, pg_url, tmp) as url:
         app = build_app(url, tmp / "instance")
         with app.app_context():
@@ -88,8 +109,16 @@ def run_database(kind: str, args: argparse.Namespace, names: list[str],
             except Exception as exc:  # noqa: BLE001 - reported as a failed row, run goes on
                 traceback.print_exc()
                 ok = False
-                results = [ctx.result(name, "-", None, None, error=f"{type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0][:200] if str(exc) else ''}")]
+                results = [
+                    ctx.result(
+                        name,
+                        "-",
+                        None,
+                        None,
+                        error=f"{type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                    )
+                ]
             for r in results:
                 r.extra.setdefault("seconds", round(time.perf_counter() - start, 2))
                 print(r.to_json(), flush=True)
@@ -100,19 +129,27 @@ def run_database(kind: str, args: argparse.Namespace, names: list[str],
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the options, run, print; the exit status says whether everything ran."""
-    parser = argparse.ArgumentParser(prog="python -m bench",
-                                     description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--only", default="", help="comma-separated workload names")
-    parser.add_argument("--size", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a size (e.g. n=500); applies to every workload with it")
+    parser.add_argument(
+        "--size",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a size (e.g. n=500); applies to every workload with it",
+    )
     parser.add_argument("--json-out", type=Path, help="also write the JSON lines here")
     parser.add_argument("--list", action="store_true", help="list the workloads and exit")
     args = parser.parse_args(argv)
     if args.list:
-        for w in sorted(WORKLOADS.values(), key=lambda w: workloads.ORDER.index(w.name)
-                        if w.name in workloads.ORDER else 99):
+        for w in sorted(
+            WORKLOADS.values(),
+            key=lambda w: workloads.ORDER.index(w.name) if w.name in workloads.ORDER else 99,
+        ):
             sizes = ", ".join(f"{k}={f}/{q}" for k, (f, q) in w.sizes.items())
             print(f"{w.name:<12} {sizes:<40} {w.doc.splitlines()[0] if w.doc else ''}")
         return 0
@@ -137,9 +174,11 @@ def main(argv: list[str] | None = None) -> int:
         args.json_out.write_text("".join(r.to_json() + "\n" for r in results))
     print()
     print(table(results))
-    print(f"\n{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s, "
-          f"{os.cpu_count()} CPUs, load average {load_before:.1f} before and "
-          f"{os.getloadavg()[0]:.1f} after{'' if ok else '; SOME WORKLOADS FAILED'}")
+    print(
+        f"\n{'quick' if args.quick else 'full'} run, {time.perf_counter() - started:.0f} s, "
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after{'' if ok else '; SOME WORKLOADS FAILED'}"
+    )
     return 0 if ok else 1
 
 

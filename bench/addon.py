@@ -64,11 +64,24 @@ class _Plugin:
         from addons.inventory.schemas import ProductSchema
 
         return [
-            Resource("products", Product, ProductSchema, "inventory.products",
-                     create=_create_product, sortable=("sku",), default_sort=("sku",)),
-            Resource("people", Person, PersonOutSchema, "contacts.people",
-                     expandable={"account": AccountNameSchema}, sortable=("last_name",),
-                     default_sort=("last_name", "id")),
+            Resource(
+                "products",
+                Product,
+                ProductSchema,
+                "inventory.products",
+                create=_create_product,
+                sortable=("sku",),
+                default_sort=("sku",),
+            ),
+            Resource(
+                "people",
+                Person,
+                PersonOutSchema,
+                "contacts.people",
+                expandable={"account": AccountNameSchema},
+                sortable=("last_name",),
+                default_sort=("last_name", "id"),
+            ),
         ]
 
 

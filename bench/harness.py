@@ -69,8 +69,9 @@ class Workload:
 WORKLOADS: dict[str, Workload] = {}
 
 
-def workload(name: str, **sizes: tuple[int, int]) -> Callable[[Callable[[Context], list[Result]]],
-                                                                Callable[[Context], list[Result]]]:
+def workload(
+    name: str, **sizes: tuple[int, int]
+) -> Callable[[Callable[[Context], list[Result]]], Callable[[Context], list[Result]]]:
     """Register a workload under `name` with its (full, quick) sizes."""
 
     def deco(fn: Callable[[Context], list[Result]]) -> Callable[[Context], list[Result]]:
@@ -103,12 +104,28 @@ class Context:
         """Every size of the running workload."""
         return {k: self.size(k) for k in WORKLOADS[self.workload].sizes}
 
-    def result(self, name: str, unit: str, value: float | None, baseline: float | None,
-               *, higher_is_better: bool = True, size: dict[str, Any] | None = None,
-               **extra: Any) -> Result:
+    def result(
+        self,
+        name: str,
+        unit: str,
+        value: float | None,
+        baseline: float | None,
+        *,
+        higher_is_better: bool = True,
+        size: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> Result:
         """A result of the running workload on this database."""
-        return Result(name, self.db, size if size is not None else self.sizes(), unit, value,
-                      baseline, extra, higher_is_better)
+        return Result(
+            name,
+            self.db,
+            size if size is not None else self.sizes(),
+            unit,
+            value,
+            baseline,
+            extra,
+            higher_is_better,
+        )
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -177,19 +194,23 @@ def build_app(url: str, instance: Path, **extra: Any) -> Flask:
     from bench.addon import manifest
     from core import create_app
 
-    config: dict[str, Any] = {"database_url": url, "instance_path": str(instance),
-                              "secret_key": SECRET, "redis_url": bench_redis_url(),
-                              # The API's default budget (600/min per user) would throttle
-                              # the read loops: the bench measures work, not the limiter.
-                              "api_rate_limit": API_RATE_LIMIT,
-                              # The test client logs in over plain HTTP; no forms are posted
-                              # but the login form.
-                              "csrf": False, "secure_cookies": False,
-                              "extra_addons": [manifest],
-                              # Room for 8 worker threads plus the request being served.
-                              "engine_options": {} if url.startswith("sqlite")
-                              else {"pool_size": 12, "max_overflow": 8},
-                              **extra}
+    config: dict[str, Any] = {
+        "database_url": url,
+        "instance_path": str(instance),
+        "secret_key": SECRET,
+        "redis_url": bench_redis_url(),
+        # The API's default budget (600/min per user) would throttle
+        # the read loops: the bench measures work, not the limiter.
+        "api_rate_limit": API_RATE_LIMIT,
+        # The test client logs in over plain HTTP; no forms are posted
+        # but the login form.
+        "csrf": False,
+        "secure_cookies": False,
+        "extra_addons": [manifest],
+        # Room for 8 worker threads plus the request being served.
+        "engine_options": {} if url.startswith("sqlite") else {"pool_size": 12, "max_overflow": 8},
+        **extra,
+    }
     return create_app(config)
 
 
@@ -205,8 +226,9 @@ def new_tenant(app: Flask, slug: str, *, admin: bool = False) -> tuple[uuid.UUID
             tenant = services.create_tenant(slug, slug.replace("-", " ").title())
             token = None
             if admin:
-                user = services.create_user(f"admin@{slug}.example", tenant_slug=slug,
-                                            roles=["admin"])
+                user = services.create_user(
+                    f"admin@{slug}.example", tenant_slug=slug, roles=["admin"]
+                )
                 token = issue_tokens(user, tenant)["access_token"]
         session.commit()
         return tenant.id, token

@@ -61,8 +61,7 @@ def database(url: str) -> Iterator[str]:
         admin.dispose()
 
 
-def run_workers(workers: int, ops: int, make_worker: Callable[[], Callable[[int], None]]
-                ) -> float:
+def run_workers(workers: int, ops: int, make_worker: Callable[[], Callable[[int], None]]) -> float:
     """Operations per second of `workers` threads each running `ops` operations."""
     barrier = threading.Barrier(workers + 1)
     errors: list[BaseException] = []
@@ -92,8 +91,9 @@ def run_workers(workers: int, ops: int, make_worker: Callable[[], Callable[[int]
 class Baseline:
     """The same operations in hand-written SQL on one psycopg2 connection."""
 
-    def __init__(self, dsn: str, tenant_id: uuid.UUID, product_id: uuid.UUID,
-                 warehouse_id: uuid.UUID) -> None:
+    def __init__(
+        self, dsn: str, tenant_id: uuid.UUID, product_id: uuid.UUID, warehouse_id: uuid.UUID
+    ) -> None:
         self.conn = psycopg2.connect(dsn)
         self.t, self.p, self.w = str(tenant_id), str(product_id), str(warehouse_id)
 
@@ -101,35 +101,61 @@ class Baseline:
         # Row-level security is forced on these tables: the baseline says its tenant too.
         cur.execute("SELECT set_config('pergola.tenant_id', %s, true)", (self.t,))
 
-    def _movement(self, cur: Any, kind: str, qty: int, reserved: int, after: Any,
-                  reserved_after: Any, cost: Any) -> None:
+    def _movement(
+        self,
+        cur: Any,
+        kind: str,
+        qty: int,
+        reserved: int,
+        after: Any,
+        reserved_after: Any,
+        cost: Any,
+    ) -> None:
         cur.execute(
             "INSERT INTO inventory_stock_movement (id, tenant_id, created_at, product_id,"
             " warehouse_id, kind, quantity, quantity_before, quantity_after, reserved_change,"
             " reserved_after, unit_cost, reason) VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s,"
             " %s, %s, %s, '')",
-            (str(uuid.uuid4()), self.t, self.p, self.w, kind, qty, after - qty, after,
-             reserved, reserved_after, cost))
+            (
+                str(uuid.uuid4()),
+                self.t,
+                self.p,
+                self.w,
+                kind,
+                qty,
+                after - qty,
+                after,
+                reserved,
+                reserved_after,
+                cost,
+            ),
+        )
 
     def receive(self, i: int) -> None:
         """A receipt of 1 unit with a cost."""
         cost = Decimal(1 + i % 5)
         with self.conn.cursor() as cur:
             self._begin(cur)
-            cur.execute("SELECT average_cost FROM inventory_product WHERE id = %s"
-                        " FOR NO KEY UPDATE", (self.p,))
+            cur.execute(
+                "SELECT average_cost FROM inventory_product WHERE id = %s FOR NO KEY UPDATE",
+                (self.p,),
+            )
             avg = cur.fetchone()[0]
-            cur.execute("UPDATE inventory_stock_level SET on_hand = on_hand + 1,"
-                        " updated_at = now() WHERE tenant_id = %s AND product_id = %s"
-                        " AND warehouse_id = %s RETURNING on_hand, reserved",
-                        (self.t, self.p, self.w))
+            cur.execute(
+                "UPDATE inventory_stock_level SET on_hand = on_hand + 1,"
+                " updated_at = now() WHERE tenant_id = %s AND product_id = %s"
+                " AND warehouse_id = %s RETURNING on_hand, reserved",
+                (self.t, self.p, self.w),
+            )
             after, reserved = cur.fetchone()
-            cur.execute("SELECT sum(on_hand) FROM inventory_stock_level WHERE product_id = %s",
-                        (self.p,))
+            cur.execute(
+                "SELECT sum(on_hand) FROM inventory_stock_level WHERE product_id = %s", (self.p,)
+            )
             total = cur.fetchone()[0]
             new_avg = ((avg * (total - 1) + cost) / total).quantize(Decimal("0.0001"))
-            cur.execute("UPDATE inventory_product SET average_cost = %s WHERE id = %s",
-                        (new_avg, self.p))
+            cur.execute(
+                "UPDATE inventory_product SET average_cost = %s WHERE id = %s", (new_avg, self.p)
+            )
             self._movement(cur, "receipt", 1, 0, after, reserved, cost)
         self.conn.commit()
 
@@ -137,10 +163,13 @@ class Baseline:
         """A reservation of 1 unit, refused when nothing is available."""
         with self.conn.cursor() as cur:
             self._begin(cur)
-            cur.execute("UPDATE inventory_stock_level SET reserved = reserved + 1,"
-                        " updated_at = now() WHERE tenant_id = %s AND product_id = %s"
-                        " AND warehouse_id = %s AND on_hand - reserved - 1 >= 0"
-                        " RETURNING on_hand, reserved", (self.t, self.p, self.w))
+            cur.execute(
+                "UPDATE inventory_stock_level SET reserved = reserved + 1,"
+                " updated_at = now() WHERE tenant_id = %s AND product_id = %s"
+                " AND warehouse_id = %s AND on_hand - reserved - 1 >= 0"
+                " RETURNING on_hand, reserved",
+                (self.t, self.p, self.w),
+            )
             row = cur.fetchone()
             if row is None:
                 raise RuntimeError("out of stock")
@@ -151,8 +180,7 @@ class Baseline:
         """One keyset page of the product's movements, newest first."""
         with self.conn.cursor() as cur:
             self._begin(cur)
-            sql = ("SELECT * FROM inventory_stock_movement WHERE tenant_id = %s AND"
-                   " product_id = %s")
+            sql = "SELECT * FROM inventory_stock_movement WHERE tenant_id = %s AND product_id = %s"
             params: list[Any] = [self.t, self.p]
             if cursor:
                 sql += " AND (created_at, id) < (%s, %s)"
@@ -163,21 +191,27 @@ class Baseline:
         return rows
 
 
-def fill_history(dsn: str, tenant_id: uuid.UUID, product_id: uuid.UUID,
-                 warehouse_id: uuid.UUID, count: int) -> None:
+def fill_history(
+    dsn: str, tenant_id: uuid.UUID, product_id: uuid.UUID, warehouse_id: uuid.UUID, count: int
+) -> None:
     """`count` ledger lines for the product (bulk-inserted: the history, not the levels)."""
     conn = psycopg2.connect(dsn)
     with conn.cursor() as cur:
         cur.execute("SELECT set_config('pergola.tenant_id', %s, true)", (str(tenant_id),))
-        rows = [(str(uuid.uuid4()), str(tenant_id), n, str(product_id), str(warehouse_id))
-                for n in range(count)]
+        rows = [
+            (str(uuid.uuid4()), str(tenant_id), n, str(product_id), str(warehouse_id))
+            for n in range(count)
+        ]
         psycopg2.extras.execute_values(
             cur,
             "INSERT INTO inventory_stock_movement (id, tenant_id, created_at, product_id,"
             " warehouse_id, kind, quantity, quantity_before, quantity_after, reserved_change,"
             " reserved_after, reason) SELECT v.id::uuid, v.t::uuid, now() - make_interval(secs"
             " => v.n), v.p::uuid, v.w::uuid, 'receipt', 0, 0, 0, 0, 0, 'bench' FROM (VALUES %s)"
-            " AS v(id, t, n, p, w)", rows, page_size=5000)
+            " AS v(id, t, n, p, w)",
+            rows,
+            page_size=5000,
+        )
         cur.execute("ANALYZE inventory_stock_movement")
     conn.commit()
     conn.close()
@@ -197,10 +231,16 @@ def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its table."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer operations (seconds)")
-    parser.add_argument("--db-url", default=os.environ.get("PERGOLA_BENCH_DATABASE_URL")
-                        or os.environ.get("SQLALCHEMY_DATABASE_URL"))
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
-                        help="events go to RQ as in production (default: in-process)")
+    parser.add_argument(
+        "--db-url",
+        default=os.environ.get("PERGOLA_BENCH_DATABASE_URL")
+        or os.environ.get("SQLALCHEMY_DATABASE_URL"),
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("REDIS_URL"),
+        help="events go to RQ as in production (default: in-process)",
+    )
     args = parser.parse_args(argv)
     if not args.db_url:
         raise SystemExit("give --db-url postgresql://... (or set SQLALCHEMY_DATABASE_URL)")
@@ -208,9 +248,15 @@ def main(argv: list[str] | None = None) -> None:
     history = 30_000 if args.quick else 300_000
 
     with database(args.db_url) as url, tempfile.TemporaryDirectory() as instance:
-        app = create_app({"database_url": url, "instance_path": instance,
-                          "secret_key": "bench-" * 6, "redis_url": args.redis_url,
-                          "engine_options": {"pool_size": 20, "max_overflow": 10}})
+        app = create_app(
+            {
+                "database_url": url,
+                "instance_path": instance,
+                "secret_key": "bench-" * 6,
+                "redis_url": args.redis_url,
+                "engine_options": {"pool_size": 20, "max_overflow": 10},
+            }
+        )
         with app.app_context():
             migrate.upgrade(app)
             with system_context():
@@ -237,13 +283,16 @@ def main(argv: list[str] | None = None) -> None:
                         else:
                             inv.reserve(pid, wid, 1)
                         session.commit()
+
                 return run
+
             return make
 
         def baseline(op: str) -> Callable[[], Callable[[int], None]]:
             def make() -> Callable[[int], None]:
                 b = Baseline(dsn, tid, pid, wid)
                 return b.receive if op == "receive" else b.reserve
+
             return make
 
         print(f"{'operation':<28}{'workers':>8}{'pergola/s':>12}{'baseline/s':>12}{'ratio':>8}")
@@ -273,12 +322,17 @@ def main(argv: list[str] | None = None) -> None:
 
             for label, fn, base_fn in (
                 ("history: first page", first_page, lambda: b.history(None)),
-                ("history: page at 10,000", deep_page,
-                 lambda: b.history((last.created_at, str(last.id)))),
+                (
+                    "history: page at 10,000",
+                    deep_page,
+                    lambda: b.history((last.created_at, str(last.id))),
+                ),
             ):
                 per_ms, base_ms = best_of(fn), best_of(base_fn)
-                print(f"{label:<28}{history:>8}{per_ms:>10.2f}ms{base_ms:>10.2f}ms"
-                      f"{per_ms / base_ms:>8.2f}")
+                print(
+                    f"{label:<28}{history:>8}{per_ms:>10.2f}ms{base_ms:>10.2f}ms"
+                    f"{per_ms / base_ms:>8.2f}"
+                )
         get_db(app).dispose()
 
 

@@ -27,8 +27,9 @@ class Raw:
         self.tenant_id = tenant_id
         if self.kind == "sqlite":
             # Autocommit mode, explicit BEGIN IMMEDIATE: writers queue as Pergola's do.
-            self.conn: Any = sqlite3.connect(u.database or "", isolation_level=None,
-                                             check_same_thread=False, timeout=30)
+            self.conn: Any = sqlite3.connect(
+                u.database or "", isolation_level=None, check_same_thread=False, timeout=30
+            )
             self.conn.execute("PRAGMA foreign_keys = ON")
             self.conn.execute("PRAGMA busy_timeout = 30000")
             # As Pergola's engine sets them: WAL, and no fsync at every commit.
@@ -37,8 +38,9 @@ class Raw:
         else:
             import psycopg2
 
-            self.conn = psycopg2.connect(u.set(drivername="postgresql").render_as_string(
-                hide_password=False))
+            self.conn = psycopg2.connect(
+                u.set(drivername="postgresql").render_as_string(hide_password=False)
+            )
         self.cur = self.conn.cursor()
 
     def begin(self) -> None:
@@ -46,8 +48,9 @@ class Raw:
         if self.kind == "sqlite":
             self.cur.execute("BEGIN IMMEDIATE")
         elif self.tenant_id is not None:
-            self.cur.execute("SELECT set_config('pergola.tenant_id', %s, true)",
-                             (str(self.tenant_id),))
+            self.cur.execute(
+                "SELECT set_config('pergola.tenant_id', %s, true)", (str(self.tenant_id),)
+            )
 
     def commit(self) -> None:
         """Commit the transaction."""

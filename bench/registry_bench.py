@@ -107,9 +107,14 @@ def main(argv: list[str] | None = None) -> None:
     rows: list[tuple[str, str, str, str]] = []
 
     with database(args.db_url) as url, tempfile.TemporaryDirectory() as instance:
-        app = create_app({"database_url": url, "instance_path": instance,
-                          "secret_key": "bench-secret-key-of-at-least-32-bytes",
-                          "default_addons": "none"})
+        app = create_app(
+            {
+                "database_url": url,
+                "instance_path": instance,
+                "secret_key": "bench-secret-key-of-at-least-32-bytes",
+                "default_addons": "none",
+            }
+        )
         with app.app_context():
             migrate.upgrade(app)
         registry: Registry = app.extensions["pergola.registry"]
@@ -118,14 +123,26 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit("no addons installed: nothing to measure")
         leaf = min(names, key=lambda n: (len(registry.dependency_closure([n])), n))
         deepest = max(names, key=lambda n: (len(registry.dependency_closure([n])), n))
-        print(f"database: {make_url(url).get_backend_name()}; addons installed: "
-              f"{', '.join(names)}; tenants: {args.tenants}")
+        print(
+            f"database: {make_url(url).get_backend_name()}; addons installed: "
+            f"{', '.join(names)}; tenants: {args.tenants}"
+        )
 
         with app.app_context(), system_context():
             tenant_ids = [uuid.uuid4() for _ in range(args.tenants)]
-            session.execute(insert(Tenant), [
-                {"id": tid, "slug": f"bench-{i:05d}", "name": f"Bench {i}", "status": "active",
-                 "settings": {}} for i, tid in enumerate(tenant_ids)])
+            session.execute(
+                insert(Tenant),
+                [
+                    {
+                        "id": tid,
+                        "slug": f"bench-{i:05d}",
+                        "name": f"Bench {i}",
+                        "status": "active",
+                        "settings": {},
+                    }
+                    for i, tid in enumerate(tenant_ids)
+                ],
+            )
             session.commit()
 
         # Enabling for one tenant: each on its own tenant, committed, as the CLI does.
@@ -139,8 +156,14 @@ def main(argv: list[str] | None = None) -> None:
 
             samples = timed(enable_one, 20)
             closure = registry.dependency_closure([name])
-            rows.append((f"enable {name} ({label}: {len(closure)} addon(s)) for 1 tenant",
-                         "20", fmt(statistics.median(samples)), "median"))
+            rows.append(
+                (
+                    f"enable {name} ({label}: {len(closure)} addon(s)) for 1 tenant",
+                    "20",
+                    fmt(statistics.median(samples)),
+                    "median",
+                )
+            )
 
         # Enabling for every tenant, one transaction, as `--all-tenants` does.
         with app.app_context():
@@ -149,8 +172,14 @@ def main(argv: list[str] | None = None) -> None:
                 registry.enable(tid, [leaf])
             session.commit()
             total = time.perf_counter() - start
-        rows.append((f"enable {leaf} for all {args.tenants} tenants", str(args.tenants),
-                     fmt(total), f"{fmt(total / args.tenants)} / tenant"))
+        rows.append(
+            (
+                f"enable {leaf} for all {args.tenants} tenants",
+                str(args.tenants),
+                fmt(total),
+                f"{fmt(total / args.tenants)} / tenant",
+            )
+        )
 
         # Dispatch: a separate registry over the same addons, each also implementing a
         # no-op hook, so every addon answers and the figures measure dispatch only.
@@ -169,14 +198,26 @@ def main(argv: list[str] | None = None) -> None:
         plain = bench.pm.hook.bench_ping
         with app.app_context():
             t = timed(lambda: [plain(value=1) for _ in range(calls)], 1)[0]
-            rows.append((f"plain pluggy call ({len(names)} addons answer)", str(calls),
-                         fmt(t), f"{fmt(t / calls)} / call"))
+            rows.append(
+                (
+                    f"plain pluggy call ({len(names)} addons answer)",
+                    str(calls),
+                    fmt(t),
+                    f"{fmt(t / calls)} / call",
+                )
+            )
             full = tenant_ids[0]  # enables every addon
             with tenant_context(full):
                 bench.hook.bench_ping(value=1)  # warm the enabled-set cache
                 t = timed(lambda: [bench.hook.bench_ping(value=1) for _ in range(calls)], 1)[0]
-            rows.append(("tenant-aware call, one tenant, set cached", str(calls), fmt(t),
-                         f"{fmt(t / calls)} / call"))
+            rows.append(
+                (
+                    "tenant-aware call, one tenant, set cached",
+                    str(calls),
+                    fmt(t),
+                    f"{fmt(t / calls)} / call",
+                )
+            )
             for tid in tenant_ids:  # warm every tenant's cached set
                 with tenant_context(tid):
                     bench.hook.bench_ping(value=1)
@@ -189,8 +230,14 @@ def main(argv: list[str] | None = None) -> None:
 
             n = (calls // len(tenant_ids) or 1) * len(tenant_ids)
             t = timed(cycle, 1)[0]
-            rows.append((f"tenant-aware call cycling {len(tenant_ids)} tenants (+context)",
-                         str(n), fmt(t), f"{fmt(t / n)} / call"))
+            rows.append(
+                (
+                    f"tenant-aware call cycling {len(tenant_ids)} tenants (+context)",
+                    str(n),
+                    fmt(t),
+                    f"{fmt(t / n)} / call",
+                )
+            )
 
         requests = 1_000
 
@@ -208,8 +255,14 @@ def main(argv: list[str] | None = None) -> None:
                 request_plain()
 
         t = timed(many_plain, 1)[0]
-        rows.append(("per request: app context + one query + plain call", str(requests), fmt(t),
-                     f"{fmt(t / requests)} / request"))
+        rows.append(
+            (
+                "per request: app context + one query + plain call",
+                str(requests),
+                fmt(t),
+                f"{fmt(t / requests)} / request",
+            )
+        )
         visits = tenant_ids * (requests // len(tenant_ids) + 1)
 
         def many_tenant() -> None:
@@ -217,8 +270,14 @@ def main(argv: list[str] | None = None) -> None:
                 request_tenant(visits[i])
 
         t = timed(many_tenant, 1)[0]
-        rows.append(("per request: app context + tenant + enabled-set read + call",
-                     str(requests), fmt(t), f"{fmt(t / requests)} / request"))
+        rows.append(
+            (
+                "per request: app context + tenant + enabled-set read + call",
+                str(requests),
+                fmt(t),
+                f"{fmt(t / requests)} / request",
+            )
+        )
         app.extensions["pergola.registry"] = registry
         get_db(app).dispose()
 

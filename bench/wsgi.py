@@ -7,5 +7,6 @@ from pathlib import Path
 
 from bench.harness import build_app
 
-app = build_app(os.environ["PERGOLA_BENCH_WSGI_DATABASE_URL"],
-                Path(os.environ["PERGOLA_BENCH_WSGI_INSTANCE"]))
+app = build_app(
+    os.environ["PERGOLA_BENCH_WSGI_DATABASE_URL"], Path(os.environ["PERGOLA_BENCH_WSGI_INSTANCE"])
+)

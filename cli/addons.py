@@ -83,10 +83,15 @@ def addons_info(name: str) -> None:
     with system_context():
         count = registry.enabled_counts()[name]
         total = len(services.list_tenants())
-    implements = sorted({impl.function.__name__
-                         for plugin in addon.plugins
-                         for caller in (registry.pm.get_hookcallers(plugin) or [])
-                         for impl in caller.get_hookimpls() if impl.plugin is plugin})
+    implements = sorted(
+        {
+            impl.function.__name__
+            for plugin in addon.plugins
+            for caller in (registry.pm.get_hookcallers(plugin) or [])
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin
+        }
+    )
     published = registry.published_by(name)
     versions = addon.path / "migrations" / "versions"
     lines = [
@@ -101,17 +106,25 @@ def addons_info(name: str) -> None:
         ("enabled for", f"{count} of {total} tenants"),
         ("implements", ", ".join(implements) or "-"),
         ("publishes", ", ".join(published) or "-"),
-        ("blueprints", ", ".join(f"{bp.name} ({bp.url_prefix or '/'})"
-                                 for bp in addon.blueprints) or "-"),
+        (
+            "blueprints",
+            ", ".join(f"{bp.name} ({bp.url_prefix or '/'})" for bp in addon.blueprints) or "-",
+        ),
         ("migrations", f"branch {m.name!r} in {versions}" if versions.is_dir() else "none"),
     ]
     for label, value in lines:
         click.echo(f"{label + ':':<14}{value}")
     _section("permissions", [f"{p}  {d}" for p, d in m.permissions.items()])
-    _section("default grants", [f"{role}: {', '.join(pats)}"
-                                for role, pats in m.default_grants.items()])
-    _section("menus", [f"{i.label} -> {i.endpoint}"
-                       + (f" (needs {i.permission})" if i.permission else "") for i in m.menus])
+    _section(
+        "default grants", [f"{role}: {', '.join(pats)}" for role, pats in m.default_grants.items()]
+    )
+    _section(
+        "menus",
+        [
+            f"{i.label} -> {i.endpoint}" + (f" (needs {i.permission})" if i.permission else "")
+            for i in m.menus
+        ],
+    )
 
 
 def _section(title: str, items: list[str]) -> None:
@@ -183,8 +196,14 @@ def addons_enable(names: tuple[str, ...], slug: str | None, all_tenants: bool) -
     _known(registry, names)
     pulled: dict[str, int] = {}
     changed = 0
-    bar = tqdm(tenants, desc="enabling", unit="tenant", file=sys.stderr,
-               disable=len(tenants) < PROGRESS_FROM, leave=False)
+    bar = tqdm(
+        tenants,
+        desc="enabling",
+        unit="tenant",
+        file=sys.stderr,
+        disable=len(tenants) < PROGRESS_FROM,
+        leave=False,
+    )
     for tenant_slug, tenant_id in bar:
         try:
             new = registry.enable(tenant_id, names)
@@ -197,26 +216,32 @@ def addons_enable(names: tuple[str, ...], slug: str | None, all_tenants: bool) -
             pulled[dep] = pulled.get(dep, 0) + 1
         if not all_tenants:
             if new:
-                click.echo(f"enabled {', '.join(n for n in new if n in names)} "
-                           f"for tenant {tenant_slug}")
+                click.echo(
+                    f"enabled {', '.join(n for n in new if n in names)} for tenant {tenant_slug}"
+                )
             if extra:
                 click.echo(f"also enabled, as dependencies: {', '.join(extra)}")
             if not new:
                 click.echo(f"{', '.join(names)} already enabled for tenant {tenant_slug}")
     session.commit()
     if all_tenants:
-        click.echo(f"enabled {', '.join(names)} for {changed} of {len(tenants)} tenants "
-                   f"({len(tenants) - changed} had them already)")
+        click.echo(
+            f"enabled {', '.join(names)} for {changed} of {len(tenants)} tenants "
+            f"({len(tenants) - changed} had them already)"
+        )
         if pulled:
-            click.echo("also enabled, as dependencies: "
-                       + ", ".join(f"{dep} ({n} tenants)" for dep, n in pulled.items()))
+            click.echo(
+                "also enabled, as dependencies: "
+                + ", ".join(f"{dep} ({n} tenants)" for dep, n in pulled.items())
+            )
 
 
 @addons.command("disable")
 @click.argument("names", nargs=-1, required=True)
 @click.option("--tenant", "slug", required=True, help="The tenant to disable them for.")
-@click.option("--cascade", is_flag=True,
-              help="Also disable the enabled addons that depend on them.")
+@click.option(
+    "--cascade", is_flag=True, help="Also disable the enabled addons that depend on them."
+)
 @with_appcontext
 @domain_errors
 def addons_disable(names: tuple[str, ...], slug: str, cascade: bool) -> None:
@@ -242,10 +267,20 @@ def addon() -> None:
 
 @addon.command("new")
 @click.argument("name")
-@click.option("--path", "dest", type=click.Path(file_okay=False, path_type=Path), default=".",
-              show_default=True, help="Folder to create the package in.")
-@click.option("--model", default="Item", show_default=True,
-              help="Class name of the addon's first model (CamelCase).")
+@click.option(
+    "--path",
+    "dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Folder to create the package in.",
+)
+@click.option(
+    "--model",
+    default="Item",
+    show_default=True,
+    help="Class name of the addon's first model (CamelCase).",
+)
 def addon_new(name: str, dest: Path, model: str) -> None:
     """Scaffold NAME as a pip-installable package pergola-NAME (needs no database)."""
     from cli.scaffold import new_addon

@@ -26,8 +26,9 @@ def events() -> None:
 
 
 @events.command()
-@click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Hand over at most this many rows.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Hand over at most this many rows."
+)
 @with_appcontext
 @domain_errors
 def relay(limit: int | None) -> None:
@@ -44,9 +45,9 @@ def relay(limit: int | None) -> None:
             result = ev.relay(limit=limit, on_progress=bar.update)
         except QueueUnavailable as exc:
             raise click.ClickException(
-                f"Redis is unreachable ({exc}); nothing was lost: run the relay again") from exc
-    click.echo(f"relayed {result.events} event(s) and {result.deliveries} webhook "
-               f"delivery(ies)")
+                f"Redis is unreachable ({exc}); nothing was lost: run the relay again"
+            ) from exc
+    click.echo(f"relayed {result.events} event(s) and {result.deliveries} webhook delivery(ies)")
 
 
 @events.command("failed")
@@ -70,9 +71,11 @@ def failed_command(tenant_slug: str | None, limit: int) -> None:
         click.echo("nothing failed")
         return
     for i in items:
-        click.echo(f"{i.id}  {i.kind:<7}  {slugs.get(i.tenant_id, i.tenant_id)}  {i.event_type}"
-                   f"  {i.target}  attempts={i.attempts}  "
-                   f"{i.failed_at:%Y-%m-%d %H:%M:%S}Z  {i.summary}")
+        click.echo(
+            f"{i.id}  {i.kind:<7}  {slugs.get(i.tenant_id, i.tenant_id)}  {i.event_type}"
+            f"  {i.target}  attempts={i.attempts}  "
+            f"{i.failed_at:%Y-%m-%d %H:%M:%S}Z  {i.summary}"
+        )
     click.echo(f"{len(items)} failed; retry with: pergola events retry ID (or --all)")
 
 
@@ -89,8 +92,7 @@ def retry_command(ids: tuple[str, ...], retry_all: bool) -> None:
         raise click.UsageError("give the ID(s) to retry, or --all")
     with system_context():
         targets = list(ids) if ids else [str(i.id) for i in ev.failed(limit=100_000)]
-    for ident in tqdm(targets, unit="item", desc="retry", disable=len(targets) < 2,
-                      leave=False):
+    for ident in tqdm(targets, unit="item", desc="retry", disable=len(targets) < 2, leave=False):
         with system_context():
             ev.retry(ident)
             session.commit()  # each one is handed over as it commits
@@ -113,10 +115,14 @@ def show(event_id: str) -> None:
     with system_context():
         info = ev.event_status(event_id)
         slugs = _tenant_slugs()
-    click.echo(f"event {info['id']}  {info['type']}  tenant "
-               f"{slugs.get(uuid.UUID(info['tenant_id']), info['tenant_id'])}")
-    click.echo(f"state {info['state']}  sent {info['dispatch_count']} time(s)  "
-               f"created {info['created_at']:%Y-%m-%d %H:%M:%S}Z")
+    click.echo(
+        f"event {info['id']}  {info['type']}  tenant "
+        f"{slugs.get(uuid.UUID(info['tenant_id']), info['tenant_id'])}"
+    )
+    click.echo(
+        f"state {info['state']}  sent {info['dispatch_count']} time(s)  "
+        f"created {info['created_at']:%Y-%m-%d %H:%M:%S}Z"
+    )
     for name in info["applied"]:
         click.echo(f"  applied  {name}")
     for f in info["failures"]:

@@ -21,8 +21,11 @@ def build_cli() -> click.Group:
     from cli.audit import audit
 
     group = FlaskGroup(
-        name="pergola", create_app=_create_app, add_version_option=False,
-        load_dotenv=False, set_debug_flag=False,
+        name="pergola",
+        create_app=_create_app,
+        add_version_option=False,
+        load_dotenv=False,
+        set_debug_flag=False,
         help="Pergola: an addon-based ERP framework.",
     )
     group.add_command(db_commands.db)

@@ -53,12 +53,14 @@ def user() -> None:
 @click.option("--tenant", "tenant_slug", required=True, help="Slug of the tenant to join.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-@click.option("--role", "roles", multiple=True,
-              help="Role in the tenant (repeatable), e.g. --role admin.")
+@click.option(
+    "--role", "roles", multiple=True, help="Role in the tenant (repeatable), e.g. --role admin."
+)
 @with_appcontext
 @domain_errors
-def user_create(email: str, tenant_slug: str, name: str, password_stdin: bool,
-                roles: tuple[str, ...]) -> None:
+def user_create(
+    email: str, tenant_slug: str, name: str, password_stdin: bool, roles: tuple[str, ...]
+) -> None:
     """Create user EMAIL as a member of a tenant (a generated password is printed once).
 
     If EMAIL already has an account, it joins the tenant and keeps its password.
@@ -69,8 +71,9 @@ def user_create(email: str, tenant_slug: str, name: str, password_stdin: bool,
         password = sys.stdin.readline().rstrip("\r\n")
     elif not existing:
         password = generated = secrets.token_urlsafe(12)
-    u = services.create_user(email, tenant_slug=tenant_slug, password=password, name=name,
-                             roles=roles)
+    u = services.create_user(
+        email, tenant_slug=tenant_slug, password=password, name=name, roles=roles
+    )
     session.commit()
     if existing:
         click.echo(f"added existing user {u.email} to tenant {tenant_slug} (password unchanged)")

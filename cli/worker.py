@@ -15,11 +15,19 @@ from cli.util import domain_errors
 
 
 @click.command()
-@click.option("--with-scheduler", is_flag=True,
-              help="Also fire scheduled jobs and run the events relay (one or more workers).")
+@click.option(
+    "--with-scheduler",
+    is_flag=True,
+    help="Also fire scheduled jobs and run the events relay (one or more workers).",
+)
 @click.option("--burst", is_flag=True, help="Quit once the queue is empty.")
-@click.option("--queue", "queues", multiple=True, metavar="NAME",
-              help="Queue(s) to listen on (default: the 'queue_name' setting, 'pergola').")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    metavar="NAME",
+    help="Queue(s) to listen on (default: the 'queue_name' setting, 'pergola').",
+)
 @with_appcontext
 @domain_errors
 def worker(with_scheduler: bool, burst: bool, queues: tuple[str, ...]) -> None:
@@ -56,9 +64,13 @@ run_command = click.Command(
     callback=_run,
     params=[
         *flask_run_command.params,
-        click.Option(["--scheduler/--no-scheduler"], default=True, show_default=True,
-                     help="Embedded mode (no Redis): fire scheduled jobs and retry events "
-                          "in a background thread of the server."),
+        click.Option(
+            ["--scheduler/--no-scheduler"],
+            default=True,
+            show_default=True,
+            help="Embedded mode (no Redis): fire scheduled jobs and retry events "
+            "in a background thread of the server.",
+        ),
     ],
     help=(flask_run_command.help or "") + "\n\nIn embedded mode (no PERGOLA_REDIS_URL) it also "
     "runs due scheduled jobs, event retries and the relay in a background thread.",

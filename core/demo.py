@@ -48,8 +48,9 @@ def load_demo(instance_path: str) -> DemoLogin:
             tenant = services.create_tenant(DEMO_SLUG, "Demo Company")
         user = services.find_user(DEMO_EMAIL)
         if user is None or not any(m.tenant_id == tenant.id for m in user.memberships):
-            user = services.create_user(DEMO_EMAIL, tenant_slug=DEMO_SLUG, name="Demo Admin",
-                                        roles=["admin"])
+            user = services.create_user(
+                DEMO_EMAIL, tenant_slug=DEMO_SLUG, name="Demo Admin", roles=["admin"]
+            )
         # Always (re)set it: the password we print must work whatever the account held before.
         services.set_password(user, password)
         user.active = True

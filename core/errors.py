@@ -32,8 +32,13 @@ class ValidationError(DomainError):
     code = "VALIDATION_ERROR"
     status = 422
 
-    def __init__(self, message: str | None = None, *, field: str | None = None,
-                 details: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        details: dict[str, list[str]] | None = None,
+    ) -> None:
         if field and message and details is None:
             details = {field: [message]}
         if message is None:

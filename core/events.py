@@ -97,8 +97,10 @@ class EventHandler:
         pats = (self.patterns,) if isinstance(self.patterns, str) else tuple(self.patterns)
         object.__setattr__(self, "patterns", pats)
         if not re.match(r"^[a-z][a-z0-9_.-]{0,79}$", self.name):
-            raise ValueError(f"event handler name {self.name!r}: use lower-case letters, "
-                             "digits, '_', '.', '-' (stable: it keys idempotency)")
+            raise ValueError(
+                f"event handler name {self.name!r}: use lower-case letters, "
+                "digits, '_', '.', '-' (stable: it keys idempotency)"
+            )
         for p in pats:
             if not PATTERN_RE.match(p):
                 raise ValueError(f"event handler {self.name!r}: invalid pattern {p!r}")
@@ -116,8 +118,9 @@ def type_matches(pattern: str, event_type: str) -> bool:
 def validate_patterns(patterns: Any, field_name: str = "event_types") -> list[str]:
     """Return `patterns` as a list if each is a valid event type pattern, else raise."""
     if isinstance(patterns, str) or not isinstance(patterns, list | tuple) or not patterns:
-        raise ValidationError("give a non-empty list of event types, e.g. [\"contacts.*\"]",
-                              field=field_name)
+        raise ValidationError(
+            'give a non-empty list of event types, e.g. ["contacts.*"]', field=field_name
+        )
     bad = [p for p in patterns if not isinstance(p, str) or not PATTERN_RE.match(p)]
     if bad:
         raise ValidationError(
@@ -158,8 +161,11 @@ class EventSettings:
             if raw is None:
                 continue
             if isinstance(f.default, bool):
-                values[f.name] = raw if isinstance(raw, bool) else (
-                    str(raw).strip().lower() in ("1", "true", "yes", "on"))
+                values[f.name] = (
+                    raw
+                    if isinstance(raw, bool)
+                    else (str(raw).strip().lower() in ("1", "true", "yes", "on"))
+                )
             else:
                 kind = cast(Callable[[Any], Any], type(f.default))
                 values[f.name] = kind(raw)
@@ -187,9 +193,7 @@ def event_settings(app: Flask | None = None) -> EventSettings:
     app = app or cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
     found = app.extensions.get("pergola.events")
     if found is None:
-        found = app.extensions["pergola.events"] = EventSettings.load(
-            app.config["PERGOLA"].extra
-        )
+        found = app.extensions["pergola.events"] = EventSettings.load(app.config["PERGOLA"].extra)
     return cast(EventSettings, found)
 
 
@@ -219,29 +223,47 @@ def jsonable(payload: Mapping[str, Any]) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(json.dumps(dict(payload), default=_json_default)))
 
 
-def emit(event_type: str, payload: Mapping[str, Any] | None = None, *,
-         tenant_id: uuid.UUID | None = None, db_session: Session | None = None) -> uuid.UUID:
+def emit(
+    event_type: str,
+    payload: Mapping[str, Any] | None = None,
+    *,
+    tenant_id: uuid.UUID | None = None,
+    db_session: Session | None = None,
+) -> uuid.UUID:
     """Record event `event_type` in the current transaction; returns its id.
 
     The event is dispatched after the transaction commits, and never if it rolls back.
     The tenant is the one in context (in `system_context()`, pass `tenant_id`).
     """
     if not TYPE_RE.match(event_type or ""):
-        raise ValueError(f"invalid event type {event_type!r}: use dotted lower-case names "
-                         "such as 'contacts.account.created'")
-    return _write(event_type, jsonable(payload or {}), tenant_id, internal=False,
-                  db_session=db_session)
+        raise ValueError(
+            f"invalid event type {event_type!r}: use dotted lower-case names "
+            "such as 'contacts.account.created'"
+        )
+    return _write(
+        event_type, jsonable(payload or {}), tenant_id, internal=False, db_session=db_session
+    )
 
 
-def emit_internal(event_type: str, payload: Mapping[str, Any], *,
-                  tenant_id: uuid.UUID | None = None,
-                  db_session: Session | None = None) -> uuid.UUID:
+def emit_internal(
+    event_type: str,
+    payload: Mapping[str, Any],
+    *,
+    tenant_id: uuid.UUID | None = None,
+    db_session: Session | None = None,
+) -> uuid.UUID:
     """Like `emit`, for the kernel's own jobs: only kernel handlers see it, never webhooks."""
     return _write(event_type, jsonable(payload), tenant_id, internal=True, db_session=db_session)
 
 
-def _write(event_type: str, payload: dict[str, Any], tenant_id: uuid.UUID | None, *,
-           internal: bool, db_session: Session | None) -> uuid.UUID:
+def _write(
+    event_type: str,
+    payload: dict[str, Any],
+    tenant_id: uuid.UUID | None,
+    *,
+    internal: bool,
+    db_session: Session | None,
+) -> uuid.UUID:
     current = current_tenant_id()
     if tenant_id is None:
         tenant_id = require_tenant_id()
@@ -250,8 +272,13 @@ def _write(event_type: str, payload: dict[str, Any], tenant_id: uuid.UUID | None
     sess = db_session if db_session is not None else _current_session()
     now = utcnow()
     ev = OutboxEvent(
-        id=uuid.uuid4(), tenant_id=tenant_id, type=event_type, payload=payload,
-        internal=internal, created_at=now, state="pending",
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        type=event_type,
+        payload=payload,
+        internal=internal,
+        created_at=now,
+        state="pending",
         next_attempt_at=now + event_settings().grace,
     )
     sess.add(ev)
@@ -278,8 +305,9 @@ def _after_commit(sess: Session) -> None:
         try:
             dispatch(app, kind, ids)
         except Exception:
-            log.exception("dispatching %d %s(s) after commit failed; the relay will",
-                          len(ids), kind)
+            log.exception(
+                "dispatching %d %s(s) after commit failed; the relay will", len(ids), kind
+            )
 
 
 def _after_rollback(sess: Session) -> None:
@@ -329,13 +357,16 @@ def dispatch(app: Flask, kind: str, ids: Sequence[uuid.UUID]) -> None:
     _update_rows(app, model, ids, "pending", values)
 
 
-def _update_rows(app: Flask, model: Any, ids: Sequence[uuid.UUID], from_state: str,
-                 values: dict[str, Any]) -> None:
+def _update_rows(
+    app: Flask, model: Any, ids: Sequence[uuid.UUID], from_state: str, values: dict[str, Any]
+) -> None:
     """UPDATE rows still in `from_state` (a worker may have finished them already)."""
     with app.app_context(), isolated_scope(), system_context():
         session.execute(
-            update(model).where(model.id.in_(list(ids)), model.state == from_state)
-            .values(**values).execution_options(synchronize_session=False)
+            update(model)
+            .where(model.id.in_(list(ids)), model.state == from_state)
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
         session.commit()
 
@@ -383,8 +414,10 @@ def collect_hook(app: Flask, hook_name: str, kind: type) -> dict[str, list[tuple
         items: list[tuple[str, Any]] = []
         for item in (x for result in results for x in (result or [])):
             if not isinstance(item, kind):
-                raise TypeError(f"addon {owner!r}: {hook_name} must return {kind.__name__} "
-                                f"objects, got {item!r}")
+                raise TypeError(
+                    f"addon {owner!r}: {hook_name} must return {kind.__name__} "
+                    f"objects, got {item!r}"
+                )
             name = cast(Any, item).name
             full = f"{owner}.{name}"
             if full in seen:
@@ -401,9 +434,11 @@ def init_app(app: Flask) -> None:
 
     event_settings(app)
     app.extensions["pergola.event_handlers"] = collect_hook(
-        app, "register_event_handlers", EventHandler)
+        app, "register_event_handlers", EventHandler
+    )
     app.extensions["pergola.scheduled_jobs"] = collect_hook(
-        app, "register_scheduled_jobs", scheduler.ScheduledJob)
+        app, "register_scheduled_jobs", scheduler.ScheduledJob
+    )
     app.register_blueprint(webhooks_api.bp)
     app.register_blueprint(notifications_api.bp)
 
@@ -422,14 +457,20 @@ def handlers_for(event_type: str, *, internal: bool = False) -> list[tuple[str, 
 
         table = current_app.extensions["pergola.event_handlers"]
         caller = current_registry().caller("register_event_handlers")
-        found = [entry for impl in caller.get_hookimpls()
-                 for entry in table.get(impl.plugin_name, ())]
+        found = [
+            entry for impl in caller.get_hookimpls() for entry in table.get(impl.plugin_name, ())
+        ]
     return [(n, h) for n, h in found if h.matches(event_type)]
 
 
 def _as_event(row: OutboxEvent) -> Event:
-    return Event(id=row.id, type=row.type, tenant_id=row.tenant_id, payload=row.payload or {},
-                 created_at=row.created_at)
+    return Event(
+        id=row.id,
+        type=row.type,
+        tenant_id=row.tenant_id,
+        payload=row.payload or {},
+        created_at=row.created_at,
+    )
 
 
 @dataclass
@@ -472,10 +513,14 @@ def process_event(event_id: uuid.UUID | str, *, now: dt.datetime | None = None) 
     state, next_at = _overall(outcomes)
     with isolated_scope(), system_context():
         session.execute(
-            update(OutboxEvent).where(OutboxEvent.id == data.id).values(
-                state=state, next_attempt_at=next_at,
+            update(OutboxEvent)
+            .where(OutboxEvent.id == data.id)
+            .values(
+                state=state,
+                next_attempt_at=next_at,
                 processed_at=now if state == "done" else None,
-            ).execution_options(synchronize_session=False)
+            )
+            .execution_options(synchronize_session=False)
         )
         session.commit()
     if deliveries:
@@ -497,8 +542,7 @@ def _error_text(exc: BaseException) -> str:
     return text[-4000:]
 
 
-def _apply(app: Flask, data: Event, name: str, handler: EventHandler,
-           now: dt.datetime) -> _Outcome:
+def _apply(app: Flask, data: Event, name: str, handler: EventHandler, now: dt.datetime) -> _Outcome:
     """Run one handler in a transaction of its own, unless it already applied the event."""
     settings = event_settings(app)
     with isolated_scope():
@@ -515,8 +559,9 @@ def _apply(app: Flask, data: Event, name: str, handler: EventHandler,
             return _Outcome("retrying", at)
         attempt = (failure.attempts if failure is not None else 0) + 1
         # The receipt goes in first: a concurrent redelivery blocks on it, then fails.
-        session.add(EventReceipt(event_id=data.id, handler=name, tenant_id=data.tenant_id,
-                                 applied_at=now))
+        session.add(
+            EventReceipt(event_id=data.id, handler=name, tenant_id=data.tenant_id, applied_at=now)
+        )
         try:
             session.flush()
         except IntegrityError:
@@ -532,8 +577,14 @@ def _apply(app: Flask, data: Event, name: str, handler: EventHandler,
         except Exception as exc:  # noqa: BLE001 - any handler error is retried, then listed
             session.rollback()
             error = _error_text(exc)
-            log.warning("event %s (%s): handler %s failed (attempt %d): %s",
-                        data.id, data.type, name, attempt, exc)
+            log.warning(
+                "event %s (%s): handler %s failed (attempt %d): %s",
+                data.id,
+                data.type,
+                name,
+                attempt,
+                exc,
+            )
 
     max_attempts = handler.max_attempts or settings.event_max_attempts
     give_up = attempt >= max_attempts
@@ -541,8 +592,9 @@ def _apply(app: Flask, data: Event, name: str, handler: EventHandler,
     with isolated_scope():
         failure = _failure(data.id, name)
         if failure is None:
-            failure = EventFailure(event_id=data.id, handler=name, tenant_id=data.tenant_id,
-                                   first_failed_at=now)
+            failure = EventFailure(
+                event_id=data.id, handler=name, tenant_id=data.tenant_id, first_failed_at=now
+            )
             session.add(failure)
         failure.attempts = attempt
         failure.status = "failed" if give_up else "retrying"
@@ -590,7 +642,8 @@ class RelayResult:
 def _due(model: Any, now: dt.datetime) -> Any:
     return select(model.id).where(
         model.state.in_(("pending", "queued", "retrying")),
-        model.next_attempt_at.is_not(None), model.next_attempt_at <= now,
+        model.next_attempt_at.is_not(None),
+        model.next_attempt_at <= now,
     )
 
 
@@ -601,14 +654,20 @@ def count_due(*, now: dt.datetime | None = None) -> int:
     with isolated_scope(), system_context():
         for kind in ("event", "delivery"):
             model = _model(kind)
-            total += session.scalar(
-                select(func.count()).select_from(_due(model, now).subquery())) or 0
+            total += (
+                session.scalar(select(func.count()).select_from(_due(model, now).subquery())) or 0
+            )
         session.commit()
     return total
 
 
-def relay(*, now: dt.datetime | None = None, batch: int = 200, limit: int | None = None,
-          on_progress: Callable[[int], None] | None = None) -> RelayResult:
+def relay(
+    *,
+    now: dt.datetime | None = None,
+    batch: int = 200,
+    limit: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> RelayResult:
     """Hand over every due event and webhook delivery: never dispatched (Redis was down,
     the process died after commit), queued but unfinished past the lease (a worker died),
     or waiting for a retry that is now due. Safe to run anywhere, any number of times.
@@ -626,25 +685,32 @@ def relay(*, now: dt.datetime | None = None, batch: int = 200, limit: int | None
         while limit is None or result.total < limit:
             size = batch if limit is None else min(batch, limit - result.total)
             with isolated_scope(), system_context():
-                ids = list(session.scalars(
-                    _due(model, now).order_by(model.next_attempt_at).limit(size)
-                ))
+                ids = list(
+                    session.scalars(_due(model, now).order_by(model.next_attempt_at).limit(size))
+                )
                 if not ids:
                     session.commit()
                     break
                 # Claim: only rows still due move on, so two relays never both send one.
-                values: dict[str, Any] = {"state": "queued",
-                                          "next_attempt_at": now + settings.lease}
+                values: dict[str, Any] = {
+                    "state": "queued",
+                    "next_attempt_at": now + settings.lease,
+                }
                 if kind == "event":
-                    values.update(dispatched_at=now,
-                                  dispatch_count=OutboxEvent.dispatch_count + 1)
-                claimed = list(session.scalars(
-                    update(model).where(
-                        model.id.in_(ids), model.state.in_(("pending", "queued", "retrying")),
-                        model.next_attempt_at <= now,
-                    ).values(**values).returning(model.id)
-                    .execution_options(synchronize_session=False)
-                ))
+                    values.update(dispatched_at=now, dispatch_count=OutboxEvent.dispatch_count + 1)
+                claimed = list(
+                    session.scalars(
+                        update(model)
+                        .where(
+                            model.id.in_(ids),
+                            model.state.in_(("pending", "queued", "retrying")),
+                            model.next_attempt_at <= now,
+                        )
+                        .values(**values)
+                        .returning(model.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                )
                 session.commit()
             if not claimed:
                 break
@@ -655,8 +721,13 @@ def relay(*, now: dt.datetime | None = None, batch: int = 200, limit: int | None
                 try:
                     jobs.enqueue_many(app, kind, [str(i) for i in claimed])
                 except jobs.QueueUnavailable:
-                    _update_rows(app, model, claimed, "queued",
-                                 {"state": "pending", "next_attempt_at": utcnow()})
+                    _update_rows(
+                        app,
+                        model,
+                        claimed,
+                        "queued",
+                        {"state": "pending", "next_attempt_at": utcnow()},
+                    )
                     raise
             if kind == "event":
                 result.events += len(claimed)
@@ -697,25 +768,51 @@ def failed(*, limit: int = 200, tenant_id: uuid.UUID | None = None) -> list[Fail
     from core.event_models import WebhookDelivery, WebhookEndpoint
 
     items: list[FailedItem] = []
-    handlers = (select(EventFailure, OutboxEvent.type)
-                .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
-                .where(EventFailure.status == "failed"))
-    hooks = (select(WebhookDelivery, WebhookEndpoint.url)
-             .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-             .where(WebhookDelivery.state == "failed"))
+    handlers = (
+        select(EventFailure, OutboxEvent.type)
+        .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
+        .where(EventFailure.status == "failed")
+    )
+    hooks = (
+        select(WebhookDelivery, WebhookEndpoint.url)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(WebhookDelivery.state == "failed")
+    )
     if tenant_id is not None:
         handlers = handlers.where(EventFailure.tenant_id == tenant_id)
         hooks = hooks.where(WebhookDelivery.tenant_id == tenant_id)
-    rows = session.execute(
-        handlers.order_by(EventFailure.last_failed_at.desc()).limit(limit)).all()
+    rows = session.execute(handlers.order_by(EventFailure.last_failed_at.desc()).limit(limit)).all()
     for f, etype in rows:
-        items.append(FailedItem(f.id, "handler", f.tenant_id, f.event_id, etype, f.handler,
-                                f.attempts, f.last_error, f.last_failed_at))
+        items.append(
+            FailedItem(
+                f.id,
+                "handler",
+                f.tenant_id,
+                f.event_id,
+                etype,
+                f.handler,
+                f.attempts,
+                f.last_error,
+                f.last_failed_at,
+            )
+        )
     deliveries = session.execute(
-        hooks.order_by(WebhookDelivery.created_at.desc()).limit(limit)).all()
+        hooks.order_by(WebhookDelivery.created_at.desc()).limit(limit)
+    ).all()
     for d, url in deliveries:
-        items.append(FailedItem(d.id, "webhook", d.tenant_id, d.event_id, d.event_type, url,
-                                d.attempts, d.last_error, d.delivered_at or d.created_at))
+        items.append(
+            FailedItem(
+                d.id,
+                "webhook",
+                d.tenant_id,
+                d.event_id,
+                d.event_type,
+                url,
+                d.attempts,
+                d.last_error,
+                d.delivered_at or d.created_at,
+            )
+        )
     items.sort(key=lambda i: i.failed_at, reverse=True)
     return items[:limit]
 
@@ -750,8 +847,9 @@ def retry(item_id: uuid.UUID | str) -> str:
         webhooks.reset_delivery(delivery, now)
         after_commit(_current_session(), "delivery", delivery.id)
         return "webhook"
-    raise NotFound(f"no failed handler or delivery {item_id!r}",
-                   details={"id": ["no such failed item"]})
+    raise NotFound(
+        f"no failed handler or delivery {item_id!r}", details={"id": ["no such failed item"]}
+    )
 
 
 def _current_session() -> Session:
@@ -767,11 +865,23 @@ def event_status(event_id: uuid.UUID | str) -> dict[str, Any]:
     receipts = session.scalars(select(EventReceipt).where(EventReceipt.event_id == ident)).all()
     failures = session.scalars(select(EventFailure).where(EventFailure.event_id == ident)).all()
     return {
-        "id": str(row.id), "type": row.type, "tenant_id": str(row.tenant_id),
-        "state": row.state, "created_at": row.created_at, "payload": row.payload,
-        "dispatch_count": row.dispatch_count, "processed_at": row.processed_at,
+        "id": str(row.id),
+        "type": row.type,
+        "tenant_id": str(row.tenant_id),
+        "state": row.state,
+        "created_at": row.created_at,
+        "payload": row.payload,
+        "dispatch_count": row.dispatch_count,
+        "processed_at": row.processed_at,
         "applied": sorted(r.handler for r in receipts),
-        "failures": [{"id": str(f.id), "handler": f.handler, "status": f.status,
-                      "attempts": f.attempts, "next_attempt_at": f.next_attempt_at}
-                     for f in failures],
+        "failures": [
+            {
+                "id": str(f.id),
+                "handler": f.handler,
+                "status": f.status,
+                "attempts": f.attempts,
+                "next_attempt_at": f.next_attempt_at,
+            }
+            for f in failures
+        ],
     }

@@ -34,9 +34,7 @@ class Role(UUIDPrimaryKey, TenantOwned, Timestamps, Base):
     standard: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-Membership.roles = relationship(
-    Role, secondary=membership_role, lazy="select"
-)
+Membership.roles = relationship(Role, secondary=membership_role, lazy="select")
 
 
 class LoginSession(UUIDPrimaryKey, Base):

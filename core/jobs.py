@@ -62,8 +62,10 @@ def redis_connection(app: Flask | None = None) -> Redis:
     app = app or cast(Flask, current_app)
     url = app.config["PERGOLA"].redis_url
     if not url:
-        raise NoQueueConfigured("no Redis configured: set PERGOLA_REDIS_URL (embedded mode "
-                                "runs jobs in-process and needs no worker)")
+        raise NoQueueConfigured(
+            "no Redis configured: set PERGOLA_REDIS_URL (embedded mode "
+            "runs jobs in-process and needs no worker)"
+        )
     conn = app.extensions.get("pergola.redis")
     if conn is None:
         conn = app.extensions["pergola.redis"] = _connect(url)
@@ -86,8 +88,12 @@ def enqueue_many(app: Flask, kind: str, args: Sequence[str], *more: Any) -> None
     q = queue(app)
     jobs = [
         Queue.prepare_data(
-            JOBS[kind], args=(arg, *more), timeout=settings.job_timeout,
-            result_ttl=3600, failure_ttl=7 * 24 * 3600, description=f"pergola {kind} {arg}",
+            JOBS[kind],
+            args=(arg, *more),
+            timeout=settings.job_timeout,
+            result_ttl=3600,
+            failure_ttl=7 * 24 * 3600,
+            description=f"pergola {kind} {arg}",
         )
         for arg in args
     ]
@@ -220,8 +226,9 @@ class _PergolaWorkerMixin:
         except Exception:
             log.exception("scheduler tick failed")
 
-    def dequeue_job_and_maintain_ttl(self, timeout: int | None,
-                                     max_idle_time: int | None = None) -> Any:
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> Any:
         parent = super().dequeue_job_and_maintain_ttl  # type: ignore[misc]
         if self.pergola_tick is None or timeout is None:
             return parent(timeout, max_idle_time)
@@ -243,9 +250,15 @@ class PergolaSimpleWorker(_PergolaWorkerMixin, SimpleWorker):
     """RQ's non-forking worker, for tests and platforms without fork."""
 
 
-def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = False,
-               queues: Sequence[str] | None = None, simple: bool = False,
-               logging_level: str = "INFO") -> bool:
+def run_worker(
+    app: Flask,
+    *,
+    burst: bool = False,
+    with_scheduler: bool = False,
+    queues: Sequence[str] | None = None,
+    simple: bool = False,
+    logging_level: str = "INFO",
+) -> bool:
     """Run an RQ worker for `app` until stopped (or, with `burst`, until the queue is empty).
 
     `with_scheduler` also runs the scheduler's tick: due scheduled jobs, and the relay
@@ -259,8 +272,10 @@ def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = False,
     settings = event_settings(app)
     url = app.config["PERGOLA"].redis_url
     if not url:
-        raise NoQueueConfigured("no Redis configured: set PERGOLA_REDIS_URL to run workers "
-                                "(embedded mode runs jobs inside `pergola run`)")
+        raise NoQueueConfigured(
+            "no Redis configured: set PERGOLA_REDIS_URL to run workers "
+            "(embedded mode runs jobs inside `pergola run`)"
+        )
     # A connection of its own: RQ raises its socket timeout for blocking pops.
     conn = _connect(url)
     names = list(queues or [settings.queue_name])

@@ -402,8 +402,9 @@ def principal_from_bearer(token: str) -> Principal:
 # --- passwords -------------------------------------------------------------------------------
 
 
-def change_password(user: User, current: str, new: str,
-                    keep_session: uuid.UUID | None = None) -> None:
+def change_password(
+    user: User, current: str, new: str, keep_session: uuid.UUID | None = None
+) -> None:
     """Change a password after checking the current one; other logins end."""
     from core.services import MIN_PASSWORD, check_password
 
@@ -423,9 +424,11 @@ def end_other_logins(user: User, keep: uuid.UUID | None = None) -> None:
 
     Whoever stole a token or cookie must lose it with the old password.
     """
-    session.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
-                                               RefreshToken.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     stmt = delete(LoginSession).where(LoginSession.user_id == user.id)
     if keep is not None:
         stmt = stmt.where(LoginSession.id != keep)

@@ -12,8 +12,9 @@ from pathlib import Path
 from flask import current_app
 
 
-def send_mail(to: str, subject: str, body: str,
-              attachments: Sequence[tuple[str, bytes, str]] = ()) -> Path | None:
+def send_mail(
+    to: str, subject: str, body: str, attachments: Sequence[tuple[str, bytes, str]] = ()
+) -> Path | None:
     """Send one plain-text mail with optional (filename, content, mimetype) attachments;
     returns the file written in embedded mode."""
     msg = EmailMessage()

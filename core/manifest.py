@@ -47,7 +47,8 @@ class Manifest:
         # Freeze the mappings too: a manifest is shared by every app and tenant.
         object.__setattr__(self, "permissions", MappingProxyType(dict(self.permissions)))
         object.__setattr__(
-            self, "default_grants",
+            self,
+            "default_grants",
             MappingProxyType({k: tuple(v) for k, v in self.default_grants.items()}),
         )
         object.__setattr__(self, "depends", tuple(self.depends))

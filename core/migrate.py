@@ -57,11 +57,22 @@ def current(app: Flask | None = None, **kw: Any) -> None:
     command.current(alembic_config(app, **kw), verbose=False)
 
 
-def revision(message: str, *, head: str, branch_label: str | None = None,
-             version_path: str | None = None, depends_on: str | None = None,
-             app: Flask | None = None) -> Any:
+def revision(
+    message: str,
+    *,
+    head: str,
+    branch_label: str | None = None,
+    version_path: str | None = None,
+    depends_on: str | None = None,
+    app: Flask | None = None,
+) -> Any:
     """Autogenerate a revision on `head` (e.g. `core@head`)."""
     return command.revision(
-        alembic_config(app), message=message, autogenerate=True, head=head,
-        branch_label=branch_label, version_path=version_path, depends_on=depends_on,
+        alembic_config(app),
+        message=message,
+        autogenerate=True,
+        head=head,
+        branch_label=branch_label,
+        version_path=version_path,
+        depends_on=depends_on,
     )

@@ -24,8 +24,13 @@ from core.tenancy import require_tenant_id
 EMAIL_EVENT = "core.notification.email"
 
 
-def notify(user_ids: Iterable[uuid.UUID | str], subject: str, body: str = "",
-           link: str | None = None, email: bool = True) -> list[Notification]:
+def notify(
+    user_ids: Iterable[uuid.UUID | str],
+    subject: str,
+    body: str = "",
+    link: str | None = None,
+    email: bool = True,
+) -> list[Notification]:
     """Notify members of the tenant in context; with `email`, also mail each one (after commit).
 
     Every user must be an active member of the tenant (else a `ValidationError` on
@@ -45,16 +50,33 @@ def notify(user_ids: Iterable[uuid.UUID | str], subject: str, body: str = "",
         raise ValidationError("subject is required (at most 200 characters)", field="subject")
     if link is not None and len(link) > 500:
         raise ValidationError("link is longer than 500 characters", field="link")
-    members = set(session.scalars(select(Membership.user_id).where(
-        Membership.tenant_id == tenant_id, Membership.user_id.in_(ids),
-        Membership.active.is_(True))))
+    members = set(
+        session.scalars(
+            select(Membership.user_id).where(
+                Membership.tenant_id == tenant_id,
+                Membership.user_id.in_(ids),
+                Membership.active.is_(True),
+            )
+        )
+    )
     strangers = [str(i) for i in ids if i not in members]
     if strangers:
-        raise ValidationError(f"not members of this tenant: {', '.join(strangers)}",
-                              field="user_ids")
-    rows = [Notification(id=uuid.uuid4(), tenant_id=tenant_id, user_id=uid, subject=subject,
-                         body=body or "", link=link, created_at=utcnow(),
-                         email_state="pending" if email else None) for uid in ids]
+        raise ValidationError(
+            f"not members of this tenant: {', '.join(strangers)}", field="user_ids"
+        )
+    rows = [
+        Notification(
+            id=uuid.uuid4(),
+            tenant_id=tenant_id,
+            user_id=uid,
+            subject=subject,
+            body=body or "",
+            link=link,
+            created_at=utcnow(),
+            email_state="pending" if email else None,
+        )
+        for uid in ids
+    ]
     session.add_all(rows)
     session.flush()
     if email:
@@ -64,42 +86,60 @@ def notify(user_ids: Iterable[uuid.UUID | str], subject: str, body: str = "",
     return rows
 
 
-def list_notifications(user_id: uuid.UUID, *, unread_only: bool = False,
-                       limit: int = 50) -> list[Notification]:
+def list_notifications(
+    user_id: uuid.UUID, *, unread_only: bool = False, limit: int = 50
+) -> list[Notification]:
     """The user's notifications in the tenant in context, newest first."""
     stmt = select(Notification).where(Notification.user_id == user_id)
     if unread_only:
         stmt = stmt.where(Notification.read_at.is_(None))
-    return list(session.scalars(
-        stmt.order_by(Notification.created_at.desc()).limit(max(1, min(limit, 500)))))
+    return list(
+        session.scalars(
+            stmt.order_by(Notification.created_at.desc()).limit(max(1, min(limit, 500)))
+        )
+    )
 
 
 def unread_count(user_id: uuid.UUID) -> int:
     """How many unread notifications the bell shows."""
-    return int(session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))) or 0)
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+        )
+        or 0
+    )
 
 
 def mark_read(user_id: uuid.UUID, ids: Iterable[uuid.UUID | str] | None = None) -> int:
     """Mark the user's notifications `ids` (default: all) read; returns how many changed."""
-    stmt = update(Notification).where(Notification.user_id == user_id,
-                                      Notification.read_at.is_(None))
+    stmt = update(Notification).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None)
+    )
     if ids is not None:
         try:
             wanted = [uuid.UUID(str(i)) for i in ids]
         except ValueError:
             raise ValidationError("ids must be notification ids", field="ids") from None
         stmt = stmt.where(Notification.id.in_(wanted))
-    result = session.execute(stmt.values(read_at=utcnow())
-                             .execution_options(synchronize_session=False))
+    result = session.execute(
+        stmt.values(read_at=utcnow()).execution_options(synchronize_session=False)
+    )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
 def notification_dict(n: Notification) -> dict[str, Any]:
     """A notification as the API and the bell show it."""
-    return {"id": str(n.id), "subject": n.subject, "body": n.body, "link": n.link,
-            "created_at": n.created_at.isoformat().replace("+00:00", "Z"),
-            "read": n.read_at is not None, "email": n.email_state}
+    return {
+        "id": str(n.id),
+        "subject": n.subject,
+        "body": n.body,
+        "link": n.link,
+        "created_at": n.created_at.isoformat().replace("+00:00", "Z"),
+        "read": n.read_at is not None,
+        "email": n.email_state,
+    }
 
 
 def _message_body(n: Notification) -> str:

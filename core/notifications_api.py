@@ -36,8 +36,10 @@ def list_notifications() -> Any:
     unread = request.args.get("unread", "").lower() in ("1", "true", "yes")
     user_id = _user_id()
     rows = notifications.list_notifications(user_id, unread_only=unread, limit=limit)
-    return ok([notifications.notification_dict(n) for n in rows],
-              extra_meta={"unread": notifications.unread_count(user_id)})
+    return ok(
+        [notifications.notification_dict(n) for n in rows],
+        extra_meta={"unread": notifications.unread_count(user_id)},
+    )
 
 
 @bp.post("/read")

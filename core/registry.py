@@ -156,7 +156,7 @@ def _topological(by_name: dict[str, Manifest]) -> list[Manifest]:
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            cycle = [*path[path.index(name):], name]
+            cycle = [*path[path.index(name) :], name]
             raise RegistryError("dependency cycle: " + " -> ".join(cycle))
         state[name] = 1
         for dep in sorted(by_name[name].depends):
@@ -185,8 +185,9 @@ def _import_target(path: str, addon: str) -> Any:
 class Registry:
     """The addons installed in this app, their plugin manager and per-tenant enablement."""
 
-    def __init__(self, manifests: Sequence[Manifest],
-                 kernel_plugins: Iterable[object] = ()) -> None:
+    def __init__(
+        self, manifests: Sequence[Manifest], kernel_plugins: Iterable[object] = ()
+    ) -> None:
         self.addons: dict[str, Addon] = {}
         self.pm = pluggy.PluginManager("pergola")
         self.pm.add_hookspecs(hookspecs)
@@ -314,14 +315,20 @@ class Registry:
 
     def hookspec_names(self) -> list[str]:
         """Names of every hookspec: the kernel's and those the installed addons publish."""
-        return sorted(name for name, caller in vars(self.pm.hook).items()
-                      if isinstance(caller, pluggy.HookCaller) and caller.spec is not None)
+        return sorted(
+            name
+            for name, caller in vars(self.pm.hook).items()
+            if isinstance(caller, pluggy.HookCaller) and caller.spec is not None
+        )
 
     def published_by(self, addon: str) -> list[str]:
         """Names of the hookspecs addon `addon` offers to others (its manifest's `hookspecs`)."""
         namespaces = [_import_target(ref, addon) for ref in self.addons[addon].manifest.hookspecs]
-        return [n for n in self.hookspec_names()
-                if any(getattr(self.pm.hook, n).spec.namespace is ns for ns in namespaces)]
+        return [
+            n
+            for n in self.hookspec_names()
+            if any(getattr(self.pm.hook, n).spec.namespace is ns for ns in namespaces)
+        ]
 
     # --- enablement ---
 
@@ -392,8 +399,9 @@ class Registry:
         if has_app_context():
             scope_state().setdefault("enabled", {}).pop(tenant_id, None)
 
-    def enable(self, tenant_id: uuid.UUID, names: Iterable[str],
-               by: uuid.UUID | None = None) -> list[str]:
+    def enable(
+        self, tenant_id: uuid.UUID, names: Iterable[str], by: uuid.UUID | None = None
+    ) -> list[str]:
         """Enable `names` and their missing dependencies, in dependency order.
 
         Returns what was newly enabled (the caller tells which were dependencies). Inserts
@@ -408,15 +416,17 @@ class Registry:
             # Dependencies first, one at a time: each addon hears about itself and about
             # the addons enabled after it, never about one enabled before it existed.
             for name in new:
-                session.add(TenantAddon(tenant_id=tenant_id, addon=name, enabled_at=utcnow(),
-                                        enabled_by=by))
+                session.add(
+                    TenantAddon(tenant_id=tenant_id, addon=name, enabled_at=utcnow(), enabled_by=by)
+                )
                 session.flush()
                 self._forget(tenant_id)
                 self.hook.addon_enabled(tenant_id=tenant_id, addon=name)
         return new
 
-    def disable(self, tenant_id: uuid.UUID, names: Iterable[str],
-                cascade: bool = False) -> list[str]:
+    def disable(
+        self, tenant_id: uuid.UUID, names: Iterable[str], cascade: bool = False
+    ) -> list[str]:
         """Disable `names` (and, with `cascade`, the enabled addons that depend on them).
 
         Refused while an enabled addon depends on one of them. Only the enablement rows
@@ -446,8 +456,9 @@ class Registry:
             for name in order:
                 self.hook.addon_disabled(tenant_id=tenant_id, addon=name)
                 session.execute(
-                    delete(TenantAddon).where(TenantAddon.tenant_id == tenant_id,
-                                              TenantAddon.addon == name)
+                    delete(TenantAddon).where(
+                        TenantAddon.tenant_id == tenant_id, TenantAddon.addon == name
+                    )
                 )
                 self._forget(tenant_id)
         return order
@@ -465,7 +476,8 @@ class Registry:
             removed = [p for a in self.addons.values() if a.name not in enabled for p in a.plugins]
             hook_caller = (
                 self.pm.subset_hook_caller(name, remove_plugins=removed)
-                if removed else getattr(self.pm.hook, name)
+                if removed
+                else getattr(self.pm.hook, name)
             )
             if len(self._callers) >= MAX_CALLERS:
                 self._callers.clear()  # bounded: tenants may enable any of 2**n subsets
@@ -478,22 +490,33 @@ class Registry:
 
         tenant = get_tenant(tenant_slug)
         if name not in self.enabled_addons(tenant.id):
-            raise DomainError(f"addon {name!r} is not enabled for tenant {tenant_slug!r}",
-                              code="ADDON_DISABLED")
+            raise DomainError(
+                f"addon {name!r} is not enabled for tenant {tenant_slug!r}", code="ADDON_DISABLED"
+            )
         return tenant.id
 
     def permissions(self, enabled: Iterable[str] | None = None) -> dict[str, str]:
         """Permission name → description, of all addons or only the `enabled` ones."""
         wanted = set(enabled) if enabled is not None else set(self.addons)
-        return {p: d for a in self.addons.values() if a.name in wanted
-                for p, d in a.manifest.permissions.items()}
+        return {
+            p: d
+            for a in self.addons.values()
+            if a.name in wanted
+            for p, d in a.manifest.permissions.items()
+        }
 
-    def menus(self, tenant_id: uuid.UUID,
-              allowed: Callable[[str], bool] = lambda _p: True) -> list[Any]:
+    def menus(
+        self, tenant_id: uuid.UUID, allowed: Callable[[str], bool] = lambda _p: True
+    ) -> list[Any]:
         """Menu items of the tenant's enabled addons that `allowed(permission)` lets through."""
         enabled = self.enabled_addons(tenant_id)
-        items = [item for a in self.addons.values() if a.name in enabled
-                 for item in a.manifest.menus if not item.permission or allowed(item.permission)]
+        items = [
+            item
+            for a in self.addons.values()
+            if a.name in enabled
+            for item in a.manifest.menus
+            if not item.permission or allowed(item.permission)
+        ]
         return sorted(items, key=lambda i: (i.order, i.label))
 
 

@@ -50,8 +50,9 @@ class ScheduledJob:
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z][a-z0-9_.-]{0,79}$", self.name):
-            raise ValueError(f"scheduled job name {self.name!r}: use lower-case letters, "
-                             "digits, '_', '.', '-'")
+            raise ValueError(
+                f"scheduled job name {self.name!r}: use lower-case letters, digits, '_', '.', '-'"
+            )
         if (self.every is None) == (self.at is None):
             raise ValueError(f"scheduled job {self.name!r}: give exactly one of every= or at=")
         if self.every is not None and self.every < dt.timedelta(seconds=1):
@@ -71,20 +72,29 @@ class ScheduledJob:
 
     def _next_at(self, after: dt.datetime) -> dt.datetime:
         hour, minute = (int(x) for x in cast(str, self.at).split(":"))
-        candidate = after.astimezone(dt.UTC).replace(hour=hour, minute=minute, second=0,
-                                                     microsecond=0)
+        candidate = after.astimezone(dt.UTC).replace(
+            hour=hour, minute=minute, second=0, microsecond=0
+        )
         return candidate if candidate >= after else candidate + dt.timedelta(days=1)
 
 
 def _prune_events() -> None:
     """Delete processed events (with their receipts and webhook logs) past retention."""
-    days = int(current_app.config["PERGOLA"].extra.get(
-        "event_retention_days", os.environ.get("PERGOLA_EVENT_RETENTION_DAYS", 30)))
+    days = int(
+        current_app.config["PERGOLA"].extra.get(
+            "event_retention_days", os.environ.get("PERGOLA_EVENT_RETENTION_DAYS", 30)
+        )
+    )
     cutoff = utcnow() - dt.timedelta(days=days)
     with system_context():
-        session.execute(delete(OutboxEvent).where(
-            OutboxEvent.state == "done", OutboxEvent.created_at < cutoff,
-        ).execution_options(synchronize_session=False))
+        session.execute(
+            delete(OutboxEvent)
+            .where(
+                OutboxEvent.state == "done",
+                OutboxEvent.created_at < cutoff,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 KERNEL_JOBS = (ScheduledJob("prune_events", _prune_events, at="03:17", per_tenant=False),)
@@ -114,8 +124,9 @@ def _wanted_runs(
     active = list(session.scalars(select(Tenant.id).where(Tenant.status == "active")))
     enabled: dict[str, set[uuid.UUID]] = {}
     for tid, addon in session.execute(
-        select(TenantAddon.tenant_id, TenantAddon.addon).join(
-            Tenant, Tenant.id == TenantAddon.tenant_id).where(Tenant.status == "active")
+        select(TenantAddon.tenant_id, TenantAddon.addon)
+        .join(Tenant, Tenant.id == TenantAddon.tenant_id)
+        .where(Tenant.status == "active")
     ):
         enabled.setdefault(addon, set()).add(tid)
     wanted: dict[str, tuple[str, uuid.UUID | None]] = {}
@@ -154,24 +165,33 @@ def tick(app: Flask, *, now: dt.datetime | None = None, relay: bool = True) -> T
                 continue
             try:
                 with session.begin_nested():
-                    session.add(ScheduledRun(key=key, job=name, tenant_id=tid,
-                                             next_run_at=declared[name][1].first_run(now)))
+                    session.add(
+                        ScheduledRun(
+                            key=key,
+                            job=name,
+                            tenant_id=tid,
+                            next_run_at=declared[name][1].first_run(now),
+                        )
+                    )
             except IntegrityError:  # another scheduler created it a moment ago
                 pass
         session.commit()
         due_rows = session.scalars(
-            select(ScheduledRun).where(ScheduledRun.next_run_at <= now)).all()
+            select(ScheduledRun).where(ScheduledRun.next_run_at <= now)
+        ).all()
         for run in due_rows:
             if run.key not in wanted:
                 continue  # a job that is gone, or a tenant that disabled the addon
             seen = run.next_run_at
             job = declared[run.job][1]
-            claimed = _rowcount(session.execute(
-                update(ScheduledRun).where(ScheduledRun.key == run.key,
-                                           ScheduledRun.next_run_at == seen)
-                .values(last_run_at=now, next_run_at=job.next_run(now))
-                .execution_options(synchronize_session=False)
-            ))
+            claimed = _rowcount(
+                session.execute(
+                    update(ScheduledRun)
+                    .where(ScheduledRun.key == run.key, ScheduledRun.next_run_at == seen)
+                    .values(last_run_at=now, next_run_at=job.next_run(now))
+                    .execution_options(synchronize_session=False)
+                )
+            )
             session.commit()
             if claimed:
                 due.append((run.job, run.tenant_id, seen))
@@ -204,8 +224,12 @@ def _unclaim(app: Flask, key: str, seen: dt.datetime) -> None:
     from core.events import isolated_scope
 
     with app.app_context(), isolated_scope(), system_context():
-        session.execute(update(ScheduledRun).where(ScheduledRun.key == key)
-                        .values(next_run_at=seen).execution_options(synchronize_session=False))
+        session.execute(
+            update(ScheduledRun)
+            .where(ScheduledRun.key == key)
+            .values(next_run_at=seen)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
 
 
@@ -238,9 +262,12 @@ def run_job(name: str, tenant_id: uuid.UUID | None) -> str:
         log.exception("scheduled job %s (tenant %s) failed", name, tenant_id)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
     with isolated_scope(), system_context():
-        session.execute(update(ScheduledRun).where(ScheduledRun.key == _key(name, tenant_id))
-                        .values(last_status=status, last_error=error)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(ScheduledRun)
+            .where(ScheduledRun.key == _key(name, tenant_id))
+            .values(last_status=status, last_error=error)
+            .execution_options(synchronize_session=False)
+        )
         session.commit()
     return status
 

@@ -29,7 +29,8 @@ def validate_slug(slug: str) -> str:
     if not SLUG_RE.match(slug or ""):
         raise ValidationError(
             f"invalid slug {slug!r}: use 2-63 lower-case letters, digits or '-', "
-            "starting with a letter", field="slug",
+            "starting with a letter",
+            field="slug",
         )
     return slug
 
@@ -93,7 +94,11 @@ def find_user(email: str) -> User | None:
 
 
 def create_user(
-    email: str, *, tenant_slug: str, password: str | None = None, name: str = "",
+    email: str,
+    *,
+    tenant_slug: str,
+    password: str | None = None,
+    name: str = "",
     roles: Iterable[str] = (),
 ) -> User:
     """Create a user, or reuse the one with that email in any case, as a member of the tenant.

@@ -149,8 +149,10 @@ def _rls_key() -> tuple[str, str]:
 def _apply_rls(session: Session, connection: Connection) -> None:
     key = _rls_key()
     connection.execute(
-        text("SELECT set_config('pergola.rls_bypass', :b, true), "
-             "set_config('pergola.tenant_id', :t, true)"),
+        text(
+            "SELECT set_config('pergola.rls_bypass', :b, true), "
+            "set_config('pergola.tenant_id', :t, true)"
+        ),
         {"b": key[0], "t": key[1]},
     )
     session.info["pergola_rls"] = key
@@ -191,8 +193,9 @@ def _on_execute(state: ORMExecuteState) -> None:
         from core.mixins import SoftDelete
 
         options.append(
-            with_loader_criteria(SoftDelete, lambda cls: cls.deleted_at.is_(None),
-                                 include_aliases=True)
+            with_loader_criteria(
+                SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+            )
         )
     if not _system.get():
         tid = _tenant_id.get()
@@ -203,8 +206,11 @@ def _on_execute(state: ORMExecuteState) -> None:
                     "(use tenant_context(...) or, for kernel maintenance, system_context())"
                 )
         else:
-            if state.is_update and isinstance(state.parameters, list) \
-                    and _touches_tenant_data(state):
+            if (
+                state.is_update
+                and isinstance(state.parameters, list)
+                and _touches_tenant_data(state)
+            ):
                 # ORM "bulk UPDATE by primary key" has no WHERE clause for the criteria to
                 # join: it would write any tenant's row whose id it is given.
                 raise TenantContextError(
@@ -212,8 +218,9 @@ def _on_execute(state: ORMExecuteState) -> None:
                     "use update(Model).where(...).values(...) or change loaded objects"
                 )
             options.append(
-                with_loader_criteria(TenantOwned, lambda cls: cls.tenant_id == tid,
-                                     include_aliases=True)
+                with_loader_criteria(
+                    TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True
+                )
             )
         # Aggregates that must see the whole tenant (a product's total stock for its
         # average cost) opt out of record rules, never of the tenant wall.
@@ -240,9 +247,7 @@ def _stamp_insert_params(state: ORMExecuteState) -> None:
         return
     tid = require_tenant_id()
     params: Any = state.parameters
-    rows: list[dict[str, Any]] = (
-        params if isinstance(params, list) else [params] if params else []
-    )
+    rows: list[dict[str, Any]] = params if isinstance(params, list) else [params] if params else []
     if not rows:
         raise TenantContextError("insert into a tenant-owned table must pass rows as parameters")
     for row in rows:
@@ -263,9 +268,7 @@ def _on_before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
             continue
         if not system:
             if tid is None:
-                raise TenantContextError(
-                    f"write to {type(obj).__name__} with no tenant in context"
-                )
+                raise TenantContextError(f"write to {type(obj).__name__} with no tenant in context")
             if obj in session.new and obj.tenant_id is None:
                 obj.tenant_id = tid
             if obj.tenant_id != tid:
@@ -290,7 +293,8 @@ def _collect_reference_checks(obj: Any, fk_checks: dict[Table, dict[Any, str]]) 
         target = state.attrs[rel.key].loaded_value
         if isinstance(target, TenantOwned) and target.tenant_id not in (None, obj.tenant_id):
             raise ValidationError(
-                "refers to a record of another tenant", field=rel.key,
+                "refers to a record of another tenant",
+                field=rel.key,
                 details={rel.key: ["no such record"]},
             )
     for col in mapper.local_table.columns:
@@ -306,8 +310,9 @@ def _collect_reference_checks(obj: Any, fk_checks: dict[Table, dict[Any, str]]) 
                     fk_checks[ref][value] = prop.key
 
 
-def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
-                      tid: uuid.UUID | None) -> None:
+def _check_references(
+    session: Session, fk_checks: dict[Table, dict[Any, str]], tid: uuid.UUID | None
+) -> None:
     for table, wanted in fk_checks.items():
         ids = list(wanted)
         # Rows added in this same flush are not in the database yet; they were checked above.
@@ -320,8 +325,9 @@ def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
         for i in ids:
             if i in known and tid is not None and known[i] not in (None, tid):
                 field = wanted[i]
-                raise ValidationError(f"{field}: no such record", field=field,
-                                      details={field: ["no such record"]})
+                raise ValidationError(
+                    f"{field}: no such record", field=field, details={field: ["no such record"]}
+                )
         ids = [i for i in ids if i not in known]
         if not ids:
             continue
@@ -333,8 +339,9 @@ def _check_references(session: Session, fk_checks: dict[Table, dict[Any, str]],
         missing = [i for i in ids if i not in found]
         if missing:
             field = wanted[missing[0]]
-            raise ValidationError(f"{field}: no such record", field=field,
-                                  details={field: ["no such record"]})
+            raise ValidationError(
+                f"{field}: no such record", field=field, details={field: ["no such record"]}
+            )
 
 
 def install(session_class: type[Session]) -> None:
@@ -362,12 +369,16 @@ def ensure_rls(connection: Connection) -> list[str]:
     """
     if connection.dialect.name != "postgresql":
         return []
-    existing = set(connection.execute(
-        text("SELECT tablename FROM pg_policies WHERE policyname = :p"), {"p": _POLICY}
-    ).scalars())
-    present = set(connection.execute(
-        text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-    ).scalars())
+    existing = set(
+        connection.execute(
+            text("SELECT tablename FROM pg_policies WHERE policyname = :p"), {"p": _POLICY}
+        ).scalars()
+    )
+    present = set(
+        connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        ).scalars()
+    )
     done = []
     for table in tenant_owned_tables():
         if table.name in existing or table.name not in present:

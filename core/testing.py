@@ -31,8 +31,9 @@ def pergola_config() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def pergola_app(pergola_config: dict[str, Any],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def pergola_app(
+    pergola_config: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     """A Pergola app with every installed addon, its schema migrated from empty."""
     folder = tmp_path_factory.mktemp("pergola")
     config: dict[str, Any] = {

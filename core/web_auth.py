@@ -104,7 +104,8 @@ def change_password() -> Any:
         user = session.get(User, principal.user_id)
         try:
             login_service.change_password(
-                user, request.form.get("current_password", ""),
+                user,
+                request.form.get("current_password", ""),
                 request.form.get("new_password", ""),
                 keep_session=uuid.UUID(current_user.get_id()),  # this browser stays logged in
             )

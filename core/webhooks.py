@@ -59,8 +59,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify(secret: str, body: bytes, header: str, tolerance: int = 300,
-           now: float | None = None) -> bool:
+def verify(
+    secret: str, body: bytes, header: str, tolerance: int = 300, now: float | None = None
+) -> bool:
     """True when `header` signs `body` with `secret` and is at most `tolerance` seconds old."""
     try:
         parts = dict(p.split("=", 1) for p in header.split(","))
@@ -96,11 +97,12 @@ def validate_url(url: Any) -> str:
             field="url",
         )
     if not parts.hostname:
-        raise ValidationError("url must name a host, e.g. https://example.com/hooks",
-                              field="url")
+        raise ValidationError("url must name a host, e.g. https://example.com/hooks", field="url")
     if parts.username or parts.password:
-        raise ValidationError("url must not carry a user name or password; the signature "
-                              "authenticates deliveries", field="url")
+        raise ValidationError(
+            "url must not carry a user name or password; the signature authenticates deliveries",
+            field="url",
+        )
     if len(url) > 2000:
         raise ValidationError("url is longer than 2000 characters", field="url")
     if not event_settings().webhook_allow_private_networks:
@@ -111,7 +113,9 @@ def validate_url(url: Any) -> str:
         if literal is not None and not _is_public(literal):
             raise ValidationError(
                 f"url points to {literal}, a private network address; webhooks go to public "
-                "addresses (an operator may allow private ones)", field="url")
+                "addresses (an operator may allow private ones)",
+                field="url",
+            )
     return url
 
 
@@ -141,13 +145,20 @@ def _validate_secret(secret: Any) -> str:
     return secret
 
 
-def create_endpoint(url: str, event_types: Iterable[str], *, secret: str | None = None,
-                    description: str = "", active: bool = True) -> WebhookEndpoint:
+def create_endpoint(
+    url: str,
+    event_types: Iterable[str],
+    *,
+    secret: str | None = None,
+    description: str = "",
+    active: bool = True,
+) -> WebhookEndpoint:
     """Register an endpoint for the tenant in context; a secret is generated if not given."""
     endpoint = WebhookEndpoint(
         url=validate_url(url),
-        event_types=validate_patterns(list(event_types) if not isinstance(event_types, str)
-                                      else event_types),
+        event_types=validate_patterns(
+            list(event_types) if not isinstance(event_types, str) else event_types
+        ),
         secret=_validate_secret(secret) if secret is not None else generate_secret(),
         description=_description(description),
         active=bool(active),
@@ -160,15 +171,19 @@ def create_endpoint(url: str, event_types: Iterable[str], *, secret: str | None 
 
 def _description(value: Any) -> str:
     if not isinstance(value, str) or len(value) > 200:
-        raise ValidationError("description must be text of at most 200 characters",
-                              field="description")
+        raise ValidationError(
+            "description must be text of at most 200 characters", field="description"
+        )
     return value.strip()
 
 
 def list_endpoints() -> list[WebhookEndpoint]:
     """The tenant's endpoints, oldest first."""
-    return list(session.scalars(
-        select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)))
+    return list(
+        session.scalars(
+            select(WebhookEndpoint).order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
+        )
+    )
 
 
 def get_endpoint(endpoint_id: uuid.UUID | str) -> WebhookEndpoint:
@@ -217,8 +232,9 @@ def enable_endpoint(endpoint: WebhookEndpoint | uuid.UUID | str) -> WebhookEndpo
     return ep
 
 
-def disable_endpoint(endpoint: WebhookEndpoint | uuid.UUID | str,
-                     reason: str = "disabled by a user") -> WebhookEndpoint:
+def disable_endpoint(
+    endpoint: WebhookEndpoint | uuid.UUID | str, reason: str = "disabled by a user"
+) -> WebhookEndpoint:
     """Stop delivering to an endpoint; deliveries owed to it fail when their turn comes."""
     ep = endpoint if isinstance(endpoint, WebhookEndpoint) else get_endpoint(endpoint)
     if ep.active:
@@ -250,19 +266,24 @@ class DeliveryLog:
     attempts: list[WebhookAttempt]
 
 
-def list_deliveries(endpoint_id: uuid.UUID | str, *, state: str | None = None,
-                    limit: int = 50) -> list[DeliveryLog]:
+def list_deliveries(
+    endpoint_id: uuid.UUID | str, *, state: str | None = None, limit: int = 50
+) -> list[DeliveryLog]:
     """The endpoint's deliveries, newest first, each with its logged attempts."""
     endpoint = get_endpoint(endpoint_id)
     stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
     if state:
         stmt = stmt.where(WebhookDelivery.state == state)
-    deliveries = list(session.scalars(
-        stmt.order_by(WebhookDelivery.created_at.desc()).limit(max(1, min(limit, 500)))))
+    deliveries = list(
+        session.scalars(
+            stmt.order_by(WebhookDelivery.created_at.desc()).limit(max(1, min(limit, 500)))
+        )
+    )
     attempts: dict[uuid.UUID, list[WebhookAttempt]] = {d.id: [] for d in deliveries}
     if deliveries:
         for a in session.scalars(
-            select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(list(attempts)))
+            select(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id.in_(list(attempts)))
             .order_by(WebhookAttempt.number)
         ):
             attempts[a.delivery_id].append(a)
@@ -287,8 +308,10 @@ def retry_delivery(endpoint_id: uuid.UUID | str, delivery_id: uuid.UUID | str) -
         ident = None
     delivery = session.get(WebhookDelivery, ident) if ident else None
     if delivery is None or delivery.endpoint_id != endpoint.id:
-        raise NotFound(f"no delivery {delivery_id} for this endpoint",
-                       details={"delivery_id": ["no such delivery"]})
+        raise NotFound(
+            f"no delivery {delivery_id} for this endpoint",
+            details={"delivery_id": ["no such delivery"]},
+        )
     if not endpoint.active:
         raise ValidationError("the endpoint is disabled: enable it first", field="active")
     reset_delivery(delivery)
@@ -318,9 +341,15 @@ def fan_out(data: Event, *, now: dt.datetime) -> list[uuid.UUID]:
     for endpoint in session.scalars(active):
         if any(type_matches(p, data.type) for p in endpoint.event_types or ()):
             delivery = WebhookDelivery(
-                id=uuid.uuid4(), tenant_id=data.tenant_id, endpoint_id=endpoint.id,
-                event_id=data.id, event_type=data.type, state="pending", attempts=0,
-                attempt_limit=event_settings().event_max_attempts, created_at=now,
+                id=uuid.uuid4(),
+                tenant_id=data.tenant_id,
+                endpoint_id=endpoint.id,
+                event_id=data.id,
+                event_type=data.type,
+                state="pending",
+                attempts=0,
+                attempt_limit=event_settings().event_max_attempts,
+                created_at=now,
                 next_attempt_at=now + grace,
             )
             session.add(delivery)
@@ -335,9 +364,16 @@ def body_of(data: Event) -> bytes:
     return json.dumps(data.to_json(), separators=(",", ":"), sort_keys=True).encode()
 
 
-def headers_for(secret: str, body: bytes, *, event_type: str, event_id: uuid.UUID,
-                delivery_id: uuid.UUID, attempt: int,
-                timestamp: int | None = None) -> dict[str, str]:
+def headers_for(
+    secret: str,
+    body: bytes,
+    *,
+    event_type: str,
+    event_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    attempt: int,
+    timestamp: int | None = None,
+) -> dict[str, str]:
     """The headers of one delivery attempt, signature included."""
     ts = int(time.time()) if timestamp is None else timestamp
     return {
@@ -424,76 +460,130 @@ def deliver(delivery_id: uuid.UUID | str, *, now: dt.datetime | None = None) -> 
             row = session.get(OutboxEvent, d.event_id)
             if endpoint is None or row is None or not endpoint.active:
                 d.state, d.next_attempt_at = "failed", None
-                d.last_error = ("endpoint disabled: " + endpoint.disabled_reason
-                                if endpoint is not None else "endpoint or event deleted")[:500]
+                d.last_error = (
+                    "endpoint disabled: " + endpoint.disabled_reason
+                    if endpoint is not None
+                    else "endpoint or event deleted"
+                )[:500]
                 session.commit()
                 return "failed"
             if d.state == "retrying" and d.next_attempt_at and d.next_attempt_at > now:
                 session.commit()
                 return "retrying"  # an early duplicate: the retry is not due yet
             number = d.attempts + 1
-            claimed = getattr(session.execute(
-                update(WebhookDelivery).where(
-                    WebhookDelivery.id == ident, WebhookDelivery.attempts == d.attempts,
-                    WebhookDelivery.state.in_(("pending", "queued", "retrying")),
-                ).values(attempts=number, state="queued", next_attempt_at=now + settings.lease)
-                .execution_options(synchronize_session=False)
-            ), "rowcount", 0)
+            claimed = getattr(
+                session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id == ident,
+                        WebhookDelivery.attempts == d.attempts,
+                        WebhookDelivery.state.in_(("pending", "queued", "retrying")),
+                    )
+                    .values(attempts=number, state="queued", next_attempt_at=now + settings.lease)
+                    .execution_options(synchronize_session=False)
+                ),
+                "rowcount",
+                0,
+            )
             url, secret, endpoint_id = endpoint.url, endpoint.secret, endpoint.id
-            data = Event(id=row.id, type=row.type, tenant_id=row.tenant_id,
-                         payload=row.payload or {}, created_at=row.created_at)
+            data = Event(
+                id=row.id,
+                type=row.type,
+                tenant_id=row.tenant_id,
+                payload=row.payload or {},
+                created_at=row.created_at,
+            )
             limit = d.attempt_limit
             session.commit()
             if not claimed:
                 return "queued"  # another job is on this attempt
 
         body = body_of(data)
-        headers = headers_for(secret, body, event_type=data.type, event_id=data.id,
-                              delivery_id=ident, attempt=number)
+        headers = headers_for(
+            secret, body, event_type=data.type, event_id=data.id, delivery_id=ident, attempt=number
+        )
         blocked = None
         if not settings.webhook_allow_private_networks:
             blocked = private_address_of(urlsplit(url).hostname or "")
         if blocked is not None:
-            result = PostResult(None, "", f"refused: {urlsplit(url).hostname} resolves to "
-                                f"{blocked}, a private network address", 0)
+            result = PostResult(
+                None,
+                "",
+                f"refused: {urlsplit(url).hostname} resolves to "
+                f"{blocked}, a private network address",
+                0,
+            )
         else:
             result = post(url, body, headers, settings.webhook_timeout)
-        log.info("webhook %s attempt %d to %s: %s %s (%d ms)", ident, number, url,
-                 result.status, result.error, result.duration_ms)
+        log.info(
+            "webhook %s attempt %d to %s: %s %s (%d ms)",
+            ident,
+            number,
+            url,
+            result.status,
+            result.error,
+            result.duration_ms,
+        )
         return _record(ident, endpoint_id, number, limit, result, now)
 
 
-def _record(ident: uuid.UUID, endpoint_id: uuid.UUID, number: int, attempt_limit: int,
-            result: PostResult, now: dt.datetime) -> str:
+def _record(
+    ident: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    number: int,
+    attempt_limit: int,
+    result: PostResult,
+    now: dt.datetime,
+) -> str:
     """Log the attempt, move the delivery on, and keep the endpoint's failure count."""
     settings = event_settings()
     with isolated_scope():
         d = cast(WebhookDelivery, session.get(WebhookDelivery, ident))
-        session.add(WebhookAttempt(
-            delivery_id=ident, tenant_id=d.tenant_id, number=number, attempted_at=now,
-            success=result.ok, status_code=result.status, duration_ms=result.duration_ms,
-            response_excerpt=result.excerpt, error=result.error,
-        ))
+        session.add(
+            WebhookAttempt(
+                delivery_id=ident,
+                tenant_id=d.tenant_id,
+                number=number,
+                attempted_at=now,
+                success=result.ok,
+                status_code=result.status,
+                duration_ms=result.duration_ms,
+                response_excerpt=result.excerpt,
+                error=result.error,
+            )
+        )
         d.last_status_code = result.status
         if result.ok:
             d.state, d.delivered_at, d.next_attempt_at, d.last_error = "succeeded", now, None, ""
-            session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
-                            .values(consecutive_failures=0)
-                            .execution_options(synchronize_session=False))
+            session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id)
+                .values(consecutive_failures=0)
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
             return "succeeded"
         d.last_error = (result.error or f"HTTP {result.status}")[:500]
-        session.execute(update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
-                        .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
-                        .execution_options(synchronize_session=False))
+        session.execute(
+            update(WebhookEndpoint)
+            .where(WebhookEndpoint.id == endpoint_id)
+            .values(consecutive_failures=WebhookEndpoint.consecutive_failures + 1)
+            .execution_options(synchronize_session=False)
+        )
         endpoint = session.get(WebhookEndpoint, endpoint_id, populate_existing=True)
         max_failures = settings.webhook_max_failures
-        if (endpoint is not None and endpoint.active
-                and endpoint.consecutive_failures >= max_failures):
+        if (
+            endpoint is not None
+            and endpoint.active
+            and endpoint.consecutive_failures >= max_failures
+        ):
             endpoint.active, endpoint.disabled_at = False, now
             endpoint.disabled_reason = f"{endpoint.consecutive_failures} consecutive failures"
-            log.warning("webhook endpoint %s disabled after %d consecutive failures",
-                        endpoint_id, endpoint.consecutive_failures)
+            log.warning(
+                "webhook endpoint %s disabled after %d consecutive failures",
+                endpoint_id,
+                endpoint.consecutive_failures,
+            )
         if endpoint is None or not endpoint.active:
             d.state, d.next_attempt_at = "failed", None
             d.last_error = f"endpoint disabled ({d.last_error})"[:500]
@@ -544,9 +634,15 @@ def delivery_dict(entry: DeliveryLog) -> dict[str, Any]:
         "last_status_code": d.last_status_code,
         "last_error": d.last_error or None,
         "log": [
-            {"number": a.number, "attempted_at": _iso(a.attempted_at), "success": a.success,
-             "status_code": a.status_code, "duration_ms": a.duration_ms,
-             "response_excerpt": a.response_excerpt, "error": a.error or None}
+            {
+                "number": a.number,
+                "attempted_at": _iso(a.attempted_at),
+                "success": a.success,
+                "status_code": a.status_code,
+                "duration_ms": a.duration_ms,
+                "response_excerpt": a.response_excerpt,
+                "error": a.error or None,
+            }
             for a in entry.attempts
         ],
     }
@@ -558,5 +654,9 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def delivery_counts() -> dict[str, int]:
     """The tenant's deliveries by state (for the Settings page)."""
-    return {state: n for state, n in session.execute(
-        select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state))}
+    return {
+        state: n
+        for state, n in session.execute(
+            select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
+        )
+    }

@@ -53,8 +53,9 @@ def _load(schema: Schema) -> dict[str, Any]:
         return dict(schema.load(body))
     except SchemaError as err:
         messages = err.messages if isinstance(err.messages, dict) else {"body": err.messages}
-        raise ValidationError(details={k: list(v) if isinstance(v, list) else [str(v)]
-                                       for k, v in messages.items()}) from None
+        raise ValidationError(
+            details={k: list(v) if isinstance(v, list) else [str(v)] for k, v in messages.items()}
+        ) from None
 
 
 @bp.get("")
@@ -70,8 +71,11 @@ def create_endpoint() -> Any:
     """Register an endpoint; the answer carries its secret (shown this once)."""
     data = _load(EndpointCreate())
     endpoint = webhooks.create_endpoint(
-        data["url"], data["event_types"], secret=data["secret"],
-        description=data["description"], active=data["active"],
+        data["url"],
+        data["event_types"],
+        secret=data["secret"],
+        description=data["description"],
+        active=data["active"],
     )
     session.commit()
     return ok(webhooks.endpoint_dict(endpoint, with_secret=True), 201)

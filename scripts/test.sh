@@ -26,6 +26,7 @@ if ! $BIN/python -c "import pergola_notes" 2>/dev/null; then
 fi
 log "lint: ruff and mypy"
 $BIN/ruff check . || status=1
+$BIN/ruff format --check . || status=1
 $BIN/mypy core || status=1
 
 # pytest exits 5 when it collected nothing: for us that is a failure, not a pass.

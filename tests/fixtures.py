@@ -72,9 +72,13 @@ def reset_database(db: Database) -> None:
             conn.exec_driver_sql("CREATE SCHEMA public")
         else:
             conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
-            names = conn.exec_driver_sql(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            ).scalars().all()
+            names = (
+                conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+                .scalars()
+                .all()
+            )
             for name in names:
                 conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
             conn.exec_driver_sql("PRAGMA foreign_keys = ON")
@@ -93,11 +97,17 @@ def app(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask
     from tests.testkit.manifest import manifest as testkit_manifest
 
     instance = tmp_path_factory.mktemp("instance")
-    application = create_app({"database_url": db_url, "testing": True,
-                              "instance_path": str(instance),
-                              "secret_key": "test-secret-of-at-least-32-bytes-long",
-                              "csrf": False, "secure_cookies": False,
-                              "extra_addons": [testkit_manifest]})
+    application = create_app(
+        {
+            "database_url": db_url,
+            "testing": True,
+            "instance_path": str(instance),
+            "secret_key": "test-secret-of-at-least-32-bytes-long",
+            "csrf": False,
+            "secure_cookies": False,
+            "extra_addons": [testkit_manifest],
+        }
+    )
     application.test_client_class = IsolatedClient
     db = get_db(application)
     reset_database(db)
@@ -320,8 +330,11 @@ def make_member(make_user, as_tenant, session):
     def factory(tenant, roles=("admin",), email=None, password="correct horse battery"):
         user = make_user(tenant, email=email, password=password)
         with as_tenant(tenant):
-            membership = session.scalar(select(Membership).where(
-                Membership.user_id == user.id, Membership.tenant_id == tenant.id))
+            membership = session.scalar(
+                select(Membership).where(
+                    Membership.user_id == user.id, Membership.tenant_id == tenant.id
+                )
+            )
             assign_roles(membership, roles)
         return user
 
@@ -334,8 +347,10 @@ def api_headers(app, client, make_member):
 
     def factory(tenant, roles=("admin",)):
         user = make_member(tenant, roles=roles)
-        resp = client.post("/api/v1/auth/login", json={
-            "email": user.email, "password": "correct horse battery", "tenant": tenant.slug})
+        resp = client.post(
+            "/api/v1/auth/login",
+            json={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
+        )
         assert resp.status_code == 200, resp.get_json()
         return {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
 

@@ -87,8 +87,7 @@ class HookCoverage:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         workeroutput = getattr(self.config, "workeroutput", None)
         if workeroutput is not None:
-            workeroutput[WORKER_KEY] = {"specs": sorted(self.specs),
-                                        "called": sorted(self.called)}
+            workeroutput[WORKER_KEY] = {"specs": sorted(self.specs), "called": sorted(self.called)}
             return
         if self.partial_run(session) is not None or exitstatus not in (0, 1):
             return
@@ -102,6 +101,8 @@ class HookCoverage:
             reporter.write_sep("=", "hook coverage", red=True)
             for line in lines:
                 reporter.write_line(line, red=True)
-            reporter.write_line("write a test that makes the kernel or an addon call each "
-                                "of them (see docs/hooks.md)")
+            reporter.write_line(
+                "write a test that makes the kernel or an addon call each "
+                "of them (see docs/hooks.md)"
+            )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

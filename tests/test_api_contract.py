@@ -42,8 +42,9 @@ def test_success_and_error_share_one_envelope_with_the_request_id(client, header
     assert bad.get_json()["meta"]["request_id"] == "req-456"
 
 
-def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_trace(client, headers,
-                                                                       monkeypatch, caplog):
+def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_trace(
+    client, headers, monkeypatch, caplog
+):
     from core.api import query
 
     def boom(*_args, **_kwargs):
@@ -57,16 +58,26 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_no_trace(client, h
     assert "secret internals" in caplog.text  # the log has it
 
 
-@pytest.mark.parametrize("status,code,call", [
-    (401, "AUTHENTICATION_ERROR", lambda c, h: c.get(URL)),
-    (401, "AUTHENTICATION_ERROR", lambda c, h: c.get(URL, headers={"Authorization": "Bearer x"})),
-    (404, "NOT_FOUND", lambda c, h: c.get(f"{URL}/00000000-0000-0000-0000-000000000000",
-                                          headers=h)),
-    (404, "NOT_FOUND", lambda c, h: c.get(f"{URL}/not-an-id", headers=h)),
-    (404, "NOT_FOUND", lambda c, h: c.get("/api/v1/testkit/nothing-here", headers=h)),
-    (405, "METHOD_NOT_ALLOWED", lambda c, h: c.delete(URL, headers=h)),
-    (422, "VALIDATION_ERROR", lambda c, h: c.post(URL, json={}, headers=h)),
-])
+@pytest.mark.parametrize(
+    "status,code,call",
+    [
+        (401, "AUTHENTICATION_ERROR", lambda c, h: c.get(URL)),
+        (
+            401,
+            "AUTHENTICATION_ERROR",
+            lambda c, h: c.get(URL, headers={"Authorization": "Bearer x"}),
+        ),
+        (
+            404,
+            "NOT_FOUND",
+            lambda c, h: c.get(f"{URL}/00000000-0000-0000-0000-000000000000", headers=h),
+        ),
+        (404, "NOT_FOUND", lambda c, h: c.get(f"{URL}/not-an-id", headers=h)),
+        (404, "NOT_FOUND", lambda c, h: c.get("/api/v1/testkit/nothing-here", headers=h)),
+        (405, "METHOD_NOT_ALLOWED", lambda c, h: c.delete(URL, headers=h)),
+        (422, "VALIDATION_ERROR", lambda c, h: c.post(URL, json={}, headers=h)),
+    ],
+)
 def test_error_codes(client, headers, status, code, call):
     _error(call(client, headers), status, code)
 
@@ -75,17 +86,23 @@ def test_error_codes(client, headers, status, code, call):
 
 
 def test_a_body_that_is_not_json_is_refused_with_415(client, headers):
-    error = _error(client.post(URL, data="name=x", headers=headers,
-                               content_type="application/x-www-form-urlencoded"),
-                   415, "UNSUPPORTED_MEDIA_TYPE")
+    error = _error(
+        client.post(
+            URL, data="name=x", headers=headers, content_type="application/x-www-form-urlencoded"
+        ),
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
     assert "Content-Type" in error["details"]
-    _error(client.post(URL, data='{"name": "x"}', headers=headers), 415,
-           "UNSUPPORTED_MEDIA_TYPE")
+    _error(client.post(URL, data='{"name": "x"}', headers=headers), 415, "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_malformed_json_is_a_400_naming_the_body(client, headers):
-    error = _error(client.post(URL, data='{"name": ', headers=headers,
-                               content_type="application/json"), 400, "VALIDATION_ERROR")
+    error = _error(
+        client.post(URL, data='{"name": ', headers=headers, content_type="application/json"),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert list(error["details"]) == ["body"]
     assert "not valid JSON" in error["message"]
 
@@ -97,24 +114,33 @@ def test_a_body_that_is_not_an_object_is_refused(client, headers):
 
 def test_an_oversized_body_is_a_413(client, headers, app, monkeypatch):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 1000)
-    error = _error(client.post(URL, json={"name": "x" * 2000}, headers=headers), 413,
-                   "PAYLOAD_TOO_LARGE")
+    error = _error(
+        client.post(URL, json={"name": "x" * 2000}, headers=headers), 413, "PAYLOAD_TOO_LARGE"
+    )
     assert "1000 bytes" in error["message"]
 
 
 def test_unknown_fields_and_wrong_types_are_named(client, headers):
-    error = _error(client.post(URL, json={"name": 5, "budget": "lots", "colour": "red",
-                                          "id": "mine"}, headers=headers),
-                   422, "VALIDATION_ERROR")
-    assert error["details"] == {"name": ["Not a valid string."],
-                                "budget": ["Not a valid number."],
-                                "colour": ["Unknown field."], "id": ["Unknown field."]}
+    error = _error(
+        client.post(
+            URL, json={"name": 5, "budget": "lots", "colour": "red", "id": "mine"}, headers=headers
+        ),
+        422,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"] == {
+        "name": ["Not a valid string."],
+        "budget": ["Not a valid number."],
+        "colour": ["Unknown field."],
+        "id": ["Unknown field."],
+    }
     assert count_rows("test_project") == 0
 
 
 def test_nul_characters_are_refused_before_the_database_sees_them(client, headers):
-    error = _error(client.post(URL, json={"name": "a\u0000b"}, headers=headers), 422,
-                   "VALIDATION_ERROR")
+    error = _error(
+        client.post(URL, json={"name": "a\u0000b"}, headers=headers), 422, "VALIDATION_ERROR"
+    )
     assert list(error["details"]) == ["name"]
     _error(client.get(f"{URL}?q=a%00b", headers=headers), 422, "VALIDATION_ERROR")
 
@@ -140,8 +166,7 @@ def test_the_same_key_with_another_body_is_a_conflict(client, headers):
     assert count_rows("test_project") == 1
 
 
-def test_keys_belong_to_their_caller_and_failures_are_not_remembered(client, tenant,
-                                                                    api_headers):
+def test_keys_belong_to_their_caller_and_failures_are_not_remembered(client, tenant, api_headers):
     a, b = api_headers(tenant), api_headers(tenant)
     key = {"Idempotency-Key": "shared-key"}
     assert client.post(URL, json={"name": "A"}, headers={**a, **key}).status_code == 201
@@ -150,8 +175,10 @@ def test_keys_belong_to_their_caller_and_failures_are_not_remembered(client, ten
     # A refused request leaves its key unused: the corrected retry goes through.
     bad = client.post(URL, json={"name": ""}, headers={**a, "Idempotency-Key": "k2"})
     assert bad.status_code == 422
-    assert client.post(URL, json={"name": "C"}, headers={**a, "Idempotency-Key": "k2"}
-                       ).status_code == 201
+    assert (
+        client.post(URL, json={"name": "C"}, headers={**a, "Idempotency-Key": "k2"}).status_code
+        == 201
+    )
     assert count_rows("test_project") == 3
     assert count_rows("core_idempotency_key") == 3
 
@@ -164,8 +191,9 @@ def test_idempotency_covers_bulk_and_actions(client, headers):
     pid = first.get_json()["data"][0]["id"]
     h2 = {**headers, "Idempotency-Key": "task-1"}
     for _ in range(2):
-        assert client.post(f"{URL}/{pid}/add-task", json={"title": "T"}, headers=h2
-                           ).status_code == 200
+        assert (
+            client.post(f"{URL}/{pid}/add-task", json={"title": "T"}, headers=h2).status_code == 200
+        )
     assert count_rows("test_task") == 1
     assert count_rows("test_project") == 2
 
@@ -173,8 +201,9 @@ def test_idempotency_covers_bulk_and_actions(client, headers):
 # --- rate limits ---------------------------------------------------------------------------
 
 
-def test_rate_limit_headers_then_429_with_retry_after(client, tenant, api_headers, app,
-                                                      monkeypatch):
+def test_rate_limit_headers_then_429_with_retry_after(
+    client, tenant, api_headers, app, monkeypatch
+):
     h = api_headers(tenant)
     monkeypatch.setitem(app.config, "API_RATE_LIMIT", "3 per minute")
     first = client.get(URL, headers=h)
@@ -210,6 +239,10 @@ def test_every_toolkit_route_names_its_permission(app):
 
 
 def test_the_json_body_is_parsed_exactly(client, headers):
-    resp = client.post(URL, data=json.dumps({"name": "Big", "budget": 123456789.1234}),
-                       content_type="application/json", headers=headers)
+    resp = client.post(
+        URL,
+        data=json.dumps({"name": "Big", "budget": 123456789.1234}),
+        content_type="application/json",
+        headers=headers,
+    )
     assert resp.get_json()["data"]["budget"] == "123456789.1234"

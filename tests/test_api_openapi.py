@@ -35,8 +35,17 @@ def test_the_document_covers_every_endpoint_of_a_resource(client, headers):
     assert "post" in paths[f"{base}/bulk"] and "post" in paths[f"{base}/{{id}}/add-task"]
     listing = paths[base]["get"]
     names = {p["name"] for p in listing["parameters"]}
-    assert {"page", "per_page", "cursor", "sort", "q", "fields", "expand",
-            "filter[budget][gte]", "filter[name][contains]"} <= names
+    assert {
+        "page",
+        "per_page",
+        "cursor",
+        "sort",
+        "q",
+        "fields",
+        "expand",
+        "filter[budget][gte]",
+        "filter[name][contains]",
+    } <= names
     assert "filter[version][eq]" not in names  # only declared fields
     assert {"401", "403", "422", "429", "500"} <= set(listing["responses"])
     assert "412" in paths[f"{base}/{{id}}"]["patch"]["responses"]
@@ -51,8 +60,10 @@ def test_the_document_covers_every_endpoint_of_a_resource(client, headers):
 def test_the_document_covers_only_the_tenants_enabled_addons(client, tenant, headers):
     from core.registry import current_registry
 
-    assert any(p.startswith("/api/v1/testkit/") for p in client.get(URL, headers=headers)
-               .get_json()["paths"])
+    assert any(
+        p.startswith("/api/v1/testkit/")
+        for p in client.get(URL, headers=headers).get_json()["paths"]
+    )
     current_registry().disable(tenant.id, ["testkit"])
     paths = client.get(URL, headers=headers).get_json()["paths"]
     assert not any(p.startswith("/api/v1/testkit/") for p in paths)
@@ -73,8 +84,9 @@ def test_the_docs_page_is_served_from_vendored_files(client):
 
 
 @pytest.mark.slow
-def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(app, client,
-                                                                         headers, tenant):
+def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
+    app, client, headers, tenant
+):
     """Every operation, generated inputs; answers must be 4xx at worst and match the schema."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -85,20 +97,28 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(app, cl
         status_code_conformance,
     )
 
-    seed = client.post("/api/v1/testkit/projects", json={"name": "Seed", "budget": "5"},
-                       headers=headers).get_json()["data"]["id"]
+    seed = client.post(
+        "/api/v1/testkit/projects", json={"name": "Seed", "budget": "5"}, headers=headers
+    ).get_json()["data"]["id"]
     calls = iter(range(10**6))
     schema = schemathesis.openapi.from_wsgi(URL, app, headers=headers)
-    checks = [not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]
-    operations = sorted((result.ok() for result in schema.get_all_operations()),
-                        key=lambda op: op.method.upper() == "DELETE")  # the seed lives longest
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    operations = sorted(
+        (result.ok() for result in schema.get_all_operations()),
+        key=lambda op: op.method.upper() == "DELETE",
+    )  # the seed lives longest
     assert len(operations) >= 8
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def run(case):
             if case.path_parameters and "id" in case.path_parameters and next(calls) % 2:
                 case.path_parameters["id"] = seed  # half on a record that exists

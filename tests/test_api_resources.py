@@ -29,8 +29,9 @@ def seeded(session, tenant, as_tenant):
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     with as_tenant(tenant):
         for i, name in enumerate(names):
-            p = Project(name=name, budget=Decimal(10 * (i + 1)),
-                        created_at=start + dt.timedelta(days=i))
+            p = Project(
+                name=name, budget=Decimal(10 * (i + 1)), created_at=start + dt.timedelta(days=i)
+            )
             session.add(p)
             for j in range(2):
                 session.add(Task(project=p, title=f"{name} task {j}", hours=Decimal(j + 1)))
@@ -67,8 +68,12 @@ def test_create_answers_201_with_the_record_its_location_and_etag(client, header
 
 
 def test_money_sent_as_a_json_number_stays_exact(client, headers):
-    resp = client.post(URL, data='{"name": "Exact", "budget": 0.1}',
-                       content_type="application/json", headers=headers)
+    resp = client.post(
+        URL,
+        data='{"name": "Exact", "budget": 0.1}',
+        content_type="application/json",
+        headers=headers,
+    )
     assert resp.status_code == 201
     assert resp.get_json()["data"]["budget"] == "0.1000"
 
@@ -104,8 +109,10 @@ def test_put_replaces_and_needs_every_required_field(client, headers):
 def test_if_match_with_a_stale_etag_is_refused_with_412(client, headers):
     created = _create(client, headers, name="Locked").get_json()["data"]
     url = f"{URL}/{created['id']}"
-    assert client.patch(url, json={"budget": "1"}, headers={**headers, "If-Match": '"1"'}
-                        ).status_code == 200
+    assert (
+        client.patch(url, json={"budget": "1"}, headers={**headers, "If-Match": '"1"'}).status_code
+        == 200
+    )
     stale = client.patch(url, json={"budget": "2"}, headers={**headers, "If-Match": '"1"'})
     assert stale.status_code == 412
     assert stale.get_json()["error"]["code"] == "PRECONDITION_FAILED"
@@ -123,8 +130,11 @@ def test_a_concurrent_change_between_read_and_write_is_a_409_conflict(client, he
         # Another writer commits a new version after we loaded the row.
         from core.db import session
 
-        session.execute(update(Project.__table__).where(Project.__table__.c.id == obj.id)
-                        .values(version=Project.__table__.c.version + 1))
+        session.execute(
+            update(Project.__table__)
+            .where(Project.__table__.c.id == obj.id)
+            .values(version=Project.__table__.c.version + 1)
+        )
         obj.name = data.get("name", obj.name)
         return obj
 
@@ -152,8 +162,7 @@ def test_another_tenants_record_is_not_found(client, make_tenant, api_headers):
     created = _create(client, api_headers(a), name="Mine").get_json()["data"]
     other = api_headers(b)
     for method in ("get", "patch", "put", "delete"):
-        resp = getattr(client, method)(f"{URL}/{created['id']}", json={"name": "x"},
-                                       headers=other)
+        resp = getattr(client, method)(f"{URL}/{created['id']}", json={"name": "x"}, headers=other)
         assert resp.status_code == 404, method
         assert resp.get_json()["error"]["code"] == "NOT_FOUND"
     assert _names(client.get(URL, headers=other)) == []
@@ -184,8 +193,9 @@ def test_a_disabled_addon_s_resources_answer_404(client, tenant, headers, sessio
 
 def test_a_custom_action_runs_the_service_with_its_own_input(client, headers):
     created = _create(client, headers, name="Planned").get_json()["data"]
-    resp = client.post(f"{URL}/{created['id']}/add-task", json={"title": "Dig", "hours": "3"},
-                       headers=headers)
+    resp = client.post(
+        f"{URL}/{created['id']}/add-task", json={"title": "Dig", "hours": "3"}, headers=headers
+    )
     assert resp.status_code == 200, resp.get_json()
     got = client.get(f"{URL}/{created['id']}?expand=tasks", headers=headers).get_json()["data"]
     assert [(t["title"], Decimal(t["hours"])) for t in got["tasks"]] == [("Dig", 3)]
@@ -217,20 +227,24 @@ def test_bulk_with_a_bad_item_writes_nothing_and_names_the_index(client, headers
     resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
     assert resp.status_code == 422
     details = resp.get_json()["error"]["details"]
-    assert details == {"items.1.budget": ["Not a valid number."],
-                       "items.2.nme": ["Unknown field."],
-                       "items.2.name": ["Missing data for required field."]}
+    assert details == {
+        "items.1.budget": ["Not a valid number."],
+        "items.2.nme": ["Unknown field."],
+        "items.2.name": ["Missing data for required field."],
+    }
     assert count_rows("test_project") == 0
 
 
 def test_bulk_refused_by_a_business_rule_writes_nothing(client, headers):
     _create(client, headers, name="Taken")
-    resp = client.post(f"{URL}/bulk", json={"items": [{"name": "New"}, {"name": "Taken"}]},
-                       headers=headers)
+    resp = client.post(
+        f"{URL}/bulk", json={"items": [{"name": "New"}, {"name": "Taken"}]}, headers=headers
+    )
     assert resp.status_code == 400
     body = resp.get_json()["error"]
-    assert body["code"] == "DUPLICATE_NAME" and body["details"] == {"items.1": [
-        "a project named 'Taken' exists"]}
+    assert body["code"] == "DUPLICATE_NAME" and body["details"] == {
+        "items.1": ["a project named 'Taken' exists"]
+    }
     assert count_rows("test_project") == 1
 
 
@@ -247,12 +261,23 @@ def test_page_pagination_reports_totals(client, headers, seeded):
     resp = client.get(f"{URL}?per_page=2&page=2", headers=headers)
     assert _names(resp) == ["Delta", "Epsilon"]  # default sort: name
     assert resp.get_json()["meta"]["pagination"] == {
-        "page": 2, "per_page": 2, "total": 5, "total_pages": 3}
+        "page": 2,
+        "per_page": 2,
+        "total": 5,
+        "total_pages": 3,
+    }
     assert _names(client.get(f"{URL}?per_page=2&page=4", headers=headers)) == []
 
 
-@pytest.mark.parametrize("query,field", [("per_page=201", "per_page"), ("per_page=0", "per_page"),
-                                         ("page=zero", "page"), ("page=1&cursor=", "cursor")])
+@pytest.mark.parametrize(
+    "query,field",
+    [
+        ("per_page=201", "per_page"),
+        ("per_page=0", "per_page"),
+        ("page=zero", "page"),
+        ("page=1&cursor=", "cursor"),
+    ],
+)
 def test_bad_paging_is_a_validation_error_naming_the_parameter(client, headers, query, field):
     resp = client.get(f"{URL}?{query}", headers=headers)
     assert resp.status_code == 422
@@ -263,8 +288,9 @@ def test_bad_paging_is_a_validation_error_naming_the_parameter(client, headers, 
 def test_cursor_pagination_walks_every_record_once(client, headers, seeded, sort):
     seen, cursor = [], ""
     for _ in range(10):
-        body = client.get(f"{URL}?per_page=2&sort={sort}&cursor={cursor}",
-                          headers=headers).get_json()
+        body = client.get(
+            f"{URL}?per_page=2&sort={sort}&cursor={cursor}", headers=headers
+        ).get_json()
         seen += [r["name"] for r in body["data"]]
         cursor = body["meta"]["pagination"]["next_cursor"]
         if cursor is None:
@@ -276,13 +302,17 @@ def test_cursor_pagination_walks_every_record_once(client, headers, seeded, sort
 def test_cursor_pagination_survives_ties_and_nulls(client, headers, session, tenant, as_tenant):
     with as_tenant(tenant):
         for i in range(7):
-            session.add(Project(name="Same", budget=Decimal(i % 2),
-                                owner_id=None if i % 3 else uuid.uuid4()))
+            session.add(
+                Project(
+                    name="Same", budget=Decimal(i % 2), owner_id=None if i % 3 else uuid.uuid4()
+                )
+            )
         session.flush()
     ids, cursor = [], ""
     while cursor is not None:
-        body = client.get(f"{URL}?per_page=3&sort=-budget,name&cursor={cursor}",
-                          headers=headers).get_json()
+        body = client.get(
+            f"{URL}?per_page=3&sort=-budget,name&cursor={cursor}", headers=headers
+        ).get_json()
         ids += [r["id"] for r in body["data"]]
         cursor = body["meta"]["pagination"]["next_cursor"]
     assert len(ids) == len(set(ids)) == 7
@@ -298,20 +328,23 @@ def test_a_forged_or_foreign_cursor_is_refused(client, headers, seeded):
     assert list(other_sort.get_json()["error"]["details"]) == ["cursor"]
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("filter[budget][eq]=20", ["Beta"]),
-    ("filter[budget]=20", ["Beta"]),
-    ("filter[budget][ne]=20", ["Alpha", "Delta", "Epsilon", "Gamma"]),
-    ("filter[budget][lt]=20", ["Alpha"]),
-    ("filter[budget][lte]=20", ["Alpha", "Beta"]),
-    ("filter[budget][gt]=40", ["Epsilon"]),
-    ("filter[budget][gte]=40", ["Delta", "Epsilon"]),
-    ("filter[name][in]=Alpha,Gamma,Zeta", ["Alpha", "Gamma"]),
-    ("filter[name][contains]=LT", ["Delta"]),
-    ("filter[created_at][gte]=2026-01-04T00:00:00Z", ["Delta", "Epsilon"]),
-    ("filter[budget][gt]=10&filter[budget][lt]=40", ["Beta", "Gamma"]),
-    ("q=ps", ["Epsilon"]),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("filter[budget][eq]=20", ["Beta"]),
+        ("filter[budget]=20", ["Beta"]),
+        ("filter[budget][ne]=20", ["Alpha", "Delta", "Epsilon", "Gamma"]),
+        ("filter[budget][lt]=20", ["Alpha"]),
+        ("filter[budget][lte]=20", ["Alpha", "Beta"]),
+        ("filter[budget][gt]=40", ["Epsilon"]),
+        ("filter[budget][gte]=40", ["Delta", "Epsilon"]),
+        ("filter[name][in]=Alpha,Gamma,Zeta", ["Alpha", "Gamma"]),
+        ("filter[name][contains]=LT", ["Delta"]),
+        ("filter[created_at][gte]=2026-01-04T00:00:00Z", ["Delta", "Epsilon"]),
+        ("filter[budget][gt]=10&filter[budget][lt]=40", ["Beta", "Gamma"]),
+        ("q=ps", ["Epsilon"]),
+    ],
+)
 def test_each_filter_operator(client, headers, seeded, query, expected):
     assert _names(client.get(f"{URL}?{query}", headers=headers)) == expected
 
@@ -324,18 +357,21 @@ def test_contains_takes_wildcards_literally(client, headers, seeded, session, te
     assert _names(client.get(f"{URL}?filter[name][contains]=_", headers=headers)) == []
 
 
-@pytest.mark.parametrize("query,field,words", [
-    ("filter[secret][eq]=1", "filter[secret][eq]", "cannot filter on 'secret'"),
-    ("filter[name][like]=a", "filter[name][like]", "unknown operator 'like'"),
-    ("filter[budget][gt]=cheap", "filter[budget][gt]", "invalid value 'cheap'"),
-    ("filter[created_at][lt]=yesterday", "filter[created_at][lt]", "invalid value"),
-    ("filter[owner_id][eq]=nobody", "filter[owner_id][eq]", "invalid value"),
-    ("sort=owner_id", "sort", "cannot sort on 'owner_id'"),
-    ("fields=name,password", "fields", "unknown field(s) password"),
-    ("expand=owner", "expand", "cannot expand owner"),
-    ("filter[budget][contains]=1", "filter[budget][contains]", "contains works on text"),
-    ("colour=red", "colour", "unknown query parameter"),
-])
+@pytest.mark.parametrize(
+    "query,field,words",
+    [
+        ("filter[secret][eq]=1", "filter[secret][eq]", "cannot filter on 'secret'"),
+        ("filter[name][like]=a", "filter[name][like]", "unknown operator 'like'"),
+        ("filter[budget][gt]=cheap", "filter[budget][gt]", "invalid value 'cheap'"),
+        ("filter[created_at][lt]=yesterday", "filter[created_at][lt]", "invalid value"),
+        ("filter[owner_id][eq]=nobody", "filter[owner_id][eq]", "invalid value"),
+        ("sort=owner_id", "sort", "cannot sort on 'owner_id'"),
+        ("fields=name,password", "fields", "unknown field(s) password"),
+        ("expand=owner", "expand", "cannot expand owner"),
+        ("filter[budget][contains]=1", "filter[budget][contains]", "contains works on text"),
+        ("colour=red", "colour", "unknown query parameter"),
+    ],
+)
 def test_undeclared_or_bad_list_parameters_are_named(client, headers, query, field, words):
     resp = client.get(f"{URL}?{query}", headers=headers)
     assert resp.status_code == 422
@@ -345,15 +381,22 @@ def test_undeclared_or_bad_list_parameters_are_named(client, headers, query, fie
     assert words in error["message"]
 
 
-def test_sort_by_several_fields_and_directions(client, headers, seeded, session, tenant,
-                                               as_tenant):
+def test_sort_by_several_fields_and_directions(client, headers, seeded, session, tenant, as_tenant):
     with as_tenant(tenant):
         session.add(Project(name="Aardvark", budget=Decimal(30)))
         session.flush()
     assert _names(client.get(f"{URL}?sort=-budget,name", headers=headers)) == [
-        "Epsilon", "Delta", "Aardvark", "Gamma", "Beta", "Alpha"]
+        "Epsilon",
+        "Delta",
+        "Aardvark",
+        "Gamma",
+        "Beta",
+        "Alpha",
+    ]
     assert _names(client.get(f"{URL}?sort=-created_at", headers=headers))[:2] == [
-        "Aardvark", "Epsilon"]
+        "Aardvark",
+        "Epsilon",
+    ]
 
 
 def test_sparse_fieldsets_return_only_the_asked_fields(client, headers, seeded):

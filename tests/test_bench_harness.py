@@ -16,12 +16,32 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_a_quick_workload_prints_a_json_line_with_its_baseline_and_ratio(tmp_path):
     out = tmp_path / "bench.jsonl"
     # SQLite and in-process events: the test needs no server, and never the test database.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("REDIS_URL", "PERGOLA_BENCH_REDIS_URL", "PERGOLA_DATABASE_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "PERGOLA_BENCH_REDIS_URL", "PERGOLA_DATABASE_URL")
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--db", "sqlite", "--only", "contacts",
-         "--size", "m=2", "--json-out", str(out)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--db",
+            "sqlite",
+            "--only",
+            "contacts",
+            "--size",
+            "m=2",
+            "--json-out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(lines) == 1

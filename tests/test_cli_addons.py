@@ -145,8 +145,10 @@ def test_disable_with_cascade(fx_runner, fx_tenant):
     t = fx_tenant("acme", "reports")
     result = fx_runner.invoke(["addons", "disable", "stock", "--tenant", "acme", "--cascade"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == \
-        "disabled reports, shop, stock for tenant acme (their data is kept)"
+    assert (
+        result.output.strip()
+        == "disabled reports, shop, stock for tenant acme (their data is kept)"
+    )
     assert enabled(t) == set()
 
 

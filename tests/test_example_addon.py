@@ -33,8 +33,9 @@ NOT_INSTALLED = (
 @pytest.fixture(scope="module")
 def entry_point() -> importlib.metadata.EntryPoint:
     """The example's entry point; the test fails, saying how to fix it, when it is missing."""
-    found = [ep for ep in importlib.metadata.entry_points(group="pergola.addons")
-             if ep.name == "notes"]
+    found = [
+        ep for ep in importlib.metadata.entry_points(group="pergola.addons") if ep.name == "notes"
+    ]
     if not found:
         pytest.fail(NOT_INSTALLED)
     return found[0]
@@ -95,7 +96,8 @@ def test_enabled_per_tenant_and_its_hooks_reach_only_those_tenants(session, note
 
 
 def test_its_route_declares_a_permission_and_404s_for_tenants_without_it(
-        app, client, session, notes):
+    app, client, session, notes
+):
     from core.login import create_api_key
 
     _models, _services, views = notes
@@ -104,8 +106,10 @@ def test_its_route_declares_a_permission_and_404s_for_tenants_without_it(
     with system_context():
         with_notes = services.create_tenant("with-notes", "With notes", addons=["notes"])
         without = services.create_tenant("without-notes", "Without notes", addons=[])
-        keys = {t.slug: create_api_key(t, "test", ["notes.notes:read"])[1]
-                for t in (with_notes, without)}
+        keys = {
+            t.slug: create_api_key(t, "test", ["notes.notes:read"])[1]
+            for t in (with_notes, without)
+        }
 
     def get(slug: str):
         return client.get("/notes/", headers={"Authorization": f"Bearer {keys[slug]}"})
@@ -120,7 +124,11 @@ def test_its_own_generated_tests_pass(entry_point):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PERGOLA_")}
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=300,
+        cwd=EXAMPLE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
@@ -130,10 +138,15 @@ def test_the_example_is_the_scaffold_output(tmp_path: Path):
     """The example stays what `pergola addon new notes --model Note` writes."""
     made = new_addon("notes", tmp_path, "Note")
     mine = {p.relative_to(made.root): p for p in made.files}
-    theirs = {p.relative_to(EXAMPLE): p for p in EXAMPLE.rglob("*")
-              if p.is_file() and not any(part.startswith(".") or part == "__pycache__"
-                                         or part.endswith(".egg-info")
-                                         for part in p.relative_to(EXAMPLE).parts)}
+    theirs = {
+        p.relative_to(EXAMPLE): p
+        for p in EXAMPLE.rglob("*")
+        if p.is_file()
+        and not any(
+            part.startswith(".") or part == "__pycache__" or part.endswith(".egg-info")
+            for part in p.relative_to(EXAMPLE).parts
+        )
+    }
     assert sorted(p.name for p in theirs if p.name.endswith("_initial.py")) != []
     for generated in (mine, theirs):
         for path in [p for p in generated if p.name.endswith("_initial.py")]:
@@ -143,8 +156,14 @@ def test_the_example_is_the_scaffold_output(tmp_path: Path):
         ours, example = path.read_text(), theirs[rel].read_text()
         if rel == Path("MIGRATION"):
             # Only the revision id and date differ from one run to the next.
-            ours = [line for line in ours.splitlines() if "revision" not in line.lower()
-                    and not line.startswith("Create Date")]
-            example = [line for line in example.splitlines() if "revision" not in line.lower()
-                       and not line.startswith("Create Date")]
+            ours = [
+                line
+                for line in ours.splitlines()
+                if "revision" not in line.lower() and not line.startswith("Create Date")
+            ]
+            example = [
+                line
+                for line in example.splitlines()
+                if "revision" not in line.lower() and not line.startswith("Create Date")
+            ]
         assert ours == example, f"examples/pergola-notes/{rel} differs from the scaffold"

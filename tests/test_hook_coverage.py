@@ -11,15 +11,15 @@ import pytest
 
 from core.config import PROJECT_ROOT
 
-CONFTEST = '''
+CONFTEST = """
 from tests.hook_coverage import HookCoverage
 
 
 def pytest_configure(config):
     config.pluginmanager.register(HookCoverage(config), "pergola-hook-coverage")
-'''
+"""
 
-CALLS_ONE = '''
+CALLS_ONE = """
 import uuid
 
 from core.registry import Registry
@@ -34,9 +34,9 @@ def test_demo_data_only():
 
 def test_nothing():
     pass
-'''
+"""
 
-CALLS_ALL = '''
+CALLS_ALL = """
 from core.registry import Registry
 from core.tenancy import system_context
 
@@ -47,7 +47,7 @@ def test_every_hook():
         for name in registry.hookspec_names():
             spec = getattr(registry.pm.hook, name).spec
             getattr(registry.hook, name)(**{arg: None for arg in spec.argnames})
-'''
+"""
 
 
 def run_suite(folder: Path, tests: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +57,11 @@ def run_suite(folder: Path, tests: str, *args: str) -> subprocess.CompletedProce
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=120,
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

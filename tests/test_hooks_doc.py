@@ -24,7 +24,7 @@ def entries() -> dict[str, tuple[str, str]]:
     matches = list(HEADING.finditer(text))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = text[m.end():end].split("\n## ", 1)[0]
+        body = text[m.end() : end].split("\n## ", 1)[0]
         found[m.group("name")] = (f"{m.group('name')}({m.group('rest')}", body)
     return found
 
@@ -36,8 +36,7 @@ def signature(name: str, function: Any) -> str:
         p.name if p.annotation is inspect.Parameter.empty else f"{p.name}: {p.annotation}"
         for p in sig.parameters.values()
     )
-    ret = "" if sig.return_annotation is inspect.Signature.empty else \
-        f" -> {sig.return_annotation}"
+    ret = "" if sig.return_annotation is inspect.Signature.empty else f" -> {sig.return_annotation}"
     return f"{name}({params}){ret}"
 
 
@@ -54,8 +53,11 @@ def test_every_hookspec_has_an_entry_with_its_exact_signature(app):
 
     missing = sorted(set(specs) - set(documented))
     assert not missing, f"docs/hooks.md has no entry for: {', '.join(missing)}"
-    wrong = {n: (documented[n][0], signature(n, s.function)) for n, s in specs.items()
-             if documented[n][0] != signature(n, s.function)}
+    wrong = {
+        n: (documented[n][0], signature(n, s.function))
+        for n, s in specs.items()
+        if documented[n][0] != signature(n, s.function)
+    }
     assert not wrong, "docs/hooks.md headings differ from the code (doc, code): " + repr(wrong)
 
 
@@ -92,6 +94,9 @@ def test_example_runs_and_implements_the_hook_as_specified(app, name):
         pm.add_hookspecs(namespace)
     pm.register(module)
     pm.check_pending()
-    implemented = {impl.function.__name__ for caller in pm.get_hookcallers(module) or []
-                   for impl in caller.get_hookimpls()}
+    implemented = {
+        impl.function.__name__
+        for caller in pm.get_hookcallers(module) or []
+        for impl in caller.get_hookimpls()
+    }
     assert name in implemented, f"the example for {name} does not implement it"

@@ -418,21 +418,25 @@ def test_idle_web_session_expires(client, session, tenant, make_member):
     assert client.get("/testkit/things").status_code == 302
 
 
-def test_an_api_key_obeys_its_creators_record_rules(client, session, tenant, make_member,
-                                                    as_tenant):
+def test_an_api_key_obeys_its_creators_record_rules(
+    client, session, tenant, make_member, as_tenant
+):
     from core import login
 
     alice = make_member(tenant, roles=["sales"])
     bob = make_member(tenant, roles=["sales"])
     with as_tenant(tenant):
-        session.add_all([Project(name="alice-1", owner_id=alice.id),
-                         Project(name="bob-1", owner_id=bob.id)])
+        session.add_all(
+            [Project(name="alice-1", owner_id=alice.id), Project(name="bob-1", owner_id=bob.id)]
+        )
         session.flush()
         creator = login.principal_for(alice.id, tenant.id)
-        _, secret = login.create_api_key(tenant, "alice's sync", ["testkit.things:read"],
-                                         created_by=creator)
-    data = client.get("/api/v1/testkit/things",
-                      headers={"Authorization": f"Bearer {secret}"}).get_json()["data"]
+        _, secret = login.create_api_key(
+            tenant, "alice's sync", ["testkit.things:read"], created_by=creator
+        )
+    data = client.get(
+        "/api/v1/testkit/things", headers={"Authorization": f"Bearer {secret}"}
+    ).get_json()["data"]
     assert data == {"names": ["alice-1"], "count": 1}
 
 
@@ -447,7 +451,9 @@ def test_a_password_reset_ends_every_other_login(app, client, tenant, make_membe
         from core.db import session as s
 
         token = login.password_reset_token(s.get(User, user.id))
-    assert client.post(f"/password/reset/{token}",
-                       data={"password": "a brand new one"}).status_code == 302
+    assert (
+        client.post(f"/password/reset/{token}", data={"password": "a brand new one"}).status_code
+        == 302
+    )
     stale = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert stale.status_code == 401

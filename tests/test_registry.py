@@ -36,8 +36,12 @@ def bare(name: str, *depends: str, **kw) -> Manifest:
 
 def with_plugin(name: str, plugin: str) -> Manifest:
     """A manifest whose one plugin is `tests.fixture_addons.broken_hooks:<plugin>`."""
-    return Manifest(name=name, version="1.0", package="tests.fixture_addons",
-                    plugins=(f"tests.fixture_addons.broken_hooks:{plugin}",))
+    return Manifest(
+        name=name,
+        version="1.0",
+        package="tests.fixture_addons",
+        plugins=(f"tests.fixture_addons.broken_hooks:{plugin}",),
+    )
 
 
 def projects() -> list[str]:
@@ -61,8 +65,14 @@ def test_dependency_cycle_is_rejected_showing_the_cycle():
 
 def test_longer_cycle_shows_only_the_loop():
     with pytest.raises(RegistryError) as err:
-        Registry([bare("crm", "sales"), bare("sales", "invoicing"), bare("invoicing", "stock"),
-                  bare("stock", "sales")])
+        Registry(
+            [
+                bare("crm", "sales"),
+                bare("sales", "invoicing"),
+                bare("invoicing", "stock"),
+                bare("stock", "sales"),
+            ]
+        )
     assert str(err.value) == "dependency cycle: sales -> invoicing -> stock -> sales"
 
 
@@ -113,8 +123,12 @@ def test_hookimpl_argument_not_in_spec_is_rejected_naming_addon_and_argument():
 
 
 def test_plugin_that_cannot_be_imported_names_the_addon():
-    broken = Manifest(name="ghost", version="1.0", package="tests.fixture_addons",
-                      plugins=("tests.fixture_addons.no_such_module",))
+    broken = Manifest(
+        name="ghost",
+        version="1.0",
+        package="tests.fixture_addons",
+        plugins=("tests.fixture_addons.no_such_module",),
+    )
     with pytest.raises(RegistryError, match="addon 'ghost': cannot import"):
         Registry([broken])
 
@@ -147,15 +161,23 @@ def test_importing_an_addon_manifest_registers_nothing():
         "assert 'pluggy' not in sys.modules and 'flask' not in sys.modules, 'imported machinery'\n"
         "print(m.manifest.name)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "shop"
 
 
 def test_each_app_builds_its_own_plugin_manager(fx_app, db_url, tmp_path):
-    other = create_app({"database_url": db_url, "testing": True, "secret_key": "x",
-                        "instance_path": str(tmp_path), "only_addons": [FIXTURE_MANIFESTS[0]]})
+    other = create_app(
+        {
+            "database_url": db_url,
+            "testing": True,
+            "secret_key": "x",
+            "instance_path": str(tmp_path),
+            "only_addons": [FIXTURE_MANIFESTS[0]],
+        }
+    )
     try:
         mine = fx_app.extensions["pergola.registry"]
         theirs = other.extensions["pergola.registry"]
@@ -282,8 +304,9 @@ def test_disable_keeps_data_and_enable_brings_it_back(fx, fx_tenant, fx_client):
     assert fx_client.get("/shop/", tenant=t).status_code == 404
     with tenant_context(t.id):
         assert projects() == ["Order 1", DEFAULTS]
-        assert session.scalar(select(Project.budget).where(Project.name == "Order 1")) \
-            == Decimal("12.50")
+        assert session.scalar(select(Project.budget).where(Project.name == "Order 1")) == Decimal(
+            "12.50"
+        )
 
     registry.enable(t.id, ["shop"])
 
@@ -302,8 +325,12 @@ def test_enable_disable_enable_seeds_defaults_once(fx, fx_tenant):
 
     assert [c["addon"] for c in calls("addon_enabled", "shop")] == ["shop", "shop"]
     with tenant_context(t.id):
-        assert session.scalar(
-            select(func.count()).select_from(Project).where(Project.name == DEFAULTS)) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(Project).where(Project.name == DEFAULTS)
+            )
+            == 1
+        )
 
 
 def test_new_tenant_gets_the_default_addons(fx_app, db_url, tmp_path):
@@ -344,8 +371,10 @@ def test_hooks_reach_only_the_tenants_that_enabled_the_addon(fx, fx_tenant):
     assert answers == [[shop_says, "kernel saw it"], ["kernel saw it"]] * 2
     assert [c["tenant_id"] for c in calls("stock_moved", "shop")] == [with_shop.id] * 2
     # The kernel's own implementations are called for every tenant.
-    assert [c["tenant_id"] for c in calls("stock_moved", "kernel")] == \
-        [with_shop.id, without.id] * 2
+    assert [c["tenant_id"] for c in calls("stock_moved", "kernel")] == [
+        with_shop.id,
+        without.id,
+    ] * 2
 
 
 def test_dispatch_follows_enable_and_disable_at_once(fx, fx_tenant):
@@ -365,8 +394,9 @@ def test_dispatch_follows_enable_and_disable_at_once(fx, fx_tenant):
 
 def test_system_context_reaches_every_addon(fx, fx_tenant):
     with system_context():
-        answers = current_registry().hook.stock_moved(tenant_id=None, sku="C",
-                                                      quantity=Decimal("1"))
+        answers = current_registry().hook.stock_moved(
+            tenant_id=None, sku="C", quantity=Decimal("1")
+        )
     assert "shop saw 1 x C" in answers
 
 
@@ -391,8 +421,10 @@ def test_two_tenants_interleaved_routes_hooks_and_menus_follow_each(fx, fx_tenan
     assert [c["tenant_id"] for c in calls("stock_moved", "shop")] == [acme.id, acme.id]
     assert [m.label for m in registry.menus(acme.id)] == ["Orders", "Stock", "Shop help"]
     assert [m.label for m in registry.menus(globex.id)] == ["Stock"]
-    assert [m.label for m in registry.menus(acme.id, allowed=lambda p: p.startswith("stock."))] \
-        == ["Stock", "Shop help"]
+    assert [m.label for m in registry.menus(acme.id, allowed=lambda p: p.startswith("stock."))] == [
+        "Stock",
+        "Shop help",
+    ]
     assert set(registry.permissions(registry.enabled_addons(globex.id))) == {"stock.levels:read"}
     assert "shop.orders:read" in registry.permissions(registry.enabled_addons(acme.id))
 

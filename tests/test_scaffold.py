@@ -16,12 +16,21 @@ from cli.scaffold import kernel_base
 from core.config import PROJECT_ROOT
 
 EXPECTED = {
-    "README.md", "pyproject.toml", "ruff.toml", "setup.cfg",
-    "pergola_widgets/__init__.py", "pergola_widgets/hooks.py", "pergola_widgets/manifest.py",
-    "pergola_widgets/models.py", "pergola_widgets/services.py", "pergola_widgets/views.py",
+    "README.md",
+    "pyproject.toml",
+    "ruff.toml",
+    "setup.cfg",
+    "pergola_widgets/__init__.py",
+    "pergola_widgets/hooks.py",
+    "pergola_widgets/manifest.py",
+    "pergola_widgets/models.py",
+    "pergola_widgets/services.py",
+    "pergola_widgets/views.py",
     "pergola_widgets/templates/widgets/index.html",
-    "pergola_widgets/migrations/__init__.py", "pergola_widgets/migrations/versions/__init__.py",
-    "tests/conftest.py", "tests/test_widgets.py",
+    "pergola_widgets/migrations/__init__.py",
+    "pergola_widgets/migrations/versions/__init__.py",
+    "tests/conftest.py",
+    "tests/test_widgets.py",
 }
 
 
@@ -32,8 +41,11 @@ def scaffold(dest: Path, *args: str):
 
 def files_of(root: Path) -> set[str]:
     """Every file under `root`, relative, except the migration (its name is random)."""
-    return {str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and not p.name.endswith("_initial.py")}
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and not p.name.endswith("_initial.py")
+    }
 
 
 def migration_of(root: Path, package: str) -> Path:
@@ -64,22 +76,28 @@ def test_new_writes_a_package_with_entry_point_model_migration_hooks_route_and_t
 def test_first_migration_is_its_own_branch_depending_on_the_kernel(tmp_path):
     scaffold(tmp_path, "widgets")
     source = migration_of(tmp_path / "pergola-widgets", "pergola_widgets")
-    values = {node.targets[0].id if isinstance(node, ast.Assign) else node.target.id:
-              ast.literal_eval(node.value)
-              for node in ast.parse(source.read_text()).body
-              if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None}
+    values = {
+        node.targets[0].id if isinstance(node, ast.Assign) else node.target.id: ast.literal_eval(
+            node.value
+        )
+        for node in ast.parse(source.read_text()).body
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None
+    }
     assert source.name == f"{values['revision']}_widgets_initial.py"
     assert values["down_revision"] is None
     assert values["branch_labels"] == ("widgets",)
     assert values["depends_on"] == kernel_base()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["Widgets"], "invalid addon name 'Widgets'"),
-    (["core"], "invalid addon name 'core'"),
-    (["w"], "invalid addon name 'w'"),
-    (["widgets", "--model", "widget"], "invalid model name 'widget'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["Widgets"], "invalid addon name 'Widgets'"),
+        (["core"], "invalid addon name 'core'"),
+        (["w"], "invalid addon name 'w'"),
+        (["widgets", "--model", "widget"], "invalid model name 'widget'"),
+    ],
+)
 def test_bad_names_are_refused_naming_them(tmp_path, args, message):
     result = scaffold(tmp_path, *args)
     assert result.exit_code == 1
@@ -104,9 +122,22 @@ def test_scaffolded_package_installs_with_pip_and_passes_its_own_tests(tmp_path)
     # A real pip install (into a folder of its own, so the test environment stays as it
     # was): the entry point comes from the installed metadata, as for any third party.
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(site), str(root)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert install.returncode == 0, install.stdout + install.stderr
     assert list(site.glob("pergola_widgets-*.dist-info"))
@@ -117,16 +148,36 @@ def test_scaffolded_package_installs_with_pip_and_passes_its_own_tests(tmp_path)
     tests = tmp_path / "tests-only"
     (root / "tests").rename(tests)
     check = subprocess.run(
-        [sys.executable, "-c",
-         "import importlib.metadata as m; "
-         "print([e.value for e in m.entry_points(group='pergola.addons') if e.name=='widgets'])"],
-        env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            "import importlib.metadata as m; "
+            "print([e.value for e in m.entry_points(group='pergola.addons') if e.name=='widgets'])",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
     )
     assert check.stdout.strip() == "['pergola_widgets.manifest:manifest']", check.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "core.testing",
-         str(tests)],
-        env=env, capture_output=True, text=True, timeout=300, cwd=tests,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "core.testing",
+            str(tests),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tests,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "10 passed" in result.stdout

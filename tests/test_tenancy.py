@@ -20,8 +20,10 @@ def two_tenants(session, make_tenant):
     for t, name in ((a, "alpha"), (b, "beta")):
         with tenant_context(t.id):
             p = Project(name=name, budget=Decimal("100.00"))
-            p.tasks = [Task(title=f"{name}-1", hours=Decimal("1.5")),
-                       Task(title=f"{name}-2", hours=Decimal("2.5"))]
+            p.tasks = [
+                Task(title=f"{name}-1", hours=Decimal("1.5")),
+                Task(title=f"{name}-2", hours=Decimal("2.5")),
+            ]
             session.add(p)
             session.flush()
     session.expunge_all()  # later reads must come from the database, not the identity map
@@ -55,10 +57,13 @@ def test_relationship_loads_are_filtered(session, two_tenants):
         beta_id = session.scalars(select(Project.id).where(Project.name == "beta")).one()
         # Plant a task of tenant A under B's project: the relationship must hide it from B.
         alpha_task = session.scalars(select(Task).where(Task.title == "alpha-1")).one()
-        session.execute(text("UPDATE test_task SET project_id = :p WHERE id = :t"),
-                        {"p": beta_id.hex if session.bind.dialect.name == "sqlite" else beta_id,
-                         "t": alpha_task.id.hex if session.bind.dialect.name == "sqlite"
-                         else alpha_task.id})
+        session.execute(
+            text("UPDATE test_task SET project_id = :p WHERE id = :t"),
+            {
+                "p": beta_id.hex if session.bind.dialect.name == "sqlite" else beta_id,
+                "t": alpha_task.id.hex if session.bind.dialect.name == "sqlite" else alpha_task.id,
+            },
+        )
     session.expunge_all()
     with tenant_context(b.id):
         project = session.scalars(select(Project)).one()
@@ -137,9 +142,7 @@ def test_soft_delete_hides_and_restore_brings_back(session, two_tenants):
         session.expunge_all()
         assert session.scalars(select(Project)).all() == []
         assert session.get(Project, p.id) is None
-        hidden = session.scalars(
-            select(Project).execution_options(include_deleted=True)
-        ).one()
+        hidden = session.scalars(select(Project).execution_options(include_deleted=True)).one()
         assert hidden.is_deleted
         hidden.restore()
         session.flush()
@@ -199,9 +202,13 @@ def test_row_level_security_blocks_raw_sql(session, two_tenants):
         assert tasks == 2
         with pytest.raises(Exception, match="row-level security"), session.begin_nested():
             session.execute(
-                text("INSERT INTO test_project (id, tenant_id, name, budget, created_at, "
-                     "updated_at, version) VALUES (gen_random_uuid(), :t, 'x', 0, now(), "
-                     "now(), 1)"), {"t": b.id})
+                text(
+                    "INSERT INTO test_project (id, tenant_id, name, budget, created_at, "
+                    "updated_at, version) VALUES (gen_random_uuid(), :t, 'x', 0, now(), "
+                    "now(), 1)"
+                ),
+                {"t": b.id},
+            )
 
 
 def test_relationship_load_from_a_non_tenant_parent_is_filtered(session, make_tenant):
@@ -235,8 +242,9 @@ def test_bulk_update_by_primary_key_is_refused_in_a_tenant(session, two_tenants)
     with tenant_context(b.id):
         beta = session.scalars(select(Project)).one()
     with tenant_context(a.id), pytest.raises(TenantContextError):
-        session.execute(update(Project), [{"id": beta.id, "version": beta.version,
-                                           "name": "written by A"}])
+        session.execute(
+            update(Project), [{"id": beta.id, "version": beta.version, "name": "written by A"}]
+        )
     session.expire_all()
     with tenant_context(b.id):
         assert session.scalars(select(Project.name)).one() == "beta"

@@ -23,8 +23,9 @@ def login(client):
     """`login(user, tenant)`: log the test client in through the login form."""
 
     def do(user, tenant):
-        resp = client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                           "tenant": tenant.slug})
+        resp = client.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "tenant": tenant.slug}
+        )
         assert resp.status_code == 302, resp.get_data(as_text=True)
         return client
 
@@ -90,16 +91,19 @@ def test_menu_and_settings_follow_permissions(make_tenant, make_member, login):
 
 
 def test_layout_serves_vendored_assets(client):
-    for path in ("/static/vendor/bootstrap-5.3.9/bootstrap.min.css",
-                 "/static/vendor/htmx-2.0.11/htmx.min.js",
-                 "/static/vendor/chartjs-4.6.1/chart.umd.min.js"):
+    for path in (
+        "/static/vendor/bootstrap-5.3.9/bootstrap.min.css",
+        "/static/vendor/htmx-2.0.11/htmx.min.js",
+        "/static/vendor/chartjs-4.6.1/chart.umd.min.js",
+    ):
         resp = client.get(path)
         assert resp.status_code == 200, path
         resp.close()
 
 
 def test_tenant_switcher_lists_the_users_companies_and_switches(
-        make_tenant, make_member, login, session, as_tenant):
+    make_tenant, make_member, login, session, as_tenant
+):
     first = make_tenant(name="First Co")
     second = make_tenant(name="Second Co")
     user = make_member(first, roles=["admin"])
@@ -111,8 +115,9 @@ def test_tenant_switcher_lists_the_users_companies_and_switches(
     client = login(user, first)
     html = page(client.get("/"))
     assert "Switch company" in html and "Second Co" in html
-    resp = client.post("/switch-tenant", data={"tenant": second.slug, "next": "/"},
-                       follow_redirects=True)
+    resp = client.post(
+        "/switch-tenant", data={"tenant": second.slug, "next": "/"}, follow_redirects=True
+    )
     html = page(resp)
     assert re.search(r'data-testid="tenant-name">Second Co<', html)
     assert "Switched to Second Co" in html
@@ -144,8 +149,15 @@ def test_anonymous_pages_redirect_to_login(client):
 
 def test_list_searches_sorts_and_paginates(admin, as_tenant, session):
     client, tenant, _ = admin
-    add_projects(as_tenant, session, tenant, ("Apollo", "10"), ("Gemini", "30"),
-                 ("Mercury", "20"), ("Artemis", "0"))
+    add_projects(
+        as_tenant,
+        session,
+        tenant,
+        ("Apollo", "10"),
+        ("Gemini", "30"),
+        ("Mercury", "20"),
+        ("Artemis", "0"),
+    )
     html = page(client.get("/testkit/projects"))
     assert html.index("Apollo") < html.index("Artemis") < html.index("Gemini")
     assert "4 records" in html
@@ -192,25 +204,29 @@ def test_model_views_refuse_a_search_on_an_unknown_column():
     from core.web.views import ModelViews
     from tests.testkit.web import ProjectForm
 
-    views = ModelViews(name="bad", model=Project, schema=ProjectForm, title="Bad", columns=[],
-                       search=["nope"], permissions={"read": "a.b:c", "create": "a.b:c",
-                                                     "update": "a.b:c"})
+    views = ModelViews(
+        name="bad",
+        model=Project,
+        schema=ProjectForm,
+        title="Bad",
+        columns=[],
+        search=["nope"],
+        permissions={"read": "a.b:c", "create": "a.b:c", "update": "a.b:c"},
+    )
     with pytest.raises(ValueError, match="'nope' is not a column of Project"):
         views.register(Blueprint("bad", __name__))
 
 
 def test_csv_export_holds_the_filtered_list_and_defuses_formulas(admin, as_tenant, session):
     client, tenant, _ = admin
-    add_projects(as_tenant, session, tenant, ("Alpha", "1.50"), ("=SUM(A1)", "2"),
-                 ("Beta", "3"))
+    add_projects(as_tenant, session, tenant, ("Alpha", "1.50"), ("=SUM(A1)", "2"), ("Beta", "3"))
     resp = client.get("/testkit/projects/export.csv?q=a&sort=-budget")
     assert resp.status_code == 200
     assert resp.mimetype == "text/csv"
     assert "attachment" in resp.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(page(resp))))
     assert rows[0] == ["Name", "Budget", "Created"]
-    assert [r[:2] for r in rows[1:]] == [["Beta", "3.00"], ["'=SUM(A1)", "2.00"],
-                                         ["Alpha", "1.50"]]
+    assert [r[:2] for r in rows[1:]] == [["Beta", "3.00"], ["'=SUM(A1)", "2.00"], ["Alpha", "1.50"]]
 
 
 # --- form view -----------------------------------------------------------------------------
@@ -265,8 +281,10 @@ def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, s
     with as_tenant(tenant):  # someone else saves first
         project.budget = Decimal("99")
         session.flush()
-    resp = client.post(f"/testkit/projects/{project.id}/edit",
-                       data={"name": "Hubble 2", "budget": "5", "version": "1"})
+    resp = client.post(
+        f"/testkit/projects/{project.id}/edit",
+        data={"name": "Hubble 2", "budget": "5", "version": "1"},
+    )
     assert resp.status_code == 409
     html = page(resp)
     assert "someone else changed this record" in html
@@ -279,8 +297,10 @@ def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, s
 def test_edit_saves_with_the_current_version(admin, as_tenant, session):
     client, tenant, _ = admin
     (project,) = add_projects(as_tenant, session, tenant, ("Kepler", "1"))
-    resp = client.post(f"/testkit/projects/{project.id}/edit",
-                       data={"name": "Kepler II", "budget": "7", "version": "1"})
+    resp = client.post(
+        f"/testkit/projects/{project.id}/edit",
+        data={"name": "Kepler II", "budget": "7", "version": "1"},
+    )
     assert resp.status_code == 303
     with as_tenant(tenant):
         session.expire_all()
@@ -326,8 +346,7 @@ def test_detail_shows_fields_panels_and_activity(admin, as_tenant, session):
     resp = client.post("/testkit/projects/new", data={"name": "Cassini", "budget": "3"})
     location = resp.headers["Location"]
     project_id = location.rsplit("/", 1)[1]
-    client.post(f"{location}/edit", data={"name": "Cassini-Huygens", "budget": "3",
-                                          "version": "1"})
+    client.post(f"{location}/edit", data={"name": "Cassini-Huygens", "budget": "3", "version": "1"})
     with as_tenant(_tenant):
         session.add(Task(title="Launch", project_id=uuid.UUID(project_id)))
         session.flush()
@@ -363,8 +382,7 @@ def test_chart_widget_carries_the_addons_data(admin, as_tenant, session):
     client, tenant, _ = admin
     add_projects(as_tenant, session, tenant, ("Alpha", "5"), ("</script><b>", "7"))
     html = page(client.get("/"))
-    config = re.search(r'<script type="application/json" id="chart-\d+">(.*?)</script>', html,
-                       re.S)
+    config = re.search(r'<script type="application/json" id="chart-\d+">(.*?)</script>', html, re.S)
     assert config is not None
     import json
 
@@ -434,14 +452,23 @@ def test_enabling_an_addon_shows_its_menu(make_tenant, make_member, login):
 
 def test_admin_adds_a_user_who_can_log_in(admin, client):
     client, tenant, _ = admin
-    resp = client.post("/settings/users", data={"email": "New.Person@Example.com", "name": "New",
-                                                "password": PASSWORD, "roles": ["sales"]})
+    resp = client.post(
+        "/settings/users",
+        data={
+            "email": "New.Person@Example.com",
+            "name": "New",
+            "password": PASSWORD,
+            "roles": ["sales"],
+        },
+    )
     assert resp.status_code == 303
     html = page(client.get("/settings/users"))
     assert "new.person@example.com" in html and "Added new.person@example.com" in html
     client.post("/logout")
-    resp = client.post("/login", data={"email": "new.person@example.com", "password": PASSWORD,
-                                       "tenant": tenant.slug})
+    resp = client.post(
+        "/login",
+        data={"email": "new.person@example.com", "password": PASSWORD, "tenant": tenant.slug},
+    )
     assert resp.status_code == 302
 
 
@@ -460,8 +487,9 @@ def test_inviting_without_a_password_mails_a_link(admin, app):
 
     mail = Path(app.instance_path) / "mail"
     before = set(mail.glob("*.eml")) if mail.exists() else set()
-    resp = client.post("/settings/users", data={"email": "invitee@example.com",
-                                                "roles": ["employee"]})
+    resp = client.post(
+        "/settings/users", data={"email": "invitee@example.com", "roles": ["employee"]}
+    )
     assert resp.status_code == 303
     assert "Invitation sent to invitee@example.com" in page(client.get("/settings/users"))
     new = set(mail.glob("*.eml")) - before
@@ -472,8 +500,9 @@ def test_roles_change_and_deactivation_take_effect(admin, make_member, session, 
     client, tenant, me = admin
     other = make_member(tenant, roles=["employee"], email="colleague@example.com")
     membership = session.scalar(select(Membership).where(Membership.user_id == other.id))
-    resp = client.post(f"/settings/users/{membership.id}/roles",
-                       data={"roles": ["sales", "manager"]})
+    resp = client.post(
+        f"/settings/users/{membership.id}/roles", data={"roles": ["sales", "manager"]}
+    )
     assert resp.status_code == 303
     with as_tenant(tenant):
         session.expire_all()
@@ -488,8 +517,11 @@ def test_roles_change_and_deactivation_take_effect(admin, make_member, session, 
     mine = session.scalar(select(Membership).where(Membership.user_id == me.id))
     html = page(client.post(f"/settings/users/{mine.id}/deactivate", follow_redirects=True))
     assert "cannot deactivate yourself" in html
-    html = page(client.post(f"/settings/users/{mine.id}/roles", data={"roles": ["employee"]},
-                            follow_redirects=True))
+    html = page(
+        client.post(
+            f"/settings/users/{mine.id}/roles", data={"roles": ["employee"]}, follow_redirects=True
+        )
+    )
     assert "cannot remove your own right" in html
 
 
@@ -518,8 +550,10 @@ def test_new_patterns_keep_wildcards_and_hidden_permissions():
     from core.web.admin import new_patterns
 
     visible = ["a.x:read", "a.x:write", "b.y:read"]
-    assert new_patterns(["a.*", "c.z:read"], visible, {"a.x:read", "a.x:write"}) == \
-        ["a.*", "c.z:read"]
+    assert new_patterns(["a.*", "c.z:read"], visible, {"a.x:read", "a.x:write"}) == [
+        "a.*",
+        "c.z:read",
+    ]
     assert new_patterns(["a.*"], visible, {"a.x:read"}) == ["a.x:read"]
 
 
@@ -527,8 +561,7 @@ def test_new_role_appears_in_the_matrix(admin):
     client, _tenant, _ = admin
     client.post("/settings/roles/new", data={"name": "auditor", "description": "Reads logs"})
     assert 'value="auditor|core.audit:read"' in page(client.get("/settings/roles"))
-    html = page(client.post("/settings/roles/new", data={"name": "auditor"},
-                            follow_redirects=True))
+    html = page(client.post("/settings/roles/new", data={"name": "auditor"}, follow_redirects=True))
     assert "already exists" in html
 
 
@@ -537,20 +570,29 @@ def test_new_role_appears_in_the_matrix(admin):
 
 def test_api_key_secret_is_shown_once_and_revocation_works(admin):
     client, _tenant, _ = admin
-    resp = client.post("/settings/api-keys", data={"name": "ERP sync",
-                                                   "scopes": "testkit.things:read",
-                                                   "expires": "30d"})
+    resp = client.post(
+        "/settings/api-keys",
+        data={"name": "ERP sync", "scopes": "testkit.things:read", "expires": "30d"},
+    )
     assert resp.status_code == 201
     secret = re.search(r'id="secret" readonly value="([^"]+)"', page(resp)).group(1)
-    assert client.get("/api/v1/testkit/things",
-                      headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        client.get(
+            "/api/v1/testkit/things", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 200
+    )
     html = page(client.get("/settings/api-keys"))
     assert "ERP sync" in html and secret not in html
     prefix = re.search(r'data-key="([0-9a-f]+)"', html).group(1)
     client.post(f"/settings/api-keys/{prefix}/revoke")
     assert "Revoked" in page(client.get("/settings/api-keys"))
-    assert client.get("/api/v1/testkit/things",
-                      headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert (
+        client.get(
+            "/api/v1/testkit/things", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 401
+    )
 
 
 def test_api_key_errors_are_shown(admin):
@@ -589,8 +631,9 @@ def test_bell_counts_unread_notifications_and_the_inbox_marks_them_read(admin, a
     html = page(client.get("/"))
     assert 'aria-label="Notifications: 0 unread"' in html
     with as_tenant(tenant):
-        notifications.notify([user.id], "Stock is low", "Widgets: 2 left", link="/testkit/things",
-                             email=False)
+        notifications.notify(
+            [user.id], "Stock is low", "Widgets: 2 left", link="/testkit/things", email=False
+        )
         notifications.notify([user.id], "Order confirmed", email=False)
     html = page(client.get("/"))
     assert 'aria-label="Notifications: 2 unread"' in html
@@ -601,8 +644,9 @@ def test_bell_counts_unread_notifications_and_the_inbox_marks_them_read(admin, a
     assert 'aria-label="Notifications: 0 unread"' in page(client.get("/"))
 
 
-def test_bell_is_hidden_without_the_notifications_permission(make_tenant, make_member, login,
-                                                             session, as_tenant):
+def test_bell_is_hidden_without_the_notifications_permission(
+    make_tenant, make_member, login, session, as_tenant
+):
     tenant = make_tenant()
     with as_tenant(tenant):
         role = session.scalar(select(Role).where(Role.name == "employee"))

@@ -26,8 +26,15 @@ from core.tenancy import ensure_rls, system_context
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
@@ -47,8 +54,9 @@ class Live:
 
         with self.app.app_context():
             with system_context():
-                tenant = services.create_tenant(f"b{next(_seq)}-{uuid.uuid4().hex[:6]}", name,
-                                                addons=addons)
+                tenant = services.create_tenant(
+                    f"b{next(_seq)}-{uuid.uuid4().hex[:6]}", name, addons=addons
+                )
             session.commit()
             return tenant
 
@@ -60,8 +68,7 @@ class Live:
         email = f"admin{next(_seq)}-{uuid.uuid4().hex[:6]}@example.com"
         with self.app.app_context(), system_context():
             for t in tenants:
-                services.create_user(email, tenant_slug=t.slug, password=PASSWORD,
-                                     roles=["admin"])
+                services.create_user(email, tenant_slug=t.slug, password=PASSWORD, roles=["admin"])
             session.commit()
         return email
 
@@ -94,10 +101,17 @@ def live(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
     tmp = tmp_path_factory.mktemp("browser")
     databases = _fresh_database(db_url, tmp)
     url = next(databases)
-    app = create_app({"database_url": url, "instance_path": str(tmp / "instance"),
-                      "secret_key": "browser-test-secret-of-at-least-32-bytes",
-                      "csrf": True, "secure_cookies": False, "default_addons": "none",
-                      "extra_addons": [testkit_manifest]})
+    app = create_app(
+        {
+            "database_url": url,
+            "instance_path": str(tmp / "instance"),
+            "secret_key": "browser-test-secret-of-at-least-32-bytes",
+            "csrf": True,
+            "secure_cookies": False,
+            "default_addons": "none",
+            "extra_addons": [testkit_manifest],
+        }
+    )
     assert app.config["WTF_CSRF_ENABLED"] is True
     with app.app_context():
         migrate.upgrade(app)
@@ -133,8 +147,9 @@ def browser() -> Iterator[Any]:
 @pytest.fixture()
 def page(browser: Any, live: Live) -> Iterator[Any]:
     """A fresh browser context (no cookies) and page."""
-    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 860},
-                                  accept_downloads=True)
+    context = browser.new_context(
+        base_url=live.url, viewport={"width": 1280, "height": 860}, accept_downloads=True
+    )
     context.set_default_timeout(10_000)
     tab = context.new_page()
     yield tab
@@ -178,10 +193,15 @@ def test_switch_tenant(page: Any, live: Live) -> None:
     first = live.tenant("First Browser Co", ["testkit"])
     second = live.tenant("Second Browser Co", [])
     log_in(page, live.admin(first, second))
-    assert page.get_by_test_id("tenant-name").inner_text() in ("First Browser Co",
-                                                               "Second Browser Co")
-    target = "Second Browser Co" if "First" in page.get_by_test_id("tenant-name").inner_text() \
+    assert page.get_by_test_id("tenant-name").inner_text() in (
+        "First Browser Co",
+        "Second Browser Co",
+    )
+    target = (
+        "Second Browser Co"
+        if "First" in page.get_by_test_id("tenant-name").inner_text()
         else "First Browser Co"
+    )
     page.get_by_role("button", name="Switch company").click()
     shot(page, "03-switcher")
     page.get_by_role("button", name=target).click()
@@ -248,15 +268,15 @@ def test_a_form_without_its_csrf_token_is_refused(page: Any, live: Live) -> None
     tenant = live.tenant("Csrf Browser Co", ["testkit"])
     log_in(page, live.admin(tenant))
     page.goto("/testkit/projects/new")
-    page.evaluate("document.querySelectorAll('main input[name=csrf_token]')"
-                  ".forEach(e => e.remove())")
+    page.evaluate(
+        "document.querySelectorAll('main input[name=csrf_token]').forEach(e => e.remove())"
+    )
     page.get_by_label("Name").fill("Forged")
     page.get_by_label("Budget").fill("1")
     page.get_by_role("button", name="Save").click()
     assert "the form expired or was forged" in page.content()
     page.goto("/testkit/projects")
     assert page.get_by_role("link", name="Forged").count() == 0
-
 
 
 def test_log_in_with_the_keyboard_only(page: Any, live: Live) -> None:

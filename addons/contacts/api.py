@@ -26,32 +26,54 @@ MAX_LIMIT = 200
 
 def dump_address(address: Address) -> dict[str, Any]:
     """An address as the API shows it."""
-    return {"id": str(address.id), "account_id": str(address.account_id), "kind": address.kind,
-            "street": address.street, "city": address.city, "postal_code": address.postal_code,
-            "region": address.region, "country": address.country,
-            "is_default": address.is_default, "version": address.version}
+    return {
+        "id": str(address.id),
+        "account_id": str(address.account_id),
+        "kind": address.kind,
+        "street": address.street,
+        "city": address.city,
+        "postal_code": address.postal_code,
+        "region": address.region,
+        "country": address.country,
+        "is_default": address.is_default,
+        "version": address.version,
+    }
 
 
 def dump_person(person: Person) -> dict[str, Any]:
     """A person as the API shows them."""
-    return {"id": str(person.id), "account_id": str(person.account_id),
-            "first_name": person.first_name, "last_name": person.last_name,
-            "email": person.email, "phone": person.phone, "job_title": person.job_title,
-            "is_primary": person.is_primary, "version": person.version}
+    return {
+        "id": str(person.id),
+        "account_id": str(person.account_id),
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "phone": person.phone,
+        "job_title": person.job_title,
+        "is_primary": person.is_primary,
+        "version": person.version,
+    }
 
 
 def dump_account(account: Account, *, detail: bool = False) -> dict[str, Any]:
     """An account as the API shows it; `detail` adds people, addresses and addon fields."""
     body: dict[str, Any] = {
-        "id": str(account.id), "name": account.name, "kinds": list(account.kinds),
-        "status": account.status, "industry": account.industry,
-        "annual_revenue": None if account.annual_revenue is None
-        else str(account.annual_revenue),
-        "website": account.website, "email": account.email, "phone": account.phone,
-        "tax_id": account.tax_id, "notes": account.notes, "tags": list(account.tags),
+        "id": str(account.id),
+        "name": account.name,
+        "kinds": list(account.kinds),
+        "status": account.status,
+        "industry": account.industry,
+        "annual_revenue": None if account.annual_revenue is None else str(account.annual_revenue),
+        "website": account.website,
+        "email": account.email,
+        "phone": account.phone,
+        "tax_id": account.tax_id,
+        "notes": account.notes,
+        "tags": list(account.tags),
         "owner_id": str(account.owner_id) if account.owner_id else None,
         "primary_contact_id": str(account.primary_contact_id)
-        if account.primary_contact_id else None,
+        if account.primary_contact_id
+        else None,
         "version": account.version,
         "created_at": account.created_at.isoformat(),
         "updated_at": account.updated_at.isoformat(),
@@ -98,11 +120,19 @@ def list_accounts() -> Any:
     """Accounts, filtered by ?q=, kind=, status=, tag=, sorted by ?sort=, paged."""
     limit, offset = _paging()
     args = request.args
-    page = services.list_accounts(q=args.get("q"), kind=args.get("kind"),
-                                  status=args.get("status"), tag=args.get("tag"),
-                                  sort=args.get("sort", "name"), limit=limit, offset=offset)
-    return ok([dump_account(a) for a in page.items],
-              extra_meta={"total": page.total, "limit": limit, "offset": offset})
+    page = services.list_accounts(
+        q=args.get("q"),
+        kind=args.get("kind"),
+        status=args.get("status"),
+        tag=args.get("tag"),
+        sort=args.get("sort", "name"),
+        limit=limit,
+        offset=offset,
+    )
+    return ok(
+        [dump_account(a) for a in page.items],
+        extra_meta={"total": page.total, "limit": limit, "offset": offset},
+    )
 
 
 @bp.post("/accounts")
@@ -111,8 +141,11 @@ def create_account() -> Any:
     """Create an account."""
     account = services.create_account(_body())
     session.commit()
-    return ok(dump_account(account, detail=True), 201,
-              headers={"Location": f"{bp.url_prefix}/accounts/{account.id}"})
+    return ok(
+        dump_account(account, detail=True),
+        201,
+        headers={"Location": f"{bp.url_prefix}/accounts/{account.id}"},
+    )
 
 
 @bp.get("/accounts/<uuid:account_id>")
@@ -208,10 +241,16 @@ def delete_address(address_id: uuid.UUID) -> Any:
 def list_people() -> Any:
     """People, optionally of one ?account_id= or matching ?q=, paged."""
     limit, offset = _paging()
-    page = services.list_people(account_id=request.args.get("account_id"),
-                                q=request.args.get("q"), limit=limit, offset=offset)
-    return ok([dump_person(p) for p in page.items],
-              extra_meta={"total": page.total, "limit": limit, "offset": offset})
+    page = services.list_people(
+        account_id=request.args.get("account_id"),
+        q=request.args.get("q"),
+        limit=limit,
+        offset=offset,
+    )
+    return ok(
+        [dump_person(p) for p in page.items],
+        extra_meta={"total": page.total, "limit": limit, "offset": offset},
+    )
 
 
 @bp.post("/people")
@@ -253,17 +292,25 @@ def delete_person(person_id: uuid.UUID) -> Any:
 def search() -> Any:
     """Accounts whose name, email or phone match ?q=."""
     limit, _offset = _paging()
-    return ok([dump_account(a) for a in services.search_accounts(request.args.get("q", ""),
-                                                                 limit=limit)])
+    return ok(
+        [dump_account(a) for a in services.search_accounts(request.args.get("q", ""), limit=limit)]
+    )
 
 
 @bp.get("/duplicates")
 @require_permission("contacts.accounts:read")
 def duplicates() -> Any:
     """Groups of accounts sharing an email or a tax id."""
-    return ok([{"reason": g.reason, "value": g.value,
-                "accounts": [dump_account(a) for a in g.accounts]}
-               for g in services.find_duplicates()])
+    return ok(
+        [
+            {
+                "reason": g.reason,
+                "value": g.value,
+                "accounts": [dump_account(a) for a in g.accounts],
+            }
+            for g in services.find_duplicates()
+        ]
+    )
 
 
 @bp.post("/merge")

@@ -27,8 +27,11 @@ def _tenant_id(slug: str) -> Any:
 @contacts.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
 @click.option("--tenant", "tenant_slug", required=True, help="the tenant's slug")
-@click.option("--skip-bad-rows", is_flag=True,
-              help="import the good rows and report the bad ones (default: all or nothing)")
+@click.option(
+    "--skip-bad-rows",
+    is_flag=True,
+    help="import the good rows and report the bad ones (default: all or nothing)",
+)
 @click.option("--dry-run", is_flag=True, help="check every row, write nothing")
 @with_appcontext
 @domain_errors
@@ -44,32 +47,46 @@ def import_command(file: Any, tenant_slug: str, skip_bad_rows: bool, dry_run: bo
     text = file.read()
     with tenant_context(tenant_id):
         _header, rows = transfer.read_rows(text)
-        with tqdm(total=len(rows), unit="row", desc="import", file=sys.stderr,
-                  disable=len(rows) < 2, leave=False) as bar:
+        with tqdm(
+            total=len(rows),
+            unit="row",
+            desc="import",
+            file=sys.stderr,
+            disable=len(rows) < 2,
+            leave=False,
+        ) as bar:
             try:
-                result = transfer.import_accounts(text, skip_bad_rows=skip_bad_rows,
-                                                  dry_run=dry_run, progress=bar.update)
+                result = transfer.import_accounts(
+                    text, skip_bad_rows=skip_bad_rows, dry_run=dry_run, progress=bar.update
+                )
             except transfer.ImportFailed as err:
                 session.rollback()
                 for e in err.result.errors:
                     click.echo(str(e), err=True)
                 raise click.ClickException(
                     f"{len(err.result.errors)} bad row(s): nothing imported "
-                    "(fix them, or use --skip-bad-rows)") from err
+                    "(fix them, or use --skip-bad-rows)"
+                ) from err
         session.commit()
     for e in result.errors:
         click.echo(f"skipped {e}", err=True)
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {result.accounts} account(s), {result.people} person(s), "
-               f"{result.addresses} address(es)"
-               + (f"; skipped {len(set(result.skipped_lines))} line(s)"
-                  if result.skipped_lines else ""))
+    click.echo(
+        f"{verb} {result.accounts} account(s), {result.people} person(s), "
+        f"{result.addresses} address(es)"
+        + (f"; skipped {len(set(result.skipped_lines))} line(s)" if result.skipped_lines else "")
+    )
 
 
 @contacts.command("export")
 @click.option("--tenant", "tenant_slug", required=True, help="the tenant's slug")
-@click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
-              help="file to write (default: standard output)")
+@click.option(
+    "-o",
+    "--output",
+    type=click.File("w", encoding="utf-8"),
+    default="-",
+    help="file to write (default: standard output)",
+)
 @with_appcontext
 @domain_errors
 def export_command(tenant_slug: str, output: Any) -> None:

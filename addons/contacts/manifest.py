@@ -21,8 +21,10 @@ manifest = Manifest(
         "sales": ("contacts.accounts:*", "contacts.people:*"),
         "manager": ("contacts.accounts:*", "contacts.people:*"),
         "purchasing": (
-            "contacts.accounts:read", "contacts.accounts:create",
-            "contacts.people:read", "contacts.people:create",
+            "contacts.accounts:read",
+            "contacts.accounts:create",
+            "contacts.people:read",
+            "contacts.people:create",
         ),
     },
     menus=(MenuItem("Contacts", "contacts_web.account_list", "contacts.accounts:read", order=10),),

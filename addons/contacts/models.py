@@ -68,9 +68,7 @@ class Account(BusinessModel, SoftDelete, Base):
         viewonly=True,
     )
 
-    __table_args__ = (
-        Index("ix_contacts_account_tenant_id_name", "tenant_id", "name"),
-    )
+    __table_args__ = (Index("ix_contacts_account_tenant_id_name", "tenant_id", "name"),)
 
     @property
     def primary_contact(self) -> Person | None:

@@ -42,13 +42,17 @@ class AccountSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    name = fields.String(required=True, validate=validate.Length(max=200),
-                         error_messages={"required": "name is required"})
+    name = fields.String(
+        required=True,
+        validate=validate.Length(max=200),
+        error_messages={"required": "name is required"},
+    )
     kinds = fields.List(fields.String(validate=validate.OneOf(ACCOUNT_KINDS)), load_default=None)
     status = fields.String(validate=validate.OneOf(ACCOUNT_STATUSES))
     industry = fields.String(allow_none=True, validate=validate.Length(max=100))
-    annual_revenue = fields.Decimal(allow_none=True, places=4, allow_nan=False,
-                                    validate=validate.Range(min=0))
+    annual_revenue = fields.Decimal(
+        allow_none=True, places=4, allow_nan=False, validate=validate.Range(min=0)
+    )
     website = fields.String(allow_none=True, validate=validate.Length(max=255))
     email = fields.String(allow_none=True, validate=[EMAIL, validate.Length(max=254)])
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))
@@ -57,8 +61,16 @@ class AccountSchema(Schema):
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)))
     owner_id = fields.UUID(allow_none=True)
 
-    OPTIONAL = ("industry", "annual_revenue", "website", "email", "phone", "tax_id", "notes",
-                "owner_id")
+    OPTIONAL = (
+        "industry",
+        "annual_revenue",
+        "website",
+        "email",
+        "phone",
+        "tax_id",
+        "notes",
+        "owner_id",
+    )
 
     @pre_load
     def _blanks(self, data: Any, **_kw: Any) -> Any:
@@ -93,8 +105,11 @@ class PersonSchema(Schema):
 
     account_id = fields.UUID(required=True)
     first_name = fields.String(load_default="", validate=validate.Length(max=100))
-    last_name = fields.String(required=True, validate=validate.Length(max=100),
-                              error_messages={"required": "last_name is required"})
+    last_name = fields.String(
+        required=True,
+        validate=validate.Length(max=100),
+        error_messages={"required": "last_name is required"},
+    )
     email = fields.String(allow_none=True, validate=[EMAIL, validate.Length(max=254)])
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))
     job_title = fields.String(allow_none=True, validate=validate.Length(max=100))
@@ -138,7 +153,8 @@ class AddressSchema(Schema):
     def _country(self, value: str, **_kw: Any) -> None:
         if not is_country(value):
             raise MarshmallowError(
-                f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. DE, US, FR")
+                f"unknown country code {value!r}: use ISO 3166-1 alpha-2, e.g. DE, US, FR"
+            )
 
     @post_load
     def _normalise(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
@@ -165,8 +181,11 @@ def load(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
         return dict(schema.load(data, partial=partial))
     except MarshmallowError as exc:
         messages = exc.normalized_messages()
-        details = {str(k): _flatten(v) for k, v in messages.items()} if isinstance(
-            messages, dict) else {"body": _flatten(messages)}
+        details = (
+            {str(k): _flatten(v) for k, v in messages.items()}
+            if isinstance(messages, dict)
+            else {"body": _flatten(messages)}
+        )
         raise ValidationError(details=details) from None
 
 

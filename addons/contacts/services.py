@@ -22,8 +22,19 @@ log = logging.getLogger("pergola.contacts")
 
 ACCOUNT_FIELDS = tuple(AccountSchema().fields)
 # Fields whose change is reported in contacts.account.updated (status has its own event).
-TRACKED = ("name", "kinds", "industry", "annual_revenue", "website", "email", "phone",
-           "tax_id", "notes", "tags", "owner_id")
+TRACKED = (
+    "name",
+    "kinds",
+    "industry",
+    "annual_revenue",
+    "website",
+    "email",
+    "phone",
+    "tax_id",
+    "notes",
+    "tags",
+    "owner_id",
+)
 
 
 # --- events -----------------------------------------------------------------------------
@@ -42,8 +53,12 @@ def emit(event_type: str, payload: Mapping[str, Any]) -> None:
 
 
 def _account_payload(account: Account) -> dict[str, Any]:
-    return {"account_id": str(account.id), "name": account.name, "kinds": list(account.kinds),
-            "status": account.status}
+    return {
+        "account_id": str(account.id),
+        "name": account.name,
+        "kinds": list(account.kinds),
+        "status": account.status,
+    }
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -68,21 +83,31 @@ def create_account(data: Mapping[str, Any]) -> Account:
     session.add(account)
     session.flush()
     _extra_fields(account, extra)
-    changes = {k: [None, _jsonable(getattr(account, k))] for k in TRACKED
-               if getattr(account, k) not in (None, [], "")}
+    changes = {
+        k: [None, _jsonable(getattr(account, k))]
+        for k in TRACKED
+        if getattr(account, k) not in (None, [], "")
+    }
     hook.account_changed(account=account, action="created", changes=changes)
     emit("contacts.account.created", {**_account_payload(account), "fields": changes})
     return account
 
 
-def update_account(account_id: uuid.UUID | str, data: Mapping[str, Any], *,
-                   partial: bool = True, version: int | None = None) -> Account:
+def update_account(
+    account_id: uuid.UUID | str,
+    data: Mapping[str, Any],
+    *,
+    partial: bool = True,
+    version: int | None = None,
+) -> Account:
     """Update an account (PATCH when `partial`, PUT otherwise); status changes go through
     `set_status` so other addons can veto them. `version` guards against lost updates."""
     account = get_account(account_id, field="id")
     if version is not None and version != account.version:
-        raise Conflict("the account was changed by someone else since you loaded it; reload it",
-                       details={"version": [f"current version is {account.version}"]})
+        raise Conflict(
+            "the account was changed by someone else since you loaded it; reload it",
+            details={"version": [f"current version is {account.version}"]},
+        )
     known, extra = _split(data)
     values = load(AccountSchema(), known, partial=partial)
     new_status = values.pop("status", None)
@@ -118,8 +143,9 @@ def delete_account(account_id: uuid.UUID | str) -> None:
 def set_status(account_id: uuid.UUID | str, new: str, reason: str = "") -> Account:
     """Change an account's status; any enabled addon may veto through account_status_changing."""
     if new not in ACCOUNT_STATUSES:
-        raise ValidationError(f"status must be one of {', '.join(ACCOUNT_STATUSES)}",
-                              field="status")
+        raise ValidationError(
+            f"status must be one of {', '.join(ACCOUNT_STATUSES)}", field="status"
+        )
     account = get_account(account_id)
     old = account.status
     if old == new:
@@ -129,8 +155,10 @@ def set_status(account_id: uuid.UUID | str, new: str, reason: str = "") -> Accou
     session.flush()
     changes = {"status": [old, new]}
     hook.account_changed(account=account, action="status_changed", changes=changes)
-    emit("contacts.account.status_changed",
-         {**_account_payload(account), "old": old, "new": new, "reason": reason})
+    emit(
+        "contacts.account.status_changed",
+        {**_account_payload(account), "old": old, "new": new, "reason": reason},
+    )
     return account
 
 
@@ -143,8 +171,11 @@ def release(account_id: uuid.UUID | str, reason: str = "") -> Account:
     """Take an account off hold: it becomes active again."""
     account = get_account(account_id)
     if account.status != "on_hold":
-        raise DomainError(f"account {account.name!r} is not on hold", code="NOT_ON_HOLD",
-                          details={"status": [f"is {account.status}"]})
+        raise DomainError(
+            f"account {account.name!r} is not on hold",
+            code="NOT_ON_HOLD",
+            details={"status": [f"is {account.status}"]},
+        )
     return set_status(account.id, "active", reason)
 
 
@@ -156,9 +187,16 @@ class Page:
     total: int
 
 
-def list_accounts(*, q: str | None = None, kind: str | None = None, status: str | None = None,
-                  tag: str | None = None, limit: int = 50, offset: int = 0,
-                  sort: str = "name") -> Page:
+def list_accounts(
+    *,
+    q: str | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    tag: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    sort: str = "name",
+) -> Page:
     """Live accounts of the tenant, filtered and sorted, one page at a time."""
     stmt = select(Account).where(Account.deleted_at.is_(None))
     if q and q.strip():
@@ -170,8 +208,12 @@ def list_accounts(*, q: str | None = None, kind: str | None = None, status: str 
     if tag:
         stmt = stmt.where(cast(Account.tags, String).like(f'%"{tag}"%'))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = {"name": Account.name, "-name": Account.name.desc(),
-             "created_at": Account.created_at, "-created_at": Account.created_at.desc()}
+    order = {
+        "name": Account.name,
+        "-name": Account.name.desc(),
+        "created_at": Account.created_at,
+        "-created_at": Account.created_at.desc(),
+    }
     if sort not in order:
         raise ValidationError(f"sort by one of {', '.join(order)}", field="sort")
     items = session.scalars(stmt.order_by(order[sort], Account.id).limit(limit).offset(offset))
@@ -182,8 +224,12 @@ def search_accounts(q: str, limit: int = 20) -> list[Account]:
     """Accounts whose name, email or phone match `q` (words may be prefixes), best first."""
     if not (q or "").strip():
         raise ValidationError("give something to search for", field="q")
-    stmt = (select(Account).where(Account.deleted_at.is_(None), _search_clause(q))
-            .order_by(Account.name).limit(limit))
+    stmt = (
+        select(Account)
+        .where(Account.deleted_at.is_(None), _search_clause(q))
+        .order_by(Account.name)
+        .limit(limit)
+    )
     return list(session.scalars(stmt))
 
 
@@ -198,9 +244,14 @@ def _search_clause(q: str) -> ColumnElement[bool]:
         tsquery = func.to_tsquery(literal_column("'simple'"), query)
         clauses.append(search_document().op("@@")(tsquery))
     elif words:
-        per_word = [or_(func.lower(Account.name).contains(w.lower(), autoescape=True),
-                        func.lower(Account.email).contains(w.lower(), autoescape=True),
-                        Account.phone.contains(w, autoescape=True)) for w in words]
+        per_word = [
+            or_(
+                func.lower(Account.name).contains(w.lower(), autoescape=True),
+                func.lower(Account.email).contains(w.lower(), autoescape=True),
+                Account.phone.contains(w, autoescape=True),
+            )
+            for w in words
+        ]
         clauses.append(_and(per_word))
     if len(digits) >= 4:
         # Phones are typed many ways (+49 30 1234, 030-1234): compare digits only.
@@ -270,26 +321,39 @@ def delete_person(person_id: uuid.UUID | str) -> None:
     session.flush()
 
 
-def list_people(*, account_id: uuid.UUID | str | None = None, q: str | None = None,
-                limit: int = 50, offset: int = 0) -> Page:
+def list_people(
+    *,
+    account_id: uuid.UUID | str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Page:
     """Live people of the tenant, optionally of one account or matching `q`."""
     stmt = select(Person).where(Person.deleted_at.is_(None))
     if account_id is not None:
         stmt = stmt.where(Person.account_id == get_account(account_id).id)
     if q and q.strip():
         like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(or_(func.lower(Person.first_name).like(like),
-                              func.lower(Person.last_name).like(like),
-                              func.lower(Person.email).like(like)))
+        stmt = stmt.where(
+            or_(
+                func.lower(Person.first_name).like(like),
+                func.lower(Person.last_name).like(like),
+                func.lower(Person.email).like(like),
+            )
+        )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    items = session.scalars(stmt.order_by(Person.last_name, Person.first_name, Person.id)
-                            .limit(limit).offset(offset))
+    items = session.scalars(
+        stmt.order_by(Person.last_name, Person.first_name, Person.id).limit(limit).offset(offset)
+    )
     return Page(list(items), total)
 
 
 def _people_of(account_id: uuid.UUID) -> list[Person]:
-    return list(session.scalars(select(Person).where(
-        Person.account_id == account_id, Person.deleted_at.is_(None))))
+    return list(
+        session.scalars(
+            select(Person).where(Person.account_id == account_id, Person.deleted_at.is_(None))
+        )
+    )
 
 
 def _make_primary(person: Person) -> None:
@@ -321,8 +385,10 @@ def add_address(account_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address
     address.account = account
     session.add(address)
     session.flush()
-    if default or (default is None and not any(
-            a.is_default for a in _addresses_of(account.id) if a.kind == address.kind)):
+    if default or (
+        default is None
+        and not any(a.is_default for a in _addresses_of(account.id) if a.kind == address.kind)
+    ):
         _make_default(address)
     return address
 
@@ -357,8 +423,11 @@ def list_addresses(account_id: uuid.UUID | str) -> list[Address]:
 
 
 def _addresses_of(account_id: uuid.UUID) -> list[Address]:
-    return list(session.scalars(select(Address).where(
-        Address.account_id == account_id, Address.deleted_at.is_(None))))
+    return list(
+        session.scalars(
+            select(Address).where(Address.account_id == account_id, Address.deleted_at.is_(None))
+        )
+    )
 
 
 def _make_default(address: Address) -> None:
@@ -385,15 +454,23 @@ class DuplicateGroup:
 def find_duplicates() -> list[DuplicateGroup]:
     """Groups of live accounts with the same email (any case) or the same tax id."""
     groups: list[DuplicateGroup] = []
-    for reason, column in (("email", func.lower(Account.email)),
-                           ("tax_id", func.upper(func.replace(Account.tax_id, " ", "")))):
+    for reason, column in (
+        ("email", func.lower(Account.email)),
+        ("tax_id", func.upper(func.replace(Account.tax_id, " ", ""))),
+    ):
         values = session.scalars(
-            select(column).where(Account.deleted_at.is_(None), column.is_not(None), column != "")
-            .group_by(column).having(func.count() > 1).order_by(column)
+            select(column)
+            .where(Account.deleted_at.is_(None), column.is_not(None), column != "")
+            .group_by(column)
+            .having(func.count() > 1)
+            .order_by(column)
         ).all()
         for value in values:
-            accounts = session.scalars(select(Account).where(
-                Account.deleted_at.is_(None), column == value).order_by(Account.created_at)).all()
+            accounts = session.scalars(
+                select(Account)
+                .where(Account.deleted_at.is_(None), column == value)
+                .order_by(Account.created_at)
+            ).all()
             groups.append(DuplicateGroup(reason, value, list(accounts)))
     return groups
 
@@ -407,9 +484,13 @@ def duplicates_of(account: Account) -> list[Account]:
         conditions.append(Account.tax_id == account.tax_id)
     if not conditions:
         return []
-    return list(session.scalars(select(Account).where(
-        Account.deleted_at.is_(None), Account.id != account.id, or_(*conditions))
-        .order_by(Account.name)))
+    return list(
+        session.scalars(
+            select(Account)
+            .where(Account.deleted_at.is_(None), Account.id != account.id, or_(*conditions))
+            .order_by(Account.name)
+        )
+    )
 
 
 def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) -> Account:
@@ -431,8 +512,16 @@ def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) ->
         if address.kind in defaults:
             address.is_default = False
     changes: dict[str, list[Any]] = {}
-    for name in ("industry", "annual_revenue", "website", "email", "phone", "tax_id", "notes",
-                 "owner_id"):
+    for name in (
+        "industry",
+        "annual_revenue",
+        "website",
+        "email",
+        "phone",
+        "tax_id",
+        "notes",
+        "owner_id",
+    ):
         if getattr(master, name) in (None, "") and getattr(duplicate, name) not in (None, ""):
             changes[name] = [None, _jsonable(getattr(duplicate, name))]
             setattr(master, name, getattr(duplicate, name))
@@ -449,10 +538,12 @@ def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) ->
     duplicate.soft_delete()
     session.flush()
     hook.contacts_merge_references(master_id=master.id, duplicate_id=duplicate.id)
-    hook.account_changed(account=master, action="merged",
-                         changes={**changes, "merged": [str(duplicate.id), str(master.id)]})
-    emit("contacts.account.merged", {**_account_payload(master),
-                                     "duplicate_id": str(duplicate.id)})
+    hook.account_changed(
+        account=master,
+        action="merged",
+        changes={**changes, "merged": [str(duplicate.id), str(master.id)]},
+    )
+    emit("contacts.account.merged", {**_account_payload(master), "duplicate_id": str(duplicate.id)})
     if changes:
         emit("contacts.account.updated", {**_account_payload(master), "changes": changes})
     return master
@@ -470,8 +561,19 @@ def _split(data: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 # Read-only fields a client may send back unchanged (a GET's body PUT again).
-_IGNORED = frozenset({"id", "version", "created_at", "updated_at", "primary_contact_id",
-                      "addresses", "people", "merged_into_id", "deleted_at"})
+_IGNORED = frozenset(
+    {
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "primary_contact_id",
+        "addresses",
+        "people",
+        "merged_into_id",
+        "deleted_at",
+    }
+)
 
 
 def _extra_fields(account: Account, extra: Mapping[str, Any]) -> None:

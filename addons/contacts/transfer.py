@@ -17,11 +17,23 @@ from addons.contacts.models import Account
 from core.db import session
 from core.errors import DomainError, ValidationError
 
-ACCOUNT_COLUMNS = ("name", "kinds", "status", "industry", "annual_revenue", "website", "email",
-                   "phone", "tax_id", "notes", "tags")
+ACCOUNT_COLUMNS = (
+    "name",
+    "kinds",
+    "status",
+    "industry",
+    "annual_revenue",
+    "website",
+    "email",
+    "phone",
+    "tax_id",
+    "notes",
+    "tags",
+)
 ADDRESS_PARTS = ("street", "city", "postal_code", "region", "country")
-ADDRESS_COLUMNS = tuple(f"{kind}_{part}" for kind in ("billing", "shipping")
-                        for part in ADDRESS_PARTS)
+ADDRESS_COLUMNS = tuple(
+    f"{kind}_{part}" for kind in ("billing", "shipping") for part in ADDRESS_PARTS
+)
 PERSON_PARTS = ("first_name", "last_name", "email", "phone", "job_title")
 PERSON_COLUMNS = tuple(f"contact_{part}" for part in PERSON_PARTS)
 COLUMNS = ACCOUNT_COLUMNS + ADDRESS_COLUMNS + PERSON_COLUMNS
@@ -63,8 +75,11 @@ class ImportFailed(ValidationError):
 
     def __init__(self, result: ImportResult) -> None:
         details = {f"line {e.line}": [f"{e.field}: {e.message}"] for e in result.errors}
-        super().__init__(f"{len(result.errors)} error(s), nothing imported: "
-                         + "; ".join(str(e) for e in result.errors[:5]), details=details)
+        super().__init__(
+            f"{len(result.errors)} error(s), nothing imported: "
+            + "; ".join(str(e) for e in result.errors[:5]),
+            details=details,
+        )
         self.result = result
 
 
@@ -74,12 +89,14 @@ def read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
     if "name" not in header:
-        raise ValidationError("the first line must be a header with at least a 'name' column",
-                              field="file")
+        raise ValidationError(
+            "the first line must be a header with at least a 'name' column", field="file"
+        )
     unknown = [h for h in header if h and h not in COLUMNS]
     if unknown:
-        raise ValidationError(f"unknown column(s): {', '.join(unknown)}; known: "
-                              f"{', '.join(COLUMNS)}", field="file")
+        raise ValidationError(
+            f"unknown column(s): {', '.join(unknown)}; known: {', '.join(COLUMNS)}", field="file"
+        )
     reader.fieldnames = header
     rows = []
     for row in reader:
@@ -89,8 +106,13 @@ def read_rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     return header, rows
 
 
-def import_accounts(text: str, *, skip_bad_rows: bool = False, dry_run: bool = False,
-                    progress: Callable[[int], Any] | None = None) -> ImportResult:
+def import_accounts(
+    text: str,
+    *,
+    skip_bad_rows: bool = False,
+    dry_run: bool = False,
+    progress: Callable[[int], Any] | None = None,
+) -> ImportResult:
     """Import a CSV text into the tenant in context.
 
     All or nothing by default: one bad row and nothing is written (`ImportFailed`). With
@@ -112,17 +134,25 @@ def import_accounts(text: str, *, skip_bad_rows: bool = False, dry_run: bool = F
                 current = _import_account(row)
                 accounts, addresses = 1, _import_addresses(current, row)
             elif current is None or not current_ok:
-                raise ValidationError("no valid account above this line to add the contact to",
-                                      field="name")
+                raise ValidationError(
+                    "no valid account above this line to add the contact to", field="name"
+                )
             people = _import_person(current, row)
             saved.commit()
             current_ok = True
             result.accounts += accounts
             result.addresses += addresses
             result.people += people
-            result.preview.append({"line": line, "name": current.name,
-                                   "kinds": ", ".join(current.kinds), "people": people,
-                                   "addresses": addresses, "new_account": bool(accounts)})
+            result.preview.append(
+                {
+                    "line": line,
+                    "name": current.name,
+                    "kinds": ", ".join(current.kinds),
+                    "people": people,
+                    "addresses": addresses,
+                    "new_account": bool(accounts),
+                }
+            )
         except DomainError as err:
             saved.rollback()
             for name, messages in _field_messages(err):
@@ -147,8 +177,11 @@ def _import_account(row: dict[str, str]) -> Account:
     data: dict[str, Any] = {k: row[k] for k in ACCOUNT_COLUMNS if row.get(k)}
     for name in ("kinds", "tags"):
         if name in data:
-            data[name] = [p.strip().lower() if name == "kinds" else p.strip()
-                          for p in data[name].split(LIST_SEPARATOR) if p.strip()]
+            data[name] = [
+                p.strip().lower() if name == "kinds" else p.strip()
+                for p in data[name].split(LIST_SEPARATOR)
+                if p.strip()
+            ]
     return services.create_account(data)
 
 
@@ -161,8 +194,9 @@ def _import_addresses(account: Account, row: dict[str, str]) -> int:
         try:
             services.add_address(account.id, {"kind": kind, **parts})
         except ValidationError as err:
-            raise ValidationError(details={f"{kind}_{k}": v for k, v in
-                                           (err.details or {"": [err.message]}).items()}) from err
+            raise ValidationError(
+                details={f"{kind}_{k}": v for k, v in (err.details or {"": [err.message]}).items()}
+            ) from err
         added += 1
     return added
 
@@ -174,8 +208,9 @@ def _import_person(account: Account, row: dict[str, str]) -> int:
     try:
         services.add_person({"account_id": str(account.id), **parts})
     except ValidationError as err:
-        raise ValidationError(details={f"contact_{k}": v for k, v in
-                                       (err.details or {"": [err.message]}).items()}) from err
+        raise ValidationError(
+            details={f"contact_{k}": v for k, v in (err.details or {"": [err.message]}).items()}
+        ) from err
     return 1
 
 
@@ -192,13 +227,19 @@ def export_rows(accounts: Iterable[Account]) -> Iterator[dict[str, str]]:
     """Accounts as CSV rows (primary contact and default addresses), plus addon fields."""
     for account in accounts:
         row: dict[str, Any] = {
-            "name": account.name, "kinds": LIST_SEPARATOR.join(account.kinds),
-            "status": account.status, "industry": account.industry or "",
-            "annual_revenue": "" if account.annual_revenue is None
+            "name": account.name,
+            "kinds": LIST_SEPARATOR.join(account.kinds),
+            "status": account.status,
+            "industry": account.industry or "",
+            "annual_revenue": ""
+            if account.annual_revenue is None
             else str(account.annual_revenue.normalize()),
-            "website": account.website or "", "email": account.email or "",
-            "phone": account.phone or "", "tax_id": account.tax_id or "",
-            "notes": account.notes or "", "tags": LIST_SEPARATOR.join(account.tags),
+            "website": account.website or "",
+            "email": account.email or "",
+            "phone": account.phone or "",
+            "tax_id": account.tax_id or "",
+            "notes": account.notes or "",
+            "tags": LIST_SEPARATOR.join(account.tags),
         }
         for kind in ("billing", "shipping"):
             address = account.default_address(kind)
@@ -207,8 +248,9 @@ def export_rows(accounts: Iterable[Account]) -> Iterator[dict[str, str]]:
         person = account.primary_contact
         for part in PERSON_PARTS:
             row[f"contact_{part}"] = (getattr(person, part) or "") if person else ""
-        row.update({k: "" if v is None else str(v)
-                    for k, v in services.extra_fields(account).items()})
+        row.update(
+            {k: "" if v is None else str(v) for k, v in services.extra_fields(account).items()}
+        )
         yield row
 
 

@@ -26,8 +26,17 @@ from core.registry import hook
 bp = Blueprint("contacts_web", __name__, url_prefix="/contacts")
 
 PER_PAGE = 25
-ACCOUNT_FORM_FIELDS = ("name", "industry", "annual_revenue", "website", "email", "phone",
-                       "tax_id", "notes", "status")
+ACCOUNT_FORM_FIELDS = (
+    "name",
+    "industry",
+    "annual_revenue",
+    "website",
+    "email",
+    "phone",
+    "tax_id",
+    "notes",
+    "status",
+)
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
@@ -56,12 +65,26 @@ def account_list() -> Any:
         page_no = max(1, int(args.get("page", 1)))
     except ValueError:
         page_no = 1
-    page = services.list_accounts(q=q or None, kind=kind or None, status=status or None,
-                                  limit=PER_PAGE, offset=(page_no - 1) * PER_PAGE)
+    page = services.list_accounts(
+        q=q or None,
+        kind=kind or None,
+        status=status or None,
+        limit=PER_PAGE,
+        offset=(page_no - 1) * PER_PAGE,
+    )
     return render_template(
-        "contacts/list.html", accounts=page.items, total=page.total, q=q, kind=kind,
-        status=status, page=page_no, pages=max(1, math.ceil(page.total / PER_PAGE)),
-        kinds=ACCOUNT_KINDS, statuses=ACCOUNT_STATUSES, breadcrumbs=[("Contacts", None)])
+        "contacts/list.html",
+        accounts=page.items,
+        total=page.total,
+        q=q,
+        kind=kind,
+        status=status,
+        page=page_no,
+        pages=max(1, math.ceil(page.total / PER_PAGE)),
+        kinds=ACCOUNT_KINDS,
+        statuses=ACCOUNT_STATUSES,
+        breadcrumbs=[("Contacts", None)],
+    )
 
 
 @bp.get("/<uuid:account_id>")
@@ -72,16 +95,19 @@ def account_detail(account_id: uuid.UUID) -> Any:
 
     account = services.get_account(account_id, field="id")
     return render_template(
-        "contacts/detail.html", account=account, panels=_panels(account),
-        duplicates=services.duplicates_of(account), address_kinds=ADDRESS_KINDS,
+        "contacts/detail.html",
+        account=account,
+        panels=_panels(account),
+        duplicates=services.duplicates_of(account),
+        address_kinds=ADDRESS_KINDS,
         feed=activity.feed(Account.__tablename__, account.id),
-        breadcrumbs=_crumbs((account.name, None)))
+        breadcrumbs=_crumbs((account.name, None)),
+    )
 
 
 def _panels(account: Account) -> list[tuple[str, Markup]]:
     """Panels from account_panels (contacts' own hook) and the shell's detail_panels."""
-    panels: list[Panel] = [p for batch in hook.account_panels(account=account)
-                           for p in batch or []]
+    panels: list[Panel] = [p for batch in hook.account_panels(account=account) for p in batch or []]
     out: list[tuple[int, str, Markup]] = []
     for p in panels:
         html = render_template(p.template, account=account, **p.context) if p.template else p.html
@@ -111,29 +137,48 @@ def _form_data(sections: list[FormSection]) -> dict[str, Any]:
     return data
 
 
-def _render_form(account: Account | None, sections: list[FormSection], values: dict[str, Any],
-                 errors: dict[str, list[str]], message: str = "", status: int = 200) -> Any:
+def _render_form(
+    account: Account | None,
+    sections: list[FormSection],
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+    message: str = "",
+    status: int = 200,
+) -> Any:
     heading = f"Edit {account.name}" if account else "New account"
-    crumbs = _crumbs(*([(account.name, url_for("contacts_web.account_detail",
-                                                account_id=account.id))] if account else []),
-                     ("Edit" if account else "New", None))
+    crumbs = _crumbs(
+        *(
+            [(account.name, url_for("contacts_web.account_detail", account_id=account.id))]
+            if account
+            else []
+        ),
+        ("Edit" if account else "New", None),
+    )
     return render_template(
-        "contacts/form.html", account=account, sections=sections, values=values,
-        errors=errors, message=message, heading=heading, kinds=ACCOUNT_KINDS,
-        statuses=ACCOUNT_STATUSES, breadcrumbs=crumbs), status
+        "contacts/form.html",
+        account=account,
+        sections=sections,
+        values=values,
+        errors=errors,
+        message=message,
+        heading=heading,
+        kinds=ACCOUNT_KINDS,
+        statuses=ACCOUNT_STATUSES,
+        breadcrumbs=crumbs,
+    ), status
 
 
 def _values_of(account: Account) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(account, name) for name in ACCOUNT_FORM_FIELDS}
-    values.update(kinds=list(account.kinds), tags=", ".join(account.tags),
-                  version=account.version)
+    values.update(kinds=list(account.kinds), tags=", ".join(account.tags), version=account.version)
     return {k: "" if v is None else v for k, v in values.items()}
 
 
 def _errors_of(err: DomainError) -> tuple[dict[str, list[str]], str]:
     if isinstance(err.details, dict) and err.details:
-        return {str(k): list(v) if isinstance(v, list) else [str(v)]
-                for k, v in err.details.items()}, ""
+        return {
+            str(k): list(v) if isinstance(v, list) else [str(v)] for k, v in err.details.items()
+        }, ""
     return {}, err.message
 
 
@@ -177,8 +222,14 @@ def account_edit(account_id: uuid.UUID) -> Any:
             errors, message = {}, err.message
         data["tags"] = ", ".join(data["tags"])
         data["version"] = version
-        return _render_form(services.get_account(account_id, field="id"), sections, data,
-                            errors, message, err.status if err.status < 500 else 422)
+        return _render_form(
+            services.get_account(account_id, field="id"),
+            sections,
+            data,
+            errors,
+            message,
+            err.status if err.status < 500 else 422,
+        )
     flash("Account saved", "success")
     return redirect(url_for("contacts_web.account_detail", account_id=account_id), 303)
 
@@ -215,8 +266,10 @@ def account_hold(account_id: uuid.UUID) -> Any:
 @require_permission("contacts.people:create")
 def person_add(account_id: uuid.UUID) -> Any:
     """Add a person from the account page."""
-    data = {k: request.form.get(k, "") for k in ("first_name", "last_name", "email", "phone",
-                                                 "job_title")}
+    data = {
+        k: request.form.get(k, "")
+        for k in ("first_name", "last_name", "email", "phone", "job_title")
+    }
     data["account_id"] = str(account_id)
     data["is_primary"] = "is_primary" in request.form
     return _child_saved(account_id, lambda: services.add_person(data), "Person added")
@@ -227,19 +280,21 @@ def person_add(account_id: uuid.UUID) -> Any:
 def person_delete(person_id: uuid.UUID) -> Any:
     """Remove a person."""
     person = services.get_person(person_id)
-    return _child_saved(person.account_id, lambda: services.delete_person(person_id),
-                        "Person removed")
+    return _child_saved(
+        person.account_id, lambda: services.delete_person(person_id), "Person removed"
+    )
 
 
 @bp.post("/<uuid:account_id>/addresses")
 @require_permission("contacts.accounts:update")
 def address_add(account_id: uuid.UUID) -> Any:
     """Add an address from the account page."""
-    data: dict[str, Any] = {k: request.form.get(k, "") for k in (
-        "kind", "street", "city", "postal_code", "region", "country")}
+    data: dict[str, Any] = {
+        k: request.form.get(k, "")
+        for k in ("kind", "street", "city", "postal_code", "region", "country")
+    }
     data["is_default"] = "is_default" in request.form
-    return _child_saved(account_id, lambda: services.add_address(account_id, data),
-                        "Address added")
+    return _child_saved(account_id, lambda: services.add_address(account_id, data), "Address added")
 
 
 @bp.post("/addresses/<uuid:address_id>/delete")
@@ -247,8 +302,9 @@ def address_add(account_id: uuid.UUID) -> Any:
 def address_delete(address_id: uuid.UUID) -> Any:
     """Remove an address."""
     address = services.get_address(address_id)
-    return _child_saved(address.account_id, lambda: services.delete_address(address_id),
-                        "Address removed")
+    return _child_saved(
+        address.account_id, lambda: services.delete_address(address_id), "Address removed"
+    )
 
 
 def _child_saved(account_id: uuid.UUID, action: Any, done: str) -> Any:
@@ -268,8 +324,11 @@ def _child_saved(account_id: uuid.UUID, action: Any, done: str) -> Any:
 @require_permission("contacts.accounts:read")
 def duplicates() -> Any:
     """Accounts sharing an email or a tax id, each group with a merge form."""
-    return render_template("contacts/duplicates.html", groups=services.find_duplicates(),
-                           breadcrumbs=_crumbs(("Duplicates", None)))
+    return render_template(
+        "contacts/duplicates.html",
+        groups=services.find_duplicates(),
+        breadcrumbs=_crumbs(("Duplicates", None)),
+    )
 
 
 @bp.post("/merge")
@@ -293,10 +352,17 @@ def merge() -> Any:
 def export() -> Response:
     """The (filtered) accounts as CSV, in the import's format."""
     args = request.args
-    page = services.list_accounts(q=args.get("q") or None, kind=args.get("kind") or None,
-                                  status=args.get("status") or None, limit=10**6)
-    return Response(transfer.export_csv(page.items), mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="accounts.csv"'})
+    page = services.list_accounts(
+        q=args.get("q") or None,
+        kind=args.get("kind") or None,
+        status=args.get("status") or None,
+        limit=10**6,
+    )
+    return Response(
+        transfer.export_csv(page.items),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="accounts.csv"'},
+    )
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -305,8 +371,9 @@ def import_page() -> Any:
     """Upload a CSV: first a preview (nothing written), then import on confirmation."""
     crumbs = _crumbs(("Import", None))
     if request.method == "GET":
-        return render_template("contacts/import.html", result=None, breadcrumbs=crumbs,
-                               columns=transfer.COLUMNS)
+        return render_template(
+            "contacts/import.html", result=None, breadcrumbs=crumbs, columns=transfer.COLUMNS
+        )
     upload = request.files.get("file")
     text = request.form.get("csv_text", "")
     if upload is not None and upload.filename:
@@ -324,15 +391,30 @@ def import_page() -> Any:
     except DomainError as err:
         session.rollback()
         errors = err.result.errors if isinstance(err, transfer.ImportFailed) else []
-        return render_template("contacts/import.html", result=None, error=err.message,
-                               errors=errors, csv_text=text, skip=skip, breadcrumbs=crumbs,
-                               columns=transfer.COLUMNS), 422
+        return render_template(
+            "contacts/import.html",
+            result=None,
+            error=err.message,
+            errors=errors,
+            csv_text=text,
+            skip=skip,
+            breadcrumbs=crumbs,
+            columns=transfer.COLUMNS,
+        ), 422
     if confirm:
-        flash(f"Imported {result.accounts} account(s), {result.people} person(s), "
-              f"{result.addresses} address(es)"
-              + (f"; skipped {len(result.errors)} error(s)" if result.errors else ""),
-              "success")
+        flash(
+            f"Imported {result.accounts} account(s), {result.people} person(s), "
+            f"{result.addresses} address(es)"
+            + (f"; skipped {len(result.errors)} error(s)" if result.errors else ""),
+            "success",
+        )
         return redirect(url_for("contacts_web.account_list"), 303)
-    return render_template("contacts/import.html", result=result, errors=result.errors,
-                           csv_text=text, skip=skip, breadcrumbs=crumbs,
-                           columns=transfer.COLUMNS)
+    return render_template(
+        "contacts/import.html",
+        result=result,
+        errors=result.errors,
+        csv_text=text,
+        skip=skip,
+        breadcrumbs=crumbs,
+        columns=transfer.COLUMNS,
+    )

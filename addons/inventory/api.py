@@ -54,24 +54,36 @@ def _date_arg(name: str) -> dt.datetime | None:
 def movement_json(m: StockMovement) -> dict[str, Any]:
     """A ledger line as the API shows it."""
     return {
-        "id": str(m.id), "created_at": m.created_at.isoformat(), "kind": m.kind,
-        "product_id": str(m.product_id), "warehouse_id": str(m.warehouse_id),
-        "quantity": _num(m.quantity), "quantity_before": _num(m.quantity_before),
-        "quantity_after": _num(m.quantity_after), "reserved_change": _num(m.reserved_change),
-        "reserved_after": _num(m.reserved_after), "unit_cost": _num(m.unit_cost),
-        "reference_type": m.reference_type, "reference_id": m.reference_id,
+        "id": str(m.id),
+        "created_at": m.created_at.isoformat(),
+        "kind": m.kind,
+        "product_id": str(m.product_id),
+        "warehouse_id": str(m.warehouse_id),
+        "quantity": _num(m.quantity),
+        "quantity_before": _num(m.quantity_before),
+        "quantity_after": _num(m.quantity_after),
+        "reserved_change": _num(m.reserved_change),
+        "reserved_after": _num(m.reserved_after),
+        "unit_cost": _num(m.unit_cost),
+        "reference_type": m.reference_type,
+        "reference_id": m.reference_id,
         "transfer_id": str(m.transfer_id) if m.transfer_id else None,
-        "user_id": str(m.user_id) if m.user_id else None, "reason": m.reason,
+        "user_id": str(m.user_id) if m.user_id else None,
+        "reason": m.reason,
     }
 
 
 def level_json(level: StockLevel) -> dict[str, Any]:
     """A stock level as the API shows it."""
     return {
-        "product_id": str(level.product_id), "warehouse_id": str(level.warehouse_id),
-        "on_hand": _num(level.on_hand), "reserved": _num(level.reserved),
-        "available": _num(level.available), "reorder_point": _num(level.reorder_point),
-        "reorder_quantity": _num(level.reorder_quantity), "is_low": level.is_low,
+        "product_id": str(level.product_id),
+        "warehouse_id": str(level.warehouse_id),
+        "on_hand": _num(level.on_hand),
+        "reserved": _num(level.reserved),
+        "available": _num(level.available),
+        "reorder_point": _num(level.reorder_point),
+        "reorder_quantity": _num(level.reorder_quantity),
+        "is_low": level.is_low,
     }
 
 
@@ -90,10 +102,21 @@ def list_products() -> Any:
     limit = _int_arg("limit", 50, 1, 500)
     offset = _int_arg("offset", 0, 0, 10**9)
     rows, total = services.list_products(
-        search=request.args.get("q", ""), status=request.args.get("status") or None,
-        category=request.args.get("category") or None, limit=limit, offset=offset)
-    data = [{**services.product_payload(r["product"]), "on_hand": _num(r["on_hand"]),
-             "reserved": _num(r["reserved"]), "available": _num(r["available"])} for r in rows]
+        search=request.args.get("q", ""),
+        status=request.args.get("status") or None,
+        category=request.args.get("category") or None,
+        limit=limit,
+        offset=offset,
+    )
+    data = [
+        {
+            **services.product_payload(r["product"]),
+            "on_hand": _num(r["on_hand"]),
+            "reserved": _num(r["reserved"]),
+            "available": _num(r["available"]),
+        }
+        for r in rows
+    ]
     return ok(data, extra_meta={"total": total, "limit": limit, "offset": offset})
 
 
@@ -112,8 +135,10 @@ def get_product(product_id: str) -> Any:
     """One product with its stock per warehouse."""
     product = services.find_product(product_id)
     data = services.product_payload(product)
-    data["components"] = [{"component_id": str(c.component_id), "quantity": _num(c.quantity)}
-                          for c in product.components]
+    data["components"] = [
+        {"component_id": str(c.component_id), "quantity": _num(c.quantity)}
+        for c in product.components
+    ]
     data["stock"] = [level_json(lv) for lv in services.stock_levels(product)]
     return ok(data)
 
@@ -144,16 +169,26 @@ def delete_product(product_id: str) -> Any:
 def check_stock(product_id: str) -> Any:
     """`{quantity_available, is_available}` for `?warehouse=&quantity=`."""
     result = services.check_availability(
-        services.find_product(product_id), request.args.get("warehouse") or None,
-        request.args.get("quantity") or None)
-    return ok({"product_id": product_id, "quantity_available": _num(result.quantity_available),
-               "is_available": result.is_available})
+        services.find_product(product_id),
+        request.args.get("warehouse") or None,
+        request.args.get("quantity") or None,
+    )
+    return ok(
+        {
+            "product_id": product_id,
+            "quantity_available": _num(result.quantity_available),
+            "is_available": result.is_available,
+        }
+    )
 
 
 _KIND_PERMISSION = {
-    "receipt": "inventory.stock:receive", "issue": "inventory.stock:issue",
-    "reservation": "inventory.stock:issue", "release": "inventory.stock:issue",
-    "consumption": "inventory.stock:issue", "adjustment": "inventory.stock:adjust",
+    "receipt": "inventory.stock:receive",
+    "issue": "inventory.stock:issue",
+    "reservation": "inventory.stock:issue",
+    "release": "inventory.stock:issue",
+    "consumption": "inventory.stock:issue",
+    "adjustment": "inventory.stock:adjust",
 }
 
 
@@ -168,13 +203,18 @@ def post_transaction() -> Any:
     args = (body["product"], body["warehouse"], body["quantity"])
     kind = body["kind"]
     if kind == "receipt":
-        m = services.receive(*args, unit_cost=body["unit_cost"], reference=ref,
-                             reason=body["reason"])
+        m = services.receive(
+            *args, unit_cost=body["unit_cost"], reference=ref, reason=body["reason"]
+        )
     elif kind == "adjustment":
         m = services.adjust(*args, reason=body["reason"], reference=ref)
     else:
-        fn = {"issue": services.issue, "reservation": services.reserve,
-              "release": services.release, "consumption": services.consume_reservation}[kind]
+        fn = {
+            "issue": services.issue,
+            "reservation": services.reserve,
+            "release": services.release,
+            "consumption": services.consume_reservation,
+        }[kind]
         m = fn(*args, reference=ref, reason=body["reason"])
     session.commit()
     return ok(movement_json(m), 201)
@@ -185,13 +225,19 @@ def post_transaction() -> Any:
 def post_transfer() -> Any:
     """Move stock between warehouses: both sides or neither."""
     body = load(TransferSchema(), request.get_json(silent=True))
-    out, into = services.transfer(body["product"], body["from_warehouse"],
-                                  body["to_warehouse"], body["quantity"],
-                                  reference=(body["reference_type"], body["reference_id"]),
-                                  reason=body["reason"])
+    out, into = services.transfer(
+        body["product"],
+        body["from_warehouse"],
+        body["to_warehouse"],
+        body["quantity"],
+        reference=(body["reference_type"], body["reference_id"]),
+        reason=body["reason"],
+    )
     session.commit()
-    return ok({"transfer_id": str(out.transfer_id), "out": movement_json(out),
-               "in": movement_json(into)}, 201)
+    return ok(
+        {"transfer_id": str(out.transfer_id), "out": movement_json(out), "in": movement_json(into)},
+        201,
+    )
 
 
 @api.post("/counts")
@@ -214,11 +260,15 @@ def list_movements() -> Any:
     `reference_id`, `since`, `until`, `limit`, `cursor` (from `meta.next_cursor`)."""
     rows, nxt = services.movements(
         product=request.args.get("product") or None,
-        warehouse=request.args.get("warehouse") or None, kind=request.args.get("kind") or None,
+        warehouse=request.args.get("warehouse") or None,
+        kind=request.args.get("kind") or None,
         reference_type=request.args.get("reference_type") or None,
         reference_id=request.args.get("reference_id") or None,
-        since=_date_arg("since"), until=_date_arg("until"),
-        limit=_int_arg("limit", 50, 1, 500), cursor=request.args.get("cursor") or None)
+        since=_date_arg("since"),
+        until=_date_arg("until"),
+        limit=_int_arg("limit", 50, 1, 500),
+        cursor=request.args.get("cursor") or None,
+    )
     return ok([movement_json(m) for m in rows], extra_meta={"next_cursor": nxt})
 
 
@@ -226,10 +276,18 @@ def list_movements() -> Any:
 @require_permission("inventory.reports:read")
 def low_stock() -> Any:
     """Levels below their reorder point, with a suggested order quantity."""
-    return ok([{**level_json(r["level"]), "sku": r["product"].sku,
-                "name": r["product"].name, "warehouse_code": r["warehouse"].code,
-                "suggested_quantity": _num(r["suggested_quantity"])}
-               for r in services.low_stock()])
+    return ok(
+        [
+            {
+                **level_json(r["level"]),
+                "sku": r["product"].sku,
+                "name": r["product"].name,
+                "warehouse_code": r["warehouse"].code,
+                "suggested_quantity": _num(r["suggested_quantity"]),
+            }
+            for r in services.low_stock()
+        ]
+    )
 
 
 @api.get("/valuation")
@@ -238,9 +296,18 @@ def valuation() -> Any:
     """Stock value per warehouse (`?by=warehouse`, default) or per category."""
     rows = services.valuation(request.args.get("by", "warehouse"))
     total = sum((r["value"] for r in rows), Decimal(0))
-    return ok([{**r, "id": str(r["id"]) if r["id"] else None, "quantity": _num(r["quantity"]),
-                "value": f"{r['value']:.2f}"} for r in rows],
-              extra_meta={"total_value": f"{total:.2f}"})
+    return ok(
+        [
+            {
+                **r,
+                "id": str(r["id"]) if r["id"] else None,
+                "quantity": _num(r["quantity"]),
+                "value": f"{r['value']:.2f}",
+            }
+            for r in rows
+        ],
+        extra_meta={"total_value": f"{total:.2f}"},
+    )
 
 
 # --- warehouses ----------------------------------------------------------------------------
@@ -285,7 +352,11 @@ def assign_user(warehouse_id: str) -> Any:
 def set_reorder(product_id: str) -> Any:
     """Set `{warehouse, reorder_point, reorder_quantity}` for a product."""
     body = request.get_json(silent=True) or {}
-    level = services.set_reorder(services.find_product(product_id), body.get("warehouse"),
-                                 body.get("reorder_point"), body.get("reorder_quantity"))
+    level = services.set_reorder(
+        services.find_product(product_id),
+        body.get("warehouse"),
+        body.get("reorder_point"),
+        body.get("reorder_quantity"),
+    )
     session.commit()
     return ok(level_json(level))

@@ -28,8 +28,9 @@ def _tenant(slug: str) -> Any:
 def _explain(exc: DomainError) -> str:
     """The error with the fields it names, as one line."""
     if isinstance(exc.details, dict) and exc.details:
-        return "; ".join(f"{field}: {' '.join(map(str, msgs))}"
-                         for field, msgs in exc.details.items())
+        return "; ".join(
+            f"{field}: {' '.join(map(str, msgs))}" for field, msgs in exc.details.items()
+        )
     return exc.message
 
 
@@ -49,8 +50,9 @@ def import_products(file: Any, tenant_slug: str) -> None:
     created = updated = 0
     errors: list[str] = []
     with tenant_context(tenant_id):
-        for line, row in enumerate(tqdm(rows, desc="products", unit="row",
-                                        file=sys.stderr, disable=None), start=2):
+        for line, row in enumerate(
+            tqdm(rows, desc="products", unit="row", file=sys.stderr, disable=None), start=2
+        ):
             try:
                 outcome = services.import_row(row)
             except DomainError as exc:

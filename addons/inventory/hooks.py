@@ -33,7 +33,8 @@ def _assigned(model: Any, principal: Any, column: str) -> Any:
     from addons.inventory.models import WarehouseUser
 
     return getattr(model, column).in_(
-        select(WarehouseUser.warehouse_id).where(WarehouseUser.user_id == principal.user_id))
+        select(WarehouseUser.warehouse_id).where(WarehouseUser.user_id == principal.user_id)
+    )
 
 
 @hookimpl
@@ -43,12 +44,24 @@ def register_record_rules() -> list[RecordRule]:
 
     keepers = frozenset({"storekeeper"})
     return [
-        RecordRule("storekeeper: own warehouses only", Warehouse, keepers,
-                   lambda m, p: _assigned(m, p, "id")),
-        RecordRule("storekeeper: stock of own warehouses only", StockLevel, keepers,
-                   lambda m, p: _assigned(m, p, "warehouse_id")),
-        RecordRule("storekeeper: movements of own warehouses only", StockMovement, keepers,
-                   lambda m, p: _assigned(m, p, "warehouse_id")),
+        RecordRule(
+            "storekeeper: own warehouses only",
+            Warehouse,
+            keepers,
+            lambda m, p: _assigned(m, p, "id"),
+        ),
+        RecordRule(
+            "storekeeper: stock of own warehouses only",
+            StockLevel,
+            keepers,
+            lambda m, p: _assigned(m, p, "warehouse_id"),
+        ),
+        RecordRule(
+            "storekeeper: movements of own warehouses only",
+            StockMovement,
+            keepers,
+            lambda m, p: _assigned(m, p, "warehouse_id"),
+        ),
     ]
 
 

@@ -27,12 +27,25 @@ from core.tenancy import TenantOwned
 from core.types import ExactDecimal, Money, Quantity, UTCDateTime
 
 BUILTIN_UOMS: dict[str, str] = {
-    "EA": "Each", "KG": "Kilogram", "BOX": "Box", "HOUR": "Hour", "L": "Litre", "M": "Metre",
+    "EA": "Each",
+    "KG": "Kilogram",
+    "BOX": "Box",
+    "HOUR": "Hour",
+    "L": "Litre",
+    "M": "Metre",
 }
 PRODUCT_TYPES = ("finished_good", "raw_material", "consumable", "service")
 PRODUCT_STATUSES = ("draft", "active", "discontinued")
-MOVEMENT_KINDS = ("receipt", "issue", "transfer_out", "transfer_in", "adjustment",
-                  "reservation", "release", "consumption")
+MOVEMENT_KINDS = (
+    "receipt",
+    "issue",
+    "transfer_out",
+    "transfer_in",
+    "adjustment",
+    "reservation",
+    "release",
+    "consumption",
+)
 
 
 class UnitOfMeasure(BusinessModel, Base):
@@ -86,7 +99,8 @@ class Product(BusinessModel, SoftDelete, Base):
 
     category: Mapped[Category | None] = relationship()
     components: Mapped[list[KitComponent]] = relationship(
-        foreign_keys="KitComponent.kit_id", cascade="all, delete-orphan",
+        foreign_keys="KitComponent.kit_id",
+        cascade="all, delete-orphan",
         order_by="KitComponent.created_at",
     )
 
@@ -194,12 +208,19 @@ class StockMovement(UUIDPrimaryKey, TenantOwned, Base):
     __audit__ = False
     __table_args__ = (
         # Keyset pagination of a product's history, newest first.
-        Index("ix_inventory_stock_movement_product_time", "tenant_id", "product_id",
-              "created_at", "id"),
-        Index("ix_inventory_stock_movement_warehouse_time", "tenant_id", "warehouse_id",
-              "created_at"),
-        Index("ix_inventory_stock_movement_reference", "tenant_id", "reference_type",
-              "reference_id"),
+        Index(
+            "ix_inventory_stock_movement_product_time",
+            "tenant_id",
+            "product_id",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_inventory_stock_movement_warehouse_time", "tenant_id", "warehouse_id", "created_at"
+        ),
+        Index(
+            "ix_inventory_stock_movement_reference", "tenant_id", "reference_type", "reference_id"
+        ),
     )
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -241,8 +262,11 @@ def _refuse_row_change(_mapper: Mapper[Any], _conn: Any, _target: Any) -> None:
 
 def _refuse_bulk_change(state: ORMExecuteState) -> None:
     # Only ORM statements on the model: a tenant purge may still delete the table's rows.
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is StockMovement:
+    if (
+        (state.is_update or state.is_delete)
+        and state.bind_mapper is not None
+        and state.bind_mapper.class_ is StockMovement
+    ):
         raise LedgerImmutable("stock movements are append-only: post a correcting movement")
 
 

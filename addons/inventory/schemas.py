@@ -15,23 +15,40 @@ from core.errors import ValidationError
 class Amount(fields.Field):
     """A Decimal given as a number or a numeric string (floats go through their text)."""
 
-    def __init__(self, *, places: int = 4, minimum: Decimal | None = Decimal(0),
-                 positive: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        places: int = 4,
+        minimum: Decimal | None = Decimal(0),
+        positive: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.places = places
         self.minimum = minimum
         self.positive = positive
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        return parse_decimal(value, places=self.places, minimum=self.minimum,
-                             positive=self.positive, error=MarshmallowError)
+        return parse_decimal(
+            value,
+            places=self.places,
+            minimum=self.minimum,
+            positive=self.positive,
+            error=MarshmallowError,
+        )
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else str(value)
 
 
-def parse_decimal(value: Any, *, places: int = 4, minimum: Decimal | None = Decimal(0),
-                  positive: bool = False, error: type[Exception] = MarshmallowError) -> Decimal:
+def parse_decimal(
+    value: Any,
+    *,
+    places: int = 4,
+    minimum: Decimal | None = Decimal(0),
+    positive: bool = False,
+    error: type[Exception] = MarshmallowError,
+) -> Decimal:
     """`value` as an exact Decimal, or `error` with a message a person understands."""
     if isinstance(value, bool) or value is None or value == "":
         raise error("must be a number")
@@ -104,17 +121,23 @@ class TransactionSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    kind = fields.String(required=True, validate=validate.OneOf(
-        ("receipt", "issue", "adjustment", "reservation", "release", "consumption")))
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ("receipt", "issue", "adjustment", "reservation", "release", "consumption")
+        ),
+    )
     product = fields.String(required=True)
     warehouse = fields.String(required=True)
     # Validated by the services (so API, forms and Python callers get the same messages).
     quantity = fields.Raw(required=True)
     unit_cost = fields.Raw(allow_none=True, load_default=None)
-    reference_type = fields.String(allow_none=True, load_default=None,
-                                   validate=validate.Length(max=40))
-    reference_id = fields.String(allow_none=True, load_default=None,
-                                 validate=validate.Length(max=64))
+    reference_type = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=40)
+    )
+    reference_id = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(max=64)
+    )
     reason = fields.String(load_default="")
 
 
@@ -136,12 +159,14 @@ class TransferSchema(Schema):
 def load(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
     """Load `data` with `schema`; marshmallow's errors become our VALIDATION_ERROR."""
     if not isinstance(data, dict):
-        raise ValidationError("expected a JSON object", field="body",
-                              details={"body": ["expected a JSON object"]})
+        raise ValidationError(
+            "expected a JSON object", field="body", details={"body": ["expected a JSON object"]}
+        )
     try:
         return dict(schema.load(data, partial=partial))
     except MarshmallowError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"body": exc.messages}
-        details = {k: [str(m) for m in (v if isinstance(v, list) else [v])]
-                   for k, v in messages.items()}
+        details = {
+            k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()
+        }
         raise ValidationError(details=details) from None

@@ -111,29 +111,42 @@ def _notify_low(level_payload: Mapping[str, Any]) -> None:
         .join(Role, Role.id == membership_role.c.role_id)
         .where(Membership.tenant_id == tenant_id, Membership.active.is_(True))
     ).all()
-    users = sorted({uid for uid, perms in rows
-                    if granted(perms or [], "inventory.reports:read")}, key=str)
+    users = sorted(
+        {uid for uid, perms in rows if granted(perms or [], "inventory.reports:read")}, key=str
+    )
     if not users:
         return
-    notify(users, f"Low stock: {level_payload['sku']} in {level_payload['warehouse_code']}",
-           body=(f"{level_payload['name']}: {level_payload['available']} available, below the "
-                 f"reorder point {level_payload['reorder_point']}."),
-           link=f"/inventory/products/{level_payload['product_id']}", email=False)
+    notify(
+        users,
+        f"Low stock: {level_payload['sku']} in {level_payload['warehouse_code']}",
+        body=(
+            f"{level_payload['name']}: {level_payload['available']} available, below the "
+            f"reorder point {level_payload['reorder_point']}."
+        ),
+        link=f"/inventory/products/{level_payload['product_id']}",
+        email=False,
+    )
 
 
 # --- lookups ---------------------------------------------------------------------------
 
 
-def quantity(value: Any, field: str = "quantity", *, allow_zero: bool = False,
-             signed: bool = False) -> Decimal:
+def quantity(
+    value: Any, field: str = "quantity", *, allow_zero: bool = False, signed: bool = False
+) -> Decimal:
     """`value` as a stock quantity (4 decimal places), or VALIDATION_ERROR naming `field`."""
 
     class _Err(Exception):
         pass
 
     try:
-        q = parse_decimal(value, places=4, minimum=None if signed else Decimal(0),
-                          positive=not (allow_zero or signed), error=_Err)
+        q = parse_decimal(
+            value,
+            places=4,
+            minimum=None if signed else Decimal(0),
+            positive=not (allow_zero or signed),
+            error=_Err,
+        )
     except _Err as exc:
         raise ValidationError(str(exc), field=field) from None
     if signed and q == 0 and not allow_zero:
@@ -204,7 +217,9 @@ def _stocked(product: Product, field: str = "product") -> Product:
     if product.type == "service" or not product.track_inventory:
         raise ValidationError(
             f"{product.sku} is a {'service' if product.type == 'service' else 'non-stocked'} "
-            "product: it carries no stock", field=field)
+            "product: it carries no stock",
+            field=field,
+        )
     return product
 
 
@@ -227,31 +242,47 @@ def _ensure_level(product_id: uuid.UUID, warehouse_id: uuid.UUID) -> None:
     # Look before inserting: on PostgreSQL even an INSERT ... ON CONFLICT DO NOTHING waits
     # for a transaction that has updated the existing row, which would take that row's
     # lock out of the (product, warehouse) order and let two transfers deadlock.
-    if session.scalar(select(StockLevel.id).where(
-            StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)):
+    if session.scalar(
+        select(StockLevel.id).where(
+            StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id
+        )
+    ):
         return
     table = cast(Table, StockLevel.__table__)
     now = utcnow()
-    values = {"id": uuid.uuid4(), "tenant_id": require_tenant_id(), "product_id": product_id,
-              "warehouse_id": warehouse_id, "on_hand": Decimal(0), "reserved": Decimal(0),
-              "is_low": False, "created_at": now, "updated_at": now}
+    values = {
+        "id": uuid.uuid4(),
+        "tenant_id": require_tenant_id(),
+        "product_id": product_id,
+        "warehouse_id": warehouse_id,
+        "on_hand": Decimal(0),
+        "reserved": Decimal(0),
+        "is_low": False,
+        "created_at": now,
+        "updated_at": now,
+    }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(table).values(**values).on_conflict_do_nothing(
-        index_elements=["tenant_id", "product_id", "warehouse_id"])
+    stmt = (
+        insert(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "product_id", "warehouse_id"])
+    )
     session.execute(stmt)
 
 
 def _available_in(product_id: uuid.UUID, warehouse_id: uuid.UUID) -> Decimal:
     row = session.execute(
         select(StockLevel.on_hand, StockLevel.reserved).where(
-            StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id)
+            StockLevel.product_id == product_id, StockLevel.warehouse_id == warehouse_id
+        )
     ).first()
     return (row[0] - row[1]) if row else Decimal(0)
 
 
-def _insufficient(product: Product, warehouse: Warehouse, wanted: Decimal,
-                  field: str = "quantity") -> InsufficientStock:
+def _insufficient(
+    product: Product, warehouse: Warehouse, wanted: Decimal, field: str = "quantity"
+) -> InsufficientStock:
     available = _available_in(product.id, warehouse.id)
     return InsufficientStock(
         f"insufficient stock of {product.sku} in {warehouse.code}: "
@@ -260,10 +291,19 @@ def _insufficient(product: Product, warehouse: Warehouse, wanted: Decimal,
     )
 
 
-def _move(product: Product, warehouse: Warehouse, kind: str, *, on_hand: Decimal,
-          reserved: Decimal = Decimal(0), guard: ColumnElement[bool] | None = None,
-          unit_cost: Decimal | None = None, reference: tuple[str | None, str | None] = (None, None),
-          reason: str = "", transfer_id: uuid.UUID | None = None) -> StockMovement | None:
+def _move(
+    product: Product,
+    warehouse: Warehouse,
+    kind: str,
+    *,
+    on_hand: Decimal,
+    reserved: Decimal = Decimal(0),
+    guard: ColumnElement[bool] | None = None,
+    unit_cost: Decimal | None = None,
+    reference: tuple[str | None, str | None] = (None, None),
+    reason: str = "",
+    transfer_id: uuid.UUID | None = None,
+) -> StockMovement | None:
     """Change one stock level atomically and write its ledger line; None when `guard` failed.
 
     The guard is part of the UPDATE's WHERE clause: on PostgreSQL a concurrent writer of the
@@ -276,11 +316,18 @@ def _move(product: Product, warehouse: Warehouse, kind: str, *, on_hand: Decimal
     stmt = (
         update(StockLevel)
         .where(*conditions)
-        .values(on_hand=func.round(StockLevel.on_hand + on_hand, 4),
-                reserved=func.round(StockLevel.reserved + reserved, 4),
-                updated_at=utcnow())
-        .returning(StockLevel.id, StockLevel.on_hand, StockLevel.reserved,
-                   StockLevel.reorder_point, StockLevel.is_low)
+        .values(
+            on_hand=func.round(StockLevel.on_hand + on_hand, 4),
+            reserved=func.round(StockLevel.reserved + reserved, 4),
+            updated_at=utcnow(),
+        )
+        .returning(
+            StockLevel.id,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            StockLevel.reorder_point,
+            StockLevel.is_low,
+        )
         .execution_options(synchronize_session=False)
     )
     row = session.execute(stmt).first()
@@ -290,11 +337,20 @@ def _move(product: Product, warehouse: Warehouse, kind: str, *, on_hand: Decimal
     # Re-quantise: SQLite hands back what its arithmetic made of the text we sent.
     after = ExactDecimal().process_result_value(after, session.get_bind().dialect) or Decimal(0)
     movement = StockMovement(
-        product_id=product.id, warehouse_id=warehouse.id, kind=kind, quantity=on_hand,
-        quantity_before=after - on_hand, quantity_after=after, reserved_change=reserved,
-        reserved_after=reserved_after, unit_cost=unit_cost, reference_type=reference[0],
+        product_id=product.id,
+        warehouse_id=warehouse.id,
+        kind=kind,
+        quantity=on_hand,
+        quantity_before=after - on_hand,
+        quantity_after=after,
+        reserved_change=reserved,
+        reserved_after=reserved_after,
+        unit_cost=unit_cost,
+        reference_type=reference[0],
         reference_id=None if reference[1] is None else str(reference[1]),
-        transfer_id=transfer_id, user_id=_user_id(), reason=reason or "",
+        transfer_id=transfer_id,
+        user_id=_user_id(),
+        reason=reason or "",
     )
     session.add(movement)
     session.flush()
@@ -302,30 +358,57 @@ def _move(product: Product, warehouse: Warehouse, kind: str, *, on_hand: Decimal
 
     hook.stock_moved(movement=movement)
     available = after - Decimal(reserved_after)
-    _emit("inventory.stock.updated", {
-        "movement_id": movement.id, "kind": kind, "product_id": product.id, "sku": product.sku,
-        "warehouse_id": warehouse.id, "warehouse_code": warehouse.code,
-        "quantity_change": on_hand, "reserved_change": reserved, "on_hand": after,
-        "reserved": reserved_after, "available": available,
-        "reference_type": reference[0], "reference_id": movement.reference_id,
-    })
+    _emit(
+        "inventory.stock.updated",
+        {
+            "movement_id": movement.id,
+            "kind": kind,
+            "product_id": product.id,
+            "sku": product.sku,
+            "warehouse_id": warehouse.id,
+            "warehouse_code": warehouse.code,
+            "quantity_change": on_hand,
+            "reserved_change": reserved,
+            "on_hand": after,
+            "reserved": reserved_after,
+            "available": available,
+            "reference_type": reference[0],
+            "reference_id": movement.reference_id,
+        },
+    )
     _track_low(level_id, product, warehouse, available, point, was_low)
     return movement
 
 
-def _track_low(level_id: uuid.UUID, product: Product, warehouse: Warehouse,
-               available: Decimal, point: Decimal | None, was_low: bool) -> None:
+def _track_low(
+    level_id: uuid.UUID,
+    product: Product,
+    warehouse: Warehouse,
+    available: Decimal,
+    point: Decimal | None,
+    was_low: bool,
+) -> None:
     """Raise the low flag (and alert) when available crosses below the reorder point;
     lower it when stock recovers. The level's row lock makes the alert once per crossing."""
     is_low = point is not None and available < Decimal(point)
     if is_low == bool(was_low):
         return
-    session.execute(update(StockLevel).where(StockLevel.id == level_id)
-                    .values(is_low=is_low).execution_options(synchronize_session=False))
+    session.execute(
+        update(StockLevel)
+        .where(StockLevel.id == level_id)
+        .values(is_low=is_low)
+        .execution_options(synchronize_session=False)
+    )
     if is_low:
-        payload = {"product_id": product.id, "sku": product.sku, "name": product.name,
-                   "warehouse_id": warehouse.id, "warehouse_code": warehouse.code,
-                   "available": available, "reorder_point": point}
+        payload = {
+            "product_id": product.id,
+            "sku": product.sku,
+            "name": product.name,
+            "warehouse_id": warehouse.id,
+            "warehouse_code": warehouse.code,
+            "available": available,
+            "reorder_point": point,
+        }
         _emit("inventory.stock.low", payload)
         _notify_low(payload)
 
@@ -353,8 +436,15 @@ def _available_guard(q: Decimal) -> ColumnElement[bool]:
     return func.round(StockLevel.on_hand - StockLevel.reserved - q, 4) >= ZERO
 
 
-def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
-            reference: Any = None, *, reason: str = "") -> StockMovement:
+def receive(
+    product: Any,
+    warehouse: Any,
+    qty: Any,
+    unit_cost: Any = None,
+    reference: Any = None,
+    *,
+    reason: str = "",
+) -> StockMovement:
     """Put `qty` of `product` into `warehouse` (a purchase receipt, a return, a production
     output); a `unit_cost` updates the product's moving-average cost."""
     p = _stocked(get_product(product))
@@ -368,12 +458,12 @@ def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
             # of one product then average one after the other. FOR NO KEY UPDATE, so that
             # movements inserted meanwhile (their foreign key takes KEY SHARE) do not wait.
             old_avg = session.execute(
-                select(Product.average_cost).where(Product.id == p.id)
+                select(Product.average_cost)
+                .where(Product.id == p.id)
                 .with_for_update(key_share=True)
             ).scalar_one()
         _ensure_level(p.id, w.id)
-        movement = _move(p, w, "receipt", on_hand=q, unit_cost=cost, reference=ref,
-                         reason=reason)
+        movement = _move(p, w, "receipt", on_hand=q, unit_cost=cost, reference=ref, reason=reason)
         assert movement is not None  # no guard on receipts
         if cost is not None:
             # Every warehouse counts, whatever the caller may see: the average is the
@@ -393,9 +483,11 @@ def receive(product: Any, warehouse: Any, qty: Any, unit_cost: Any = None,
             # A Core UPDATE (not audited: the receipts in the ledger explain every change
             # of the average); the audit's locking re-read would deadlock with movements.
             table = cast(Table, Product.__table__)
-            session.execute(table.update().where(table.c.id == p.id,
-                                                 table.c.tenant_id == require_tenant_id())
-                            .values(average_cost=new_avg))
+            session.execute(
+                table.update()
+                .where(table.c.id == p.id, table.c.tenant_id == require_tenant_id())
+                .values(average_cost=new_avg)
+            )
             # In memory too, without marking the product dirty (no version bump, no race).
             set_committed_value(p, "average_cost", new_avg)
     return movement
@@ -411,71 +503,116 @@ def _cost(value: Any) -> Decimal:
         raise ValidationError(str(exc), field="unit_cost") from None
 
 
-def issue(product: Any, warehouse: Any, qty: Any, reference: Any = None, *,
-          reason: str = "") -> StockMovement:
+def issue(
+    product: Any, warehouse: Any, qty: Any, reference: Any = None, *, reason: str = ""
+) -> StockMovement:
     """Take `qty` of `product` out of `warehouse`; INSUFFICIENT_STOCK beyond what is available."""
     p = _stocked(get_product(product))
     w = get_warehouse(warehouse)
     q = quantity(qty)
     ref = _reference(reference)
     with session.begin_nested():
-        movement = _move(p, w, "issue", on_hand=-q, guard=_available_guard(q),
-                         unit_cost=p.average_cost, reference=ref, reason=reason)
+        movement = _move(
+            p,
+            w,
+            "issue",
+            on_hand=-q,
+            guard=_available_guard(q),
+            unit_cost=p.average_cost,
+            reference=ref,
+            reason=reason,
+        )
         if movement is None:
             raise _insufficient(p, w, q)
     return movement
 
 
-def reserve(product: Any, warehouse: Any, qty: Any, reference: Any = None, *,
-            reason: str = "") -> StockMovement:
+def reserve(
+    product: Any, warehouse: Any, qty: Any, reference: Any = None, *, reason: str = ""
+) -> StockMovement:
     """Set aside `qty` for an order: available drops, on hand stays (else INSUFFICIENT_STOCK)."""
     p = _stocked(get_product(product))
     w = get_warehouse(warehouse)
     q = quantity(qty)
     ref = _reference(reference)
     with session.begin_nested():
-        movement = _move(p, w, "reservation", on_hand=Decimal(0), reserved=q,
-                         guard=_available_guard(q), reference=ref, reason=reason)
+        movement = _move(
+            p,
+            w,
+            "reservation",
+            on_hand=Decimal(0),
+            reserved=q,
+            guard=_available_guard(q),
+            reference=ref,
+            reason=reason,
+        )
         if movement is None:
             raise _insufficient(p, w, q)
     return movement
 
 
-def release(product: Any, warehouse: Any, qty: Any, reference: Any = None, *,
-            reason: str = "") -> StockMovement:
+def release(
+    product: Any, warehouse: Any, qty: Any, reference: Any = None, *, reason: str = ""
+) -> StockMovement:
     """Give back `qty` of a reservation (an order was cancelled or changed)."""
     p = _stocked(get_product(product))
     w = get_warehouse(warehouse)
     q = quantity(qty)
     ref = _reference(reference)
     with session.begin_nested():
-        movement = _move(p, w, "release", on_hand=Decimal(0), reserved=-q,
-                         guard=(StockLevel.reserved - q) >= ZERO, reference=ref, reason=reason)
+        movement = _move(
+            p,
+            w,
+            "release",
+            on_hand=Decimal(0),
+            reserved=-q,
+            guard=(StockLevel.reserved - q) >= ZERO,
+            reference=ref,
+            reason=reason,
+        )
         if movement is None:
-            raise ValidationError(f"cannot release more than is reserved of {p.sku} in {w.code}",
-                                  field="quantity")
+            raise ValidationError(
+                f"cannot release more than is reserved of {p.sku} in {w.code}", field="quantity"
+            )
     return movement
 
 
-def consume_reservation(product: Any, warehouse: Any, qty: Any, reference: Any = None, *,
-                        reason: str = "") -> StockMovement:
+def consume_reservation(
+    product: Any, warehouse: Any, qty: Any, reference: Any = None, *, reason: str = ""
+) -> StockMovement:
     """Ship `qty` that was reserved: on hand and reserved both drop (a delivery of an order)."""
     p = _stocked(get_product(product))
     w = get_warehouse(warehouse)
     q = quantity(qty)
     ref = _reference(reference)
     with session.begin_nested():
-        movement = _move(p, w, "consumption", on_hand=-q, reserved=-q,
-                         guard=(StockLevel.reserved - q) >= ZERO, unit_cost=p.average_cost,
-                         reference=ref, reason=reason)
+        movement = _move(
+            p,
+            w,
+            "consumption",
+            on_hand=-q,
+            reserved=-q,
+            guard=(StockLevel.reserved - q) >= ZERO,
+            unit_cost=p.average_cost,
+            reference=ref,
+            reason=reason,
+        )
         if movement is None:
             raise ValidationError(
-                f"cannot consume more than is reserved of {p.sku} in {w.code}", field="quantity")
+                f"cannot consume more than is reserved of {p.sku} in {w.code}", field="quantity"
+            )
     return movement
 
 
-def transfer(product: Any, from_warehouse: Any, to_warehouse: Any, qty: Any,
-             reference: Any = None, *, reason: str = "") -> tuple[StockMovement, StockMovement]:
+def transfer(
+    product: Any,
+    from_warehouse: Any,
+    to_warehouse: Any,
+    qty: Any,
+    reference: Any = None,
+    *,
+    reason: str = "",
+) -> tuple[StockMovement, StockMovement]:
     """Move `qty` between two warehouses: both sides in one transaction, or neither."""
     p = _stocked(get_product(product))
     src = get_warehouse(from_warehouse, "from_warehouse")
@@ -491,21 +628,44 @@ def transfer(product: Any, from_warehouse: Any, to_warehouse: Any, qty: Any,
         # Lock the two levels in warehouse-id order: two opposite transfers cannot deadlock.
         for side in sorted(("out", "in"), key=lambda s: str((src if s == "out" else dst).id)):
             if side == "out":
-                m = _move(p, src, "transfer_out", on_hand=-q, guard=_available_guard(q),
-                          unit_cost=p.average_cost, reference=ref, reason=reason,
-                          transfer_id=transfer_id)
+                m = _move(
+                    p,
+                    src,
+                    "transfer_out",
+                    on_hand=-q,
+                    guard=_available_guard(q),
+                    unit_cost=p.average_cost,
+                    reference=ref,
+                    reason=reason,
+                    transfer_id=transfer_id,
+                )
                 if m is None:
                     raise _insufficient(p, src, q)
             else:
-                m = _move(p, dst, "transfer_in", on_hand=q, unit_cost=p.average_cost,
-                          reference=ref, reason=reason, transfer_id=transfer_id)
+                m = _move(
+                    p,
+                    dst,
+                    "transfer_in",
+                    on_hand=q,
+                    unit_cost=p.average_cost,
+                    reference=ref,
+                    reason=reason,
+                    transfer_id=transfer_id,
+                )
                 assert m is not None
             moves[side] = m
     return moves["out"], moves["in"]
 
 
-def adjust(product: Any, warehouse: Any, qty: Any, reason: str, reference: Any = None, *,
-           _permission: str | None = "inventory.stock:adjust") -> StockMovement:
+def adjust(
+    product: Any,
+    warehouse: Any,
+    qty: Any,
+    reason: str,
+    reference: Any = None,
+    *,
+    _permission: str | None = "inventory.stock:adjust",
+) -> StockMovement:
     """Correct on-hand stock by the signed `qty` (needs `inventory.stock:adjust` and a reason);
     never below what is reserved."""
     if _permission:
@@ -519,18 +679,36 @@ def adjust(product: Any, warehouse: Any, qty: Any, reason: str, reference: Any =
     with session.begin_nested():
         if q > 0:
             _ensure_level(p.id, w.id)
-            movement = _move(p, w, "adjustment", on_hand=q, unit_cost=p.average_cost,
-                             reference=ref, reason=reason.strip())
+            movement = _move(
+                p,
+                w,
+                "adjustment",
+                on_hand=q,
+                unit_cost=p.average_cost,
+                reference=ref,
+                reason=reason.strip(),
+            )
         else:
-            movement = _move(p, w, "adjustment", on_hand=q, guard=_available_guard(-q),
-                             unit_cost=p.average_cost, reference=ref, reason=reason.strip())
+            movement = _move(
+                p,
+                w,
+                "adjustment",
+                on_hand=q,
+                guard=_available_guard(-q),
+                unit_cost=p.average_cost,
+                reference=ref,
+                reason=reason.strip(),
+            )
         if movement is None:
             raise _insufficient(p, w, -q)
     return movement
 
 
-def count(warehouse: Any, counted: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
-          reason: str = "stock count") -> list[StockMovement]:
+def count(
+    warehouse: Any,
+    counted: Mapping[Any, Any] | Iterable[tuple[Any, Any]],
+    reason: str = "stock count",
+) -> list[StockMovement]:
     """Record counted quantities for `warehouse`; each difference becomes an adjustment.
 
     All or nothing: a count below what is reserved is refused (INSUFFICIENT_STOCK) and no
@@ -557,8 +735,8 @@ def count(warehouse: Any, counted: Mapping[Any, Any] | Iterable[tuple[Any, Any]]
         for p, wanted in lines:
             _ensure_level(p.id, w.id)
             level = session.execute(
-                select(StockLevel.on_hand, StockLevel.reserved).where(
-                    StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
+                select(StockLevel.on_hand, StockLevel.reserved)
+                .where(StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
                 .with_for_update(key_share=True)
             ).one()
             delta = wanted - Decimal(level.on_hand)
@@ -568,9 +746,17 @@ def count(warehouse: Any, counted: Mapping[Any, Any] | Iterable[tuple[Any, Any]]
                 raise InsufficientStock(
                     f"{p.sku}: counted {wanted.normalize():f} but "
                     f"{Decimal(level.reserved).normalize():f} are reserved; release "
-                    "reservations first", details={"counted": [f"{p.sku}: below reserved"]})
-            m = adjust(p, w, delta, reason=f"{note} (counted {wanted.normalize():f})",
-                       reference=("stock_count", count_id), _permission=None)
+                    "reservations first",
+                    details={"counted": [f"{p.sku}: below reserved"]},
+                )
+            m = adjust(
+                p,
+                w,
+                delta,
+                reason=f"{note} (counted {wanted.normalize():f})",
+                reference=("stock_count", count_id),
+                _permission=None,
+            )
             movements.append(m)
     return movements
 
@@ -582,8 +768,11 @@ def check_availability(product: Any, warehouse: Any = None, qty: Any = None) -> 
     wanted = None if qty is None or qty == "" else quantity(qty)
     if not p.stocked:
         return Availability(None, True)
-    stmt = select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0)).join(
-        Warehouse, Warehouse.id == StockLevel.warehouse_id).where(StockLevel.product_id == p.id)
+    stmt = (
+        select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(StockLevel.product_id == p.id)
+    )
     if warehouse is not None and warehouse != "":
         stmt = stmt.where(StockLevel.warehouse_id == get_warehouse(warehouse).id)
     else:
@@ -678,14 +867,18 @@ def _check_product_fields(data: dict[str, Any]) -> None:
 
 
 def _check_sku_free(sku: str, exclude: uuid.UUID | None = None) -> None:
-    stmt = select(Product.sku).where(Product.sku_key == sku.lower()).execution_options(
-        include_deleted=True)
+    stmt = (
+        select(Product.sku)
+        .where(Product.sku_key == sku.lower())
+        .execution_options(include_deleted=True)
+    )
     if exclude is not None:
         stmt = stmt.where(Product.id != exclude)
     taken = session.scalar(stmt)
     if taken is not None:
-        raise DuplicateSku(f"SKU {sku} is taken (by {taken})",
-                           details={"sku": [f"already used by {taken}"]})
+        raise DuplicateSku(
+            f"SKU {sku} is taken (by {taken})", details={"sku": [f"already used by {taken}"]}
+        )
 
 
 def _flush_product(product: Product) -> None:
@@ -694,8 +887,9 @@ def _flush_product(product: Product) -> None:
             session.flush()
     except IntegrityError:
         # A concurrent insert of the same SKU won the race past our check.
-        raise DuplicateSku(f"SKU {product.sku} is taken",
-                           details={"sku": ["already used"]}) from None
+        raise DuplicateSku(
+            f"SKU {product.sku} is taken", details={"sku": ["already used"]}
+        ) from None
 
 
 def product_payload(product: Product) -> dict[str, Any]:
@@ -721,14 +915,16 @@ def update_product(product: Any, data: Mapping[str, Any]) -> Product:
     fields = load(ProductUpdateSchema(), dict(data), partial=True)
     version = fields.pop("version", None)
     if version is not None and version != p.version:
-        raise StaleVersion("the product was changed by someone else since you loaded it; "
-                           "reload it and apply your change again", code="CONFLICT")
+        raise StaleVersion(
+            "the product was changed by someone else since you loaded it; "
+            "reload it and apply your change again",
+            code="CONFLICT",
+        )
     _check_product_fields(fields)
     if "sku" in fields and fields["sku"].lower() != p.sku_key:
         _check_sku_free(fields["sku"], exclude=p.id)
     if fields.get("type") == "service" and p.type != "service" and _on_hand_total(p) > 0:
-        raise ValidationError("a product with stock on hand cannot become a service",
-                              field="type")
+        raise ValidationError("a product with stock on hand cannot become a service", field="type")
     changed = {k: v for k, v in fields.items() if getattr(p, k) != v}
     for key, value in changed.items():
         setattr(p, key, value)
@@ -741,9 +937,11 @@ def update_product(product: Any, data: Mapping[str, Any]) -> Product:
 
 
 def _on_hand_total(product: Product) -> Decimal:
-    raw = session.scalar(select(func.coalesce(func.sum(StockLevel.on_hand), 0))
-                         .where(StockLevel.product_id == product.id)
-                         .execution_options(skip_record_rules=True))
+    raw = session.scalar(
+        select(func.coalesce(func.sum(StockLevel.on_hand), 0))
+        .where(StockLevel.product_id == product.id)
+        .execution_options(skip_record_rules=True)
+    )
     return Decimal(str(raw or 0))
 
 
@@ -751,13 +949,16 @@ def archive_product(product: Any) -> Product:
     """Archive (soft-delete) a product that has no stock on hand."""
     p = product if isinstance(product, Product) else find_product(product)
     if _on_hand_total(p) > 0:
-        raise Conflict(f"{p.sku} still has stock on hand: issue or adjust it to zero first",
-                       details={"product": ["stock on hand"]})
+        raise Conflict(
+            f"{p.sku} still has stock on hand: issue or adjust it to zero first",
+            details={"product": ["stock on hand"]},
+        )
     p.soft_delete()
     p.status = "discontinued"
     session.flush()
-    _emit("inventory.product.updated", {**product_payload(p), "changed": ["deleted"],
-                                        "deleted": True})
+    _emit(
+        "inventory.product.updated", {**product_payload(p), "changed": ["deleted"], "deleted": True}
+    )
     return p
 
 
@@ -783,28 +984,44 @@ def set_components(kit: Any, components: Sequence[tuple[Any, Any]]) -> list[KitC
 def _contains(kit_id: uuid.UUID, target: uuid.UUID, depth: int = 0) -> bool:
     if depth > 20:
         return True
-    children = session.scalars(select(KitComponent.component_id)
-                               .where(KitComponent.kit_id == kit_id)).all()
+    children = session.scalars(
+        select(KitComponent.component_id).where(KitComponent.kit_id == kit_id)
+    ).all()
     return any(c == target or _contains(c, target, depth + 1) for c in children)
 
 
-def list_products(*, search: str = "", status: str | None = None, category: Any = None,
-                  limit: int = 50, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+def list_products(
+    *,
+    search: str = "",
+    status: str | None = None,
+    category: Any = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
     """Products with their on-hand, reserved and available totals, and the total count."""
     totals = (
-        select(StockLevel.product_id,
-               func.sum(StockLevel.on_hand).label("on_hand"),
-               func.sum(StockLevel.reserved).label("reserved"))
-        .group_by(StockLevel.product_id).subquery()
+        select(
+            StockLevel.product_id,
+            func.sum(StockLevel.on_hand).label("on_hand"),
+            func.sum(StockLevel.reserved).label("reserved"),
+        )
+        .group_by(StockLevel.product_id)
+        .subquery()
     )
     stmt = select(Product, totals.c.on_hand, totals.c.reserved).outerjoin(
-        totals, totals.c.product_id == Product.id)
+        totals, totals.c.product_id == Product.id
+    )
     count_stmt = select(func.count()).select_from(Product)
     filters = []
     if search:
         like = f"%{search.strip().lower()}%"
-        filters.append(or_(Product.sku_key.like(like), func.lower(Product.name).like(like),
-                           Product.barcode == search.strip()))
+        filters.append(
+            or_(
+                Product.sku_key.like(like),
+                func.lower(Product.name).like(like),
+                Product.barcode == search.strip(),
+            )
+        )
     if status:
         filters.append(Product.status == status)
     if category:
@@ -864,11 +1081,21 @@ def assign_user(warehouse: Any, user_id: Any) -> None:
 
     w = get_warehouse(warehouse, active=False)
     uid = _as_uuid(user_id)
-    if uid is None or session.scalar(select(Membership.id).where(
-            Membership.user_id == uid, Membership.tenant_id == require_tenant_id())) is None:
+    if (
+        uid is None
+        or session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == uid, Membership.tenant_id == require_tenant_id()
+            )
+        )
+        is None
+    ):
         raise ValidationError("no such member of this tenant", field="user_id")
-    exists = session.scalar(select(WarehouseUser.id).where(
-        WarehouseUser.warehouse_id == w.id, WarehouseUser.user_id == uid))
+    exists = session.scalar(
+        select(WarehouseUser.id).where(
+            WarehouseUser.warehouse_id == w.id, WarehouseUser.user_id == uid
+        )
+    )
     if exists is None:
         session.add(WarehouseUser(warehouse_id=w.id, user_id=uid))
         session.flush()
@@ -878,16 +1105,22 @@ def unassign_user(warehouse: Any, user_id: Any) -> None:
     """Remove a user from a warehouse."""
     _require("inventory.warehouses:manage")
     w = get_warehouse(warehouse, active=False)
-    for row in session.scalars(select(WarehouseUser).where(
-            WarehouseUser.warehouse_id == w.id, WarehouseUser.user_id == _as_uuid(user_id))):
+    for row in session.scalars(
+        select(WarehouseUser).where(
+            WarehouseUser.warehouse_id == w.id, WarehouseUser.user_id == _as_uuid(user_id)
+        )
+    ):
         session.delete(row)
     session.flush()
 
 
 def warehouse_users(warehouse: Warehouse) -> list[uuid.UUID]:
     """Ids of the users assigned to `warehouse`."""
-    return list(session.scalars(select(WarehouseUser.user_id)
-                                .where(WarehouseUser.warehouse_id == warehouse.id)))
+    return list(
+        session.scalars(
+            select(WarehouseUser.user_id).where(WarehouseUser.warehouse_id == warehouse.id)
+        )
+    )
 
 
 # --- levels, reorder, history, reports ----------------------------------------------------
@@ -896,9 +1129,14 @@ def warehouse_users(warehouse: Warehouse) -> list[uuid.UUID]:
 def stock_levels(product: Any) -> list[StockLevel]:
     """The product's levels in the warehouses the caller may see, by warehouse code."""
     p = get_product(product)
-    return list(session.scalars(
-        select(StockLevel).join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(StockLevel.product_id == p.id).order_by(Warehouse.code)))
+    return list(
+        session.scalars(
+            select(StockLevel)
+            .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .where(StockLevel.product_id == p.id)
+            .order_by(Warehouse.code)
+        )
+    )
 
 
 def set_reorder(product: Any, warehouse: Any, point: Any, reorder_qty: Any = None) -> StockLevel:
@@ -906,14 +1144,18 @@ def set_reorder(product: Any, warehouse: Any, point: Any, reorder_qty: Any = Non
     _require("inventory.warehouses:manage")
     p = _stocked(get_product(product))
     w = get_warehouse(warehouse, active=False)
-    pt = None if point is None or point == "" else quantity(point, "reorder_point",
-                                                            allow_zero=True)
-    rq = None if reorder_qty is None or reorder_qty == "" else quantity(
-        reorder_qty, "reorder_quantity", allow_zero=True)
+    pt = None if point is None or point == "" else quantity(point, "reorder_point", allow_zero=True)
+    rq = (
+        None
+        if reorder_qty is None or reorder_qty == ""
+        else quantity(reorder_qty, "reorder_quantity", allow_zero=True)
+    )
     _ensure_level(p.id, w.id)
-    level = session.scalars(select(StockLevel).where(
-        StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
-        .with_for_update(key_share=True)).one()
+    level = session.scalars(
+        select(StockLevel)
+        .where(StockLevel.product_id == p.id, StockLevel.warehouse_id == w.id)
+        .with_for_update(key_share=True)
+    ).one()
     session.refresh(level)
     level.reorder_point, level.reorder_quantity = pt, rq
     session.flush()
@@ -928,17 +1170,26 @@ def low_stock() -> list[dict[str, Any]]:
         select(StockLevel, Product, Warehouse)
         .join(Product, Product.id == StockLevel.product_id)
         .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(StockLevel.reorder_point.is_not(None),
-               (StockLevel.on_hand - StockLevel.reserved - StockLevel.reorder_point) < ZERO)
+        .where(
+            StockLevel.reorder_point.is_not(None),
+            (StockLevel.on_hand - StockLevel.reserved - StockLevel.reorder_point) < ZERO,
+        )
         .order_by(Product.sku_key, Warehouse.code)
     ).all()
     out = []
     for level, product, warehouse in rows:
         point = level.reorder_point or Decimal(0)
         suggested = level.reorder_quantity or (point - level.available)
-        out.append({"level": level, "product": product, "warehouse": warehouse,
-                    "available": level.available, "reorder_point": point,
-                    "suggested_quantity": max(suggested, point - level.available)})
+        out.append(
+            {
+                "level": level,
+                "product": product,
+                "warehouse": warehouse,
+                "available": level.available,
+                "reorder_point": point,
+                "suggested_quantity": max(suggested, point - level.available),
+            }
+        )
     return out
 
 
@@ -956,11 +1207,18 @@ def _decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
         raise ValidationError("invalid cursor", field="cursor") from None
 
 
-def movements(*, product: Any = None, warehouse: Any = None, kind: str | None = None,
-              reference_type: str | None = None, reference_id: str | None = None,
-              since: dt.datetime | None = None, until: dt.datetime | None = None,
-              limit: int = 50, cursor: str | None = None
-              ) -> tuple[list[StockMovement], str | None]:
+def movements(
+    *,
+    product: Any = None,
+    warehouse: Any = None,
+    kind: str | None = None,
+    reference_type: str | None = None,
+    reference_id: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> tuple[list[StockMovement], str | None]:
     """Ledger lines, newest first, and the cursor of the next page (None at the end).
 
     Keyset pagination on (created_at, id) with the (tenant, product, created_at, id) index:
@@ -972,8 +1230,7 @@ def movements(*, product: Any = None, warehouse: Any = None, kind: str | None = 
     if product is not None and product != "":
         stmt = stmt.where(StockMovement.product_id == get_product(product).id)
     if warehouse is not None and warehouse != "":
-        stmt = stmt.where(StockMovement.warehouse_id == get_warehouse(warehouse,
-                                                                      active=False).id)
+        stmt = stmt.where(StockMovement.warehouse_id == get_warehouse(warehouse, active=False).id)
     if kind:
         stmt = stmt.where(StockMovement.kind == kind)
     if reference_type:
@@ -986,8 +1243,12 @@ def movements(*, product: Any = None, warehouse: Any = None, kind: str | None = 
         stmt = stmt.where(StockMovement.created_at < until)
     if cursor:
         at, mid = _decode_cursor(cursor)
-        stmt = stmt.where(or_(StockMovement.created_at < at,
-                              and_(StockMovement.created_at == at, StockMovement.id < mid)))
+        stmt = stmt.where(
+            or_(
+                StockMovement.created_at < at,
+                and_(StockMovement.created_at == at, StockMovement.id < mid),
+            )
+        )
     stmt = stmt.order_by(StockMovement.created_at.desc(), StockMovement.id.desc()).limit(limit + 1)
     rows = list(session.scalars(stmt))
     more = len(rows) > limit
@@ -1002,49 +1263,88 @@ def valuation(by: str = "warehouse") -> list[dict[str, Any]]:
         raise ValidationError("must be 'warehouse' or 'category'", field="by")
     qty = func.sum(StockLevel.on_hand)
     value = func.sum(StockLevel.on_hand * Product.average_cost)
-    base = (select().select_from(StockLevel)
-            .join(Product, Product.id == StockLevel.product_id)
-            .where(StockLevel.on_hand > 0))
+    base = (
+        select()
+        .select_from(StockLevel)
+        .join(Product, Product.id == StockLevel.product_id)
+        .where(StockLevel.on_hand > 0)
+    )
     if by == "warehouse":
-        stmt = (base.join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-                .add_columns(Warehouse.id, Warehouse.code, Warehouse.name,
-                             func.count(func.distinct(StockLevel.product_id)), qty, value)
-                .group_by(Warehouse.id, Warehouse.code, Warehouse.name)
-                .order_by(Warehouse.code))
+        stmt = (
+            base.join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+            .add_columns(
+                Warehouse.id,
+                Warehouse.code,
+                Warehouse.name,
+                func.count(func.distinct(StockLevel.product_id)),
+                qty,
+                value,
+            )
+            .group_by(Warehouse.id, Warehouse.code, Warehouse.name)
+            .order_by(Warehouse.code)
+        )
     else:
         label = func.coalesce(Category.name, literal("Uncategorised"))
-        stmt = (base.outerjoin(Category, Category.id == Product.category_id)
-                .add_columns(Category.id, case((Category.id.is_(None), literal(""))),
-                             label, func.count(func.distinct(StockLevel.product_id)), qty, value)
-                .group_by(Category.id, Category.name)
-                .order_by(label))
+        stmt = (
+            base.outerjoin(Category, Category.id == Product.category_id)
+            .add_columns(
+                Category.id,
+                case((Category.id.is_(None), literal(""))),
+                label,
+                func.count(func.distinct(StockLevel.product_id)),
+                qty,
+                value,
+            )
+            .group_by(Category.id, Category.name)
+            .order_by(label)
+        )
     dialect = session.get_bind().dialect
     to_dec = ExactDecimal(18, 4).process_result_value
     paths = category_paths() if by == "category" else {}
     out = []
     for gid, code, name, products, q, v in session.execute(stmt).all():
-        out.append({
-            "id": gid, "code": code or "",
-            "name": paths.get(gid, name) if by == "category" else name,
-            "products": int(products),
-            "quantity": to_dec(q, dialect) or Decimal(0),
-            "value": (to_dec(v, dialect) or Decimal(0)).quantize(Decimal("0.01"),
-                                                                  rounding=ROUND_HALF_UP),
-        })
+        out.append(
+            {
+                "id": gid,
+                "code": code or "",
+                "name": paths.get(gid, name) if by == "category" else name,
+                "products": int(products),
+                "quantity": to_dec(q, dialect) or Decimal(0),
+                "value": (to_dec(v, dialect) or Decimal(0)).quantize(
+                    Decimal("0.01"), rounding=ROUND_HALF_UP
+                ),
+            }
+        )
     return out
 
 
 def ledger_mismatches() -> list[dict[str, Any]]:
     """(product, warehouse) pairs whose levels differ from the sums of their movements."""
-    sums = (select(StockMovement.product_id, StockMovement.warehouse_id,
-                   func.sum(StockMovement.quantity).label("q"),
-                   func.sum(StockMovement.reserved_change).label("r"))
-            .group_by(StockMovement.product_id, StockMovement.warehouse_id).subquery())
+    sums = (
+        select(
+            StockMovement.product_id,
+            StockMovement.warehouse_id,
+            func.sum(StockMovement.quantity).label("q"),
+            func.sum(StockMovement.reserved_change).label("r"),
+        )
+        .group_by(StockMovement.product_id, StockMovement.warehouse_id)
+        .subquery()
+    )
     rows = session.execute(
-        select(StockLevel.product_id, StockLevel.warehouse_id, StockLevel.on_hand,
-               StockLevel.reserved, sums.c.q, sums.c.r)
-        .outerjoin(sums, and_(sums.c.product_id == StockLevel.product_id,
-                              sums.c.warehouse_id == StockLevel.warehouse_id))
+        select(
+            StockLevel.product_id,
+            StockLevel.warehouse_id,
+            StockLevel.on_hand,
+            StockLevel.reserved,
+            sums.c.q,
+            sums.c.r,
+        ).outerjoin(
+            sums,
+            and_(
+                sums.c.product_id == StockLevel.product_id,
+                sums.c.warehouse_id == StockLevel.warehouse_id,
+            ),
+        )
     ).all()
     dialect = session.get_bind().dialect
     to_dec = ExactDecimal().process_result_value
@@ -1052,21 +1352,44 @@ def ledger_mismatches() -> list[dict[str, Any]]:
     for pid, wid, on_hand, reserved, q, r in rows:
         q, r = to_dec(q, dialect) or Decimal(0), to_dec(r, dialect) or Decimal(0)
         if q != on_hand or r != reserved:
-            out.append({"product_id": pid, "warehouse_id": wid, "on_hand": on_hand,
-                        "ledger_on_hand": q, "reserved": reserved, "ledger_reserved": r})
+            out.append(
+                {
+                    "product_id": pid,
+                    "warehouse_id": wid,
+                    "on_hand": on_hand,
+                    "ledger_on_hand": q,
+                    "reserved": reserved,
+                    "ledger_reserved": r,
+                }
+            )
     return out
 
 
 # --- CSV import and export ------------------------------------------------------------------
 
-CSV_FIELDS = ("sku", "name", "barcode", "description", "uom", "type", "status",
-              "standard_cost", "sales_price", "taxable", "tax_rate", "track_inventory")
+CSV_FIELDS = (
+    "sku",
+    "name",
+    "barcode",
+    "description",
+    "uom",
+    "type",
+    "status",
+    "standard_cost",
+    "sales_price",
+    "taxable",
+    "tax_rate",
+    "track_inventory",
+)
 
 
 def import_row(row: Mapping[str, Any]) -> str:
     """Create or update the product of one CSV row (by SKU); returns 'created' or 'updated'."""
-    data: dict[str, Any] = {k: (v.strip() if isinstance(v, str) else v)
-                            for k, v in row.items() if k in CSV_FIELDS and v not in (None, "")}
+    data: dict[str, Any] = {
+        k: (v.strip() if isinstance(v, str) else v)
+        for k, v in row.items()
+        if k in CSV_FIELDS and v not in (None, "")
+    }
     for flag in ("taxable", "track_inventory"):
         if flag in data:
             data[flag] = str(data[flag]).lower() in ("1", "true", "yes", "y")
@@ -1088,7 +1411,16 @@ def export_csv() -> str:
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
     writer.writeheader()
     for p in session.scalars(select(Product).order_by(Product.sku_key)):
-        writer.writerow({f: ("true" if getattr(p, f) is True else "false"
-                             if getattr(p, f) is False else getattr(p, f) or "")
-                         for f in CSV_FIELDS})
+        writer.writerow(
+            {
+                f: (
+                    "true"
+                    if getattr(p, f) is True
+                    else "false"
+                    if getattr(p, f) is False
+                    else getattr(p, f) or ""
+                )
+                for f in CSV_FIELDS
+            }
+        )
     return buf.getvalue()

@@ -24,8 +24,12 @@ def _panels(results: Any) -> list[dict[str, Any]]:
     for batch in results or []:
         for panel in batch or []:
             html = panel.get("html", "")
-            out.append({"title": panel.get("title", ""),
-                        "html": html if isinstance(html, Markup) else escape(html)})
+            out.append(
+                {
+                    "title": panel.get("title", ""),
+                    "html": html if isinstance(html, Markup) else escape(html),
+                }
+            )
     return out
 
 
@@ -38,10 +42,17 @@ def _form() -> dict[str, Any]:
 def product_list() -> Any:
     """Products with on-hand, reserved and available columns."""
     page = max(int(request.args.get("page", "1") or 1), 1)
-    rows, total = services.list_products(search=request.args.get("q", ""),
-                                         limit=50, offset=(page - 1) * 50)
-    return render_template("inventory/product_list.html", rows=rows, total=total, page=page,
-                           q=request.args.get("q", ""), pages=max((total + 49) // 50, 1))
+    rows, total = services.list_products(
+        search=request.args.get("q", ""), limit=50, offset=(page - 1) * 50
+    )
+    return render_template(
+        "inventory/product_list.html",
+        rows=rows,
+        total=total,
+        page=page,
+        q=request.args.get("q", ""),
+        pages=max((total + 49) // 50, 1),
+    )
 
 
 @web.get("/products/<product_id>")
@@ -49,19 +60,32 @@ def product_list() -> Any:
 def product_detail(product_id: str) -> Any:
     """A product: stock per warehouse, its movement history (keyset-paged), addon panels."""
     product = services.find_product(product_id)
-    moves, nxt = services.movements(product=product, limit=25,
-                                    cursor=request.args.get("cursor") or None)
+    moves, nxt = services.movements(
+        product=product, limit=25, cursor=request.args.get("cursor") or None
+    )
     panels = _panels(hook.product_page_panels(product=product))
-    return render_template("inventory/product_detail.html", product=product,
-                           levels=services.stock_levels(product), moves=moves, next_cursor=nxt,
-                           panels=panels, paths=services.category_paths())
+    return render_template(
+        "inventory/product_detail.html",
+        product=product,
+        levels=services.stock_levels(product),
+        moves=moves,
+        next_cursor=nxt,
+        panels=panels,
+        paths=services.category_paths(),
+    )
 
 
 def _product_form(product: Any, error: DomainError | None = None, values: Any = None) -> Any:
     sections = _panels(hook.product_form_sections(product=product))
-    return render_template("inventory/product_form.html", product=product, error=error,
-                           values=values or {}, sections=sections, uoms=services.uom_codes(),
-                           paths=services.category_paths()), 422 if error else 200
+    return render_template(
+        "inventory/product_form.html",
+        product=product,
+        error=error,
+        values=values or {},
+        sections=sections,
+        uoms=services.uom_codes(),
+        paths=services.category_paths(),
+    ), 422 if error else 200
 
 
 @web.route("/products/new", methods=["GET", "POST"])
@@ -111,19 +135,35 @@ def _stock_form(action: str) -> Any:
         try:
             product = values.get("product", "")
             if action == "receive":
-                services.receive(product, values.get("warehouse"), values.get("quantity"),
-                                 unit_cost=values.get("unit_cost") or None,
-                                 reason=values.get("reason", ""))
+                services.receive(
+                    product,
+                    values.get("warehouse"),
+                    values.get("quantity"),
+                    unit_cost=values.get("unit_cost") or None,
+                    reason=values.get("reason", ""),
+                )
             elif action == "issue":
-                services.issue(product, values.get("warehouse"), values.get("quantity"),
-                               reason=values.get("reason", ""))
+                services.issue(
+                    product,
+                    values.get("warehouse"),
+                    values.get("quantity"),
+                    reason=values.get("reason", ""),
+                )
             elif action == "adjust":
-                services.adjust(product, values.get("warehouse"), values.get("quantity"),
-                                reason=values.get("reason", ""))
+                services.adjust(
+                    product,
+                    values.get("warehouse"),
+                    values.get("quantity"),
+                    reason=values.get("reason", ""),
+                )
             else:
-                services.transfer(product, values.get("from_warehouse"),
-                                  values.get("to_warehouse"), values.get("quantity"),
-                                  reason=values.get("reason", ""))
+                services.transfer(
+                    product,
+                    values.get("from_warehouse"),
+                    values.get("to_warehouse"),
+                    values.get("quantity"),
+                    reason=values.get("reason", ""),
+                )
             session.commit()
             flash(f"Stock {action} recorded", "success")
             p = services.get_product(product)
@@ -131,9 +171,13 @@ def _stock_form(action: str) -> Any:
         except DomainError as exc:
             session.rollback()
             error = exc
-    return render_template("inventory/stock_form.html", action=action, error=error,
-                           values=values, warehouses=services.list_warehouses(
-                               include_inactive=False)), 422 if error else 200
+    return render_template(
+        "inventory/stock_form.html",
+        action=action,
+        error=error,
+        values=values,
+        warehouses=services.list_warehouses(include_inactive=False),
+    ), 422 if error else 200
 
 
 @web.route("/stock/receive", methods=["GET", "POST"])
@@ -168,8 +212,9 @@ def stock_adjust() -> Any:
 @require_permission("inventory.warehouses:read")
 def warehouse_list() -> Any:
     """Warehouses the user may see."""
-    return render_template("inventory/warehouses.html", warehouses=services.list_warehouses(),
-                           error=None, values={})
+    return render_template(
+        "inventory/warehouses.html", warehouses=services.list_warehouses(), error=None, values={}
+    )
 
 
 @web.route("/warehouses", methods=["POST"])
@@ -181,8 +226,12 @@ def warehouse_create() -> Any:
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return render_template("inventory/warehouses.html", error=exc, values=_form(),
-                               warehouses=services.list_warehouses()), 422
+        return render_template(
+            "inventory/warehouses.html",
+            error=exc,
+            values=_form(),
+            warehouses=services.list_warehouses(),
+        ), 422
     flash("Warehouse created", "success")
     return redirect(url_for(".warehouse_list"))
 
@@ -200,17 +249,27 @@ def valuation() -> Any:
     """Stock value per warehouse and per category, with a chart."""
     by = request.args.get("by", "warehouse")
     rows = services.valuation(by)
-    chart = {"labels": [r["code"] or r["name"] for r in rows] if by == "warehouse"
-             else [r["name"] for r in rows],
-             "values": [float(r["value"]) for r in rows]}  # display only: the table is exact
-    return render_template("inventory/valuation.html", rows=rows, by=by,
-                           total=sum((r["value"] for r in rows), Decimal(0)),
-                           chart_json=Markup(json.dumps(chart).replace("<", "\\u003c")))
+    chart = {
+        "labels": [r["code"] or r["name"] for r in rows]
+        if by == "warehouse"
+        else [r["name"] for r in rows],
+        "values": [float(r["value"]) for r in rows],
+    }  # display only: the table is exact
+    return render_template(
+        "inventory/valuation.html",
+        rows=rows,
+        by=by,
+        total=sum((r["value"] for r in rows), Decimal(0)),
+        chart_json=Markup(json.dumps(chart).replace("<", "\\u003c")),
+    )
 
 
 @web.get("/products.csv")
 @require_permission("inventory.products:read")
 def products_csv() -> Any:
     """Every product as CSV (the format `pergola inventory import` reads)."""
-    return Response(services.export_csv(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=products.csv"})
+    return Response(
+        services.export_csv(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=products.csv"},
+    )

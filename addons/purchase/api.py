@@ -46,11 +46,17 @@ def list_orders() -> Any:
     """Orders, newest first; filters: state (comma-separated), account_id, q."""
     limit, offset = _page()
     state = request.args.get("state")
-    page = services.list_orders(state=state.split(",") if state else None,
-                                account_id=request.args.get("account_id"),
-                                q=request.args.get("q"), limit=limit, offset=offset)
-    return ok([dump_order(o) for o in page.items],
-              extra_meta={"total": page.total, "limit": limit, "offset": offset})
+    page = services.list_orders(
+        state=state.split(",") if state else None,
+        account_id=request.args.get("account_id"),
+        q=request.args.get("q"),
+        limit=limit,
+        offset=offset,
+    )
+    return ok(
+        [dump_order(o) for o in page.items],
+        extra_meta={"total": page.total, "limit": limit, "offset": offset},
+    )
 
 
 @bp.post("/orders")
@@ -148,10 +154,13 @@ def return_goods(order_id: Any) -> Any:
 def list_receipts() -> Any:
     """Receipts and returns, newest first; filter: order_id."""
     limit, offset = _page()
-    rows, total = services.list_receipts(order_id=request.args.get("order_id"), limit=limit,
-                                         offset=offset)
-    return ok([dump_receipt(r) for r in rows],
-              extra_meta={"total": total, "limit": limit, "offset": offset})
+    rows, total = services.list_receipts(
+        order_id=request.args.get("order_id"), limit=limit, offset=offset
+    )
+    return ok(
+        [dump_receipt(r) for r in rows],
+        extra_meta={"total": total, "limit": limit, "offset": offset},
+    )
 
 
 @bp.get("/receipts/<uuid:receipt_id>")
@@ -182,8 +191,9 @@ def set_supplier(account_id: Any) -> Any:
 @require_permission("purchase.suppliers:read")
 def list_prices() -> Any:
     """Supplier prices; filters: account_id, product_id."""
-    rows = services.supplier_prices(account_id=request.args.get("account_id"),
-                                    product_id=request.args.get("product_id"))
+    rows = services.supplier_prices(
+        account_id=request.args.get("account_id"), product_id=request.args.get("product_id")
+    )
     return ok([dump_price(p) for p in rows])
 
 
@@ -211,16 +221,25 @@ def reorder() -> Any:
     """Make draft orders from the reorder suggestions."""
     result = services.create_reorder_drafts()
     session.commit()
-    return ok({"orders": [dump_order(o) for o in result.orders],
-               "skipped": [{"product_id": str(s.product_id), "reason": s.reason}
-                           for s in result.skipped]}, 201)
+    return ok(
+        {
+            "orders": [dump_order(o) for o in result.orders],
+            "skipped": [
+                {"product_id": str(s.product_id), "reason": s.reason} for s in result.skipped
+            ],
+        },
+        201,
+    )
 
 
 def _settings_dict() -> dict[str, Any]:
     found = services.get_settings()
     tolerance = Decimal(found.receipt_tolerance_pct).quantize(Decimal("0.0001"))
-    return {"receipt_tolerance_pct": format(tolerance, "f"),
-            "default_currency": found.default_currency, "auto_reorder": found.auto_reorder}
+    return {
+        "receipt_tolerance_pct": format(tolerance, "f"),
+        "default_currency": found.default_currency,
+        "auto_reorder": found.auto_reorder,
+    }
 
 
 @bp.get("/settings")

@@ -38,8 +38,12 @@ def account_panels(account: Any) -> list[Any] | None:
     from addons.purchase import services
 
     orders = services.list_orders(account_id=account.id, limit=10).items
-    html = render_template("purchase/_account_panel.html", account=account, orders=orders,
-                           terms=services.get_supplier(account.id))
+    html = render_template(
+        "purchase/_account_panel.html",
+        account=account,
+        orders=orders,
+        terms=services.get_supplier(account.id),
+    )
     # Markup: the template escaped what it shows; the page must not escape it again.
     return [Panel(title="Purchase orders", html=Markup(html), order=40)]
 
@@ -53,11 +57,14 @@ def product_page_panels(product: Any) -> list[dict[str, Any]] | None:
 
     from addons.purchase import services
 
-    html = render_template("purchase/_product_panel.html", product=product,
-                           rows=services.open_orders_for_product(product.id),
-                           incoming=services.incoming(product.id),
-                           history=services.product_history(product.id),
-                           prices=services.supplier_prices(product_id=product.id))
+    html = render_template(
+        "purchase/_product_panel.html",
+        product=product,
+        rows=services.open_orders_for_product(product.id),
+        incoming=services.incoming(product.id),
+        history=services.product_history(product.id),
+        prices=services.supplier_prices(product_id=product.id),
+    )
     return [{"title": "Purchasing", "html": Markup(html)}]
 
 
@@ -84,7 +91,6 @@ def load_demo_data(tenant_id: uuid.UUID) -> None:
     from addons.purchase.demo import load
 
     load(tenant_id)
-
 
 
 @hookimpl
@@ -118,14 +124,32 @@ def account_form_sections(account: Any) -> list[Any] | None:
     from addons.purchase import services
 
     terms = services.get_supplier(account.id) if account is not None else None
-    return [FormSection(title="Purchasing", order=40, fields=(
-        FormField(f"{PREFIX}payment_terms", "Payment terms",
-                  terms.payment_terms if terms else "", help="e.g. 30 days net"),
-        FormField(f"{PREFIX}lead_time_days", "Lead time (days)",
-                  terms.lead_time_days if terms else "", type="number"),
-        FormField(f"{PREFIX}currency", "Purchase currency", terms.currency if terms else "",
-                  help="three-letter code, e.g. EUR"),
-    ))]
+    return [
+        FormSection(
+            title="Purchasing",
+            order=40,
+            fields=(
+                FormField(
+                    f"{PREFIX}payment_terms",
+                    "Payment terms",
+                    terms.payment_terms if terms else "",
+                    help="e.g. 30 days net",
+                ),
+                FormField(
+                    f"{PREFIX}lead_time_days",
+                    "Lead time (days)",
+                    terms.lead_time_days if terms else "",
+                    type="number",
+                ),
+                FormField(
+                    f"{PREFIX}currency",
+                    "Purchase currency",
+                    terms.currency if terms else "",
+                    help="three-letter code, e.g. EUR",
+                ),
+            ),
+        )
+    ]
 
 
 @hookimpl
@@ -145,8 +169,11 @@ def account_extra_fields_received(account: Any, data: Any) -> list[str] | None:
     from addons.purchase import services
     from core.errors import ValidationError
 
-    mine = {k[len(PREFIX):]: v for k, v in data.items()
-            if k.startswith(PREFIX) and k[len(PREFIX):] in TERMS}
+    mine = {
+        k[len(PREFIX) :]: v
+        for k, v in data.items()
+        if k.startswith(PREFIX) and k[len(PREFIX) :] in TERMS
+    }
     if not mine:
         return None
     if not _may("purchase.suppliers:manage"):
@@ -158,7 +185,10 @@ def account_extra_fields_received(account: Any, data: Any) -> list[str] | None:
         services.set_supplier_terms({**merged, "account_id": str(account.id)})
     except ValidationError as exc:
         first = f"{PREFIX}{next(iter(mine))}"
-        raise ValidationError(details={
-            (f"{PREFIX}{k}" if k in TERMS else first): v
-            for k, v in (exc.details or {first: [exc.message]}).items()}) from None
+        raise ValidationError(
+            details={
+                (f"{PREFIX}{k}" if k in TERMS else first): v
+                for k, v in (exc.details or {first: [exc.message]}).items()
+            }
+        ) from None
     return [f"{PREFIX}{k}" for k in mine]

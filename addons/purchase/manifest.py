@@ -21,12 +21,13 @@ manifest = Manifest(
     default_grants={
         "purchasing": ("purchase.*",),
         "manager": ("purchase.*",),
-        "storekeeper": ("purchase.orders:read", "purchase.orders:receive",
-                        "purchase.suppliers:read"),
+        "storekeeper": (
+            "purchase.orders:read",
+            "purchase.orders:receive",
+            "purchase.suppliers:read",
+        ),
     },
-    menus=(
-        MenuItem("Purchases", "purchase_web.order_list", "purchase.orders:read", order=30),
-    ),
+    menus=(MenuItem("Purchases", "purchase_web.order_list", "purchase.orders:read", order=30),),
     plugins=("addons.purchase.hooks",),
     hookspecs=("addons.purchase.hookspecs",),
 )

@@ -13,8 +13,15 @@ from core.db import Base
 from core.mixins import BusinessModel
 from core.types import ExactDecimal, Money, Quantity, UTCDateTime
 
-ORDER_STATES = ("draft", "sent", "confirmed", "partially_received", "received", "closed",
-                "cancelled")
+ORDER_STATES = (
+    "draft",
+    "sent",
+    "confirmed",
+    "partially_received",
+    "received",
+    "closed",
+    "cancelled",
+)
 RECEIPT_KINDS = ("receipt", "return")
 
 
@@ -25,8 +32,7 @@ class PurchaseSettings(BusinessModel, Base):
     __table_args__ = (UniqueConstraint("tenant_id"),)
 
     # How far a receipt may go over the ordered quantity, in percent (0 = not at all).
-    receipt_tolerance_pct: Mapped[Decimal] = mapped_column(ExactDecimal(9, 4),
-                                                           default=Decimal(0))
+    receipt_tolerance_pct: Mapped[Decimal] = mapped_column(ExactDecimal(9, 4), default=Decimal(0))
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
     # The daily job makes reorder drafts only where the tenant asked for it.
     auto_reorder: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -50,9 +56,7 @@ class SupplierPrice(BusinessModel, Base):
     """What a vendor charges for a product from a minimum quantity on."""
 
     __tablename__ = "purchase_supplier_price"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "account_id", "product_id", "min_quantity"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "account_id", "product_id", "min_quantity"),)
 
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("contacts_account.id", ondelete="CASCADE"), index=True
@@ -97,7 +101,8 @@ class PurchaseOrder(BusinessModel, Base):
     )
 
     lines: Mapped[list[PurchaseOrderLine]] = relationship(
-        back_populates="order", order_by="PurchaseOrderLine.position",
+        back_populates="order",
+        order_by="PurchaseOrderLine.position",
         cascade="all, delete-orphan",
     )
 

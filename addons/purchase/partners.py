@@ -69,22 +69,46 @@ def warehouse(warehouse_id: uuid.UUID, field_name: str = "warehouse_id") -> Any:
     return inventory.get_warehouse(warehouse_id, field=field_name)
 
 
-def stock_in(*, product_id: uuid.UUID, warehouse_id: uuid.UUID, quantity: Decimal,
-             unit_cost: Decimal, reference_id: str, reason: str) -> Any:
+def stock_in(
+    *,
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: Decimal,
+    unit_cost: Decimal,
+    reference_id: str,
+    reason: str,
+) -> Any:
     """Receive goods into a warehouse at `unit_cost` (updates the moving-average cost)."""
     from addons.inventory import services as inventory
 
-    return inventory.receive(product_id, warehouse_id, quantity, unit_cost=unit_cost,
-                             reference=("purchase.receipt", reference_id), reason=reason)
+    return inventory.receive(
+        product_id,
+        warehouse_id,
+        quantity,
+        unit_cost=unit_cost,
+        reference=("purchase.receipt", reference_id),
+        reason=reason,
+    )
 
 
-def stock_out(*, product_id: uuid.UUID, warehouse_id: uuid.UUID, quantity: Decimal,
-              reference_id: str, reason: str) -> Any:
+def stock_out(
+    *,
+    product_id: uuid.UUID,
+    warehouse_id: uuid.UUID,
+    quantity: Decimal,
+    reference_id: str,
+    reason: str,
+) -> Any:
     """Issue goods out of a warehouse (a return to the supplier)."""
     from addons.inventory import services as inventory
 
-    return inventory.issue(product_id, warehouse_id, quantity,
-                           reference=("purchase.return", reference_id), reason=reason)
+    return inventory.issue(
+        product_id,
+        warehouse_id,
+        quantity,
+        reference=("purchase.return", reference_id),
+        reason=reason,
+    )
 
 
 @dataclass(frozen=True)
@@ -103,7 +127,14 @@ def low_stock() -> list[LowStock]:
     """Inventory's low-stock list."""
     from addons.inventory import services as inventory
 
-    return [LowStock(row["product"].id, row["product"].name, row["warehouse"].id,
-                     Decimal(row["available"]), Decimal(row["reorder_point"]),
-                     Decimal(row["suggested_quantity"]))
-            for row in inventory.low_stock()]
+    return [
+        LowStock(
+            row["product"].id,
+            row["product"].name,
+            row["warehouse"].id,
+            Decimal(row["available"]),
+            Decimal(row["reorder_point"]),
+            Decimal(row["suggested_quantity"]),
+        )
+        for row in inventory.low_stock()
+    ]

@@ -43,8 +43,9 @@ class OrderLineInput(_Blankless):
     id = fields.UUID(load_default=None)
     product_id = fields.UUID(required=True, error_messages={"required": "choose a product"})
     description = fields.String(load_default="", validate=validate.Length(max=200))
-    quantity = _decimal(required=True, validate=POSITIVE,
-                        error_messages={"required": "give a quantity"})
+    quantity = _decimal(
+        required=True, validate=POSITIVE, error_messages={"required": "give a quantity"}
+    )
     unit_cost = _decimal(load_default=None, allow_none=True, validate=NOT_NEGATIVE)
     tax_rate = _decimal(load_default=None, allow_none=True, validate=PERCENT)
     discount_pct = _decimal(load_default=Decimal(0), validate=PERCENT)
@@ -54,8 +55,9 @@ class OrderInput(_Blankless):
     """A purchase order as the API and form send it; `partial=True` for PATCH."""
 
     account_id = fields.UUID(required=True, error_messages={"required": "choose a supplier"})
-    warehouse_id = fields.UUID(required=True,
-                               error_messages={"required": "choose a destination warehouse"})
+    warehouse_id = fields.UUID(
+        required=True, error_messages={"required": "choose a destination warehouse"}
+    )
     expected_date = fields.Date(load_default=None, allow_none=True)
     currency = fields.String(load_default=None, allow_none=True, validate=CURRENCY)
     notes = fields.String(load_default="")
@@ -73,8 +75,11 @@ class ReceiveLineInput(_Blankless):
 class ReceiveInput(_Blankless):
     """A receipt or a return: lines and an optional note."""
 
-    lines = fields.List(fields.Nested(ReceiveLineInput), required=True,
-                        validate=validate.Length(min=1, error="receive at least one line"))
+    lines = fields.List(
+        fields.Nested(ReceiveLineInput),
+        required=True,
+        validate=validate.Length(min=1, error="receive at least one line"),
+    )
     note = fields.String(load_default="")
 
 
@@ -150,8 +155,19 @@ def _s(value: Any) -> Any:
 
 def dump_line(line: Any) -> dict[str, Any]:
     """An order line as the API returns it."""
-    names = ("id", "product_id", "description", "quantity", "unit_cost", "tax_rate",
-             "discount_pct", "received_qty", "returned_qty", "amount_net", "amount_tax")
+    names = (
+        "id",
+        "product_id",
+        "description",
+        "quantity",
+        "unit_cost",
+        "tax_rate",
+        "discount_pct",
+        "received_qty",
+        "returned_qty",
+        "amount_net",
+        "amount_tax",
+    )
     out = {n: _s(getattr(line, n)) for n in names}
     out["open_qty"] = _s(line.open_qty)
     return out
@@ -159,9 +175,25 @@ def dump_line(line: Any) -> dict[str, Any]:
 
 def dump_order(order: Any) -> dict[str, Any]:
     """A purchase order with its lines as the API returns it."""
-    names = ("id", "number", "state", "account_id", "warehouse_id", "order_date",
-             "expected_date", "currency", "notes", "amount_untaxed", "amount_tax",
-             "amount_total", "sent_at", "confirmed_at", "created_at", "updated_at", "version")
+    names = (
+        "id",
+        "number",
+        "state",
+        "account_id",
+        "warehouse_id",
+        "order_date",
+        "expected_date",
+        "currency",
+        "notes",
+        "amount_untaxed",
+        "amount_tax",
+        "amount_total",
+        "sent_at",
+        "confirmed_at",
+        "created_at",
+        "updated_at",
+        "version",
+    )
     out = {n: _s(getattr(order, n)) for n in names}
     out["lines"] = [dump_line(ln) for ln in order.lines]
     return out
@@ -169,25 +201,34 @@ def dump_order(order: Any) -> dict[str, Any]:
 
 def dump_receipt(receipt: Any) -> dict[str, Any]:
     """A receipt (or return) with its lines as the API returns it."""
-    out = {n: _s(getattr(receipt, n)) for n in
-           ("id", "number", "kind", "order_id", "received_at", "note", "created_by")}
-    out["lines"] = [{n: _s(getattr(rl, n)) for n in
-                     ("order_line_id", "product_id", "quantity", "unit_cost")}
-                    for rl in receipt.lines]
+    out = {
+        n: _s(getattr(receipt, n))
+        for n in ("id", "number", "kind", "order_id", "received_at", "note", "created_by")
+    }
+    out["lines"] = [
+        {n: _s(getattr(rl, n)) for n in ("order_line_id", "product_id", "quantity", "unit_cost")}
+        for rl in receipt.lines
+    ]
     return out
 
 
 def dump_supplier(summary: Any) -> dict[str, Any]:
     """A vendor with purchase's terms as the API returns it."""
     terms = summary.terms
-    return {"account_id": str(summary.account_id), "name": summary.name,
-            "payment_terms": terms.payment_terms if terms else "",
-            "lead_time_days": terms.lead_time_days if terms else 0,
-            "currency": terms.currency if terms else None,
-            "open_orders": summary.open_orders, "prices": summary.prices}
+    return {
+        "account_id": str(summary.account_id),
+        "name": summary.name,
+        "payment_terms": terms.payment_terms if terms else "",
+        "lead_time_days": terms.lead_time_days if terms else 0,
+        "currency": terms.currency if terms else None,
+        "open_orders": summary.open_orders,
+        "prices": summary.prices,
+    }
 
 
 def dump_price(price: Any) -> dict[str, Any]:
     """A supplier price as the API returns it."""
-    return {n: _s(getattr(price, n)) for n in
-            ("id", "account_id", "product_id", "supplier_code", "price", "min_quantity")}
+    return {
+        n: _s(getattr(price, n))
+        for n in ("id", "account_id", "product_id", "supplier_code", "price", "min_quantity")
+    }

@@ -96,8 +96,9 @@ def cents(amount: Decimal, currency: str = "EUR") -> Decimal:
 
 def net_unit_cost(unit_cost: Decimal, discount_pct: Decimal) -> Decimal:
     """The unit cost after the line's discount, to four places (what the stock is worth)."""
-    return (unit_cost * (1 - discount_pct / 100)).quantize(Decimal("0.0001"),
-                                                            rounding=ROUND_HALF_UP)
+    return (unit_cost * (1 - discount_pct / 100)).quantize(
+        Decimal("0.0001"), rounding=ROUND_HALF_UP
+    )
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,13 @@ class Totals:
     total: Decimal
 
 
-def line_amounts(quantity: Decimal, unit_cost: Decimal, discount_pct: Decimal,
-                 tax_rate: Decimal, currency: str = "EUR") -> LineAmounts:
+def line_amounts(
+    quantity: Decimal,
+    unit_cost: Decimal,
+    discount_pct: Decimal,
+    tax_rate: Decimal,
+    currency: str = "EUR",
+) -> LineAmounts:
     """net = qty * unit cost * (1 - discount), tax = net * rate; each rounded half-up."""
     net = cents(quantity * unit_cost * (1 - discount_pct / 100), currency)
     return LineAmounts(net=net, tax=cents(net * tax_rate / 100, currency))
@@ -128,9 +134,13 @@ def line_amounts(quantity: Decimal, unit_cost: Decimal, discount_pct: Decimal,
 def compute_totals(lines: Iterable[Mapping[str, Any]], currency: str = "EUR") -> Totals:
     """Totals of lines given as mappings of quantity, unit_cost, discount_pct, tax_rate."""
     amounts = [
-        line_amounts(Decimal(line.get("quantity") or 0), Decimal(line.get("unit_cost") or 0),
-                     Decimal(line.get("discount_pct") or 0), Decimal(line.get("tax_rate") or 0),
-                     currency)
+        line_amounts(
+            Decimal(line.get("quantity") or 0),
+            Decimal(line.get("unit_cost") or 0),
+            Decimal(line.get("discount_pct") or 0),
+            Decimal(line.get("tax_rate") or 0),
+            currency,
+        )
         for line in lines
     ]
     untaxed = sum((a.net for a in amounts), Decimal(0))
@@ -144,8 +154,9 @@ def compute_totals(lines: Iterable[Mapping[str, Any]], currency: str = "EUR") ->
 def get_settings() -> PurchaseSettings:
     """The tenant's purchase settings (defaults, not saved, until someone changes them)."""
     found = session.scalar(select(PurchaseSettings))
-    return found or PurchaseSettings(receipt_tolerance_pct=Decimal(0), default_currency="EUR",
-                                     auto_reorder=False)
+    return found or PurchaseSettings(
+        receipt_tolerance_pct=Decimal(0), default_currency="EUR", auto_reorder=False
+    )
 
 
 def update_settings(data: Mapping[str, Any]) -> PurchaseSettings:
@@ -153,8 +164,9 @@ def update_settings(data: Mapping[str, Any]) -> PurchaseSettings:
     values = load(SettingsInput(), data, partial=True)
     current = session.scalar(select(PurchaseSettings))
     if current is None:
-        current = PurchaseSettings(receipt_tolerance_pct=Decimal(0), default_currency="EUR",
-                                   auto_reorder=False)
+        current = PurchaseSettings(
+            receipt_tolerance_pct=Decimal(0), default_currency="EUR", auto_reorder=False
+        )
         session.add(current)
     for name, value in values.items():
         setattr(current, name, value)
@@ -171,14 +183,16 @@ def require_vendor(account_id: Any, field_name: str = "account_id") -> Any:
     if "vendor" not in (account.kinds or []):
         raise ValidationError(
             f"{account.name} is not a vendor: mark the account as a vendor in Contacts first",
-            field=field_name)
+            field=field_name,
+        )
     return account
 
 
 def get_supplier(account_id: Any) -> Supplier | None:
     """Purchase's terms of vendor `account_id`, or None when none were set."""
-    return session.scalar(select(Supplier).where(
-        Supplier.account_id == _uuid(account_id, "account_id")))
+    return session.scalar(
+        select(Supplier).where(Supplier.account_id == _uuid(account_id, "account_id"))
+    )
 
 
 def set_supplier_terms(data: Mapping[str, Any]) -> Supplier:
@@ -211,17 +225,32 @@ def list_suppliers() -> list[SupplierSummary]:
     """Every vendor of the tenant with its terms and how many orders are open."""
     vendors = partners.vendors()
     ids = [v.id for v in vendors]
-    terms = {s.account_id: s for s in session.scalars(
-        select(Supplier).where(Supplier.account_id.in_(ids)))} if ids else {}
-    open_counts = dict(session.execute(
-        select(PurchaseOrder.account_id, func.count())
-        .where(PurchaseOrder.state.in_(OPEN_STATES))
-        .group_by(PurchaseOrder.account_id)).all())
-    price_counts = dict(session.execute(
-        select(SupplierPrice.account_id, func.count()).group_by(SupplierPrice.account_id)
-    ).all())
-    return [SupplierSummary(v.id, v.name, terms.get(v.id), open_counts.get(v.id, 0),
-                            price_counts.get(v.id, 0)) for v in vendors]
+    terms = (
+        {
+            s.account_id: s
+            for s in session.scalars(select(Supplier).where(Supplier.account_id.in_(ids)))
+        }
+        if ids
+        else {}
+    )
+    open_counts = dict(
+        session.execute(
+            select(PurchaseOrder.account_id, func.count())
+            .where(PurchaseOrder.state.in_(OPEN_STATES))
+            .group_by(PurchaseOrder.account_id)
+        ).all()
+    )
+    price_counts = dict(
+        session.execute(
+            select(SupplierPrice.account_id, func.count()).group_by(SupplierPrice.account_id)
+        ).all()
+    )
+    return [
+        SupplierSummary(
+            v.id, v.name, terms.get(v.id), open_counts.get(v.id, 0), price_counts.get(v.id, 0)
+        )
+        for v in vendors
+    ]
 
 
 def set_supplier_price(data: Mapping[str, Any]) -> SupplierPrice:
@@ -229,10 +258,13 @@ def set_supplier_price(data: Mapping[str, Any]) -> SupplierPrice:
     values = load(SupplierPriceInput(), data)
     require_vendor(values["account_id"])
     require_purchasable(values["product_id"], "product_id")
-    price = session.scalar(select(SupplierPrice).where(
-        SupplierPrice.account_id == values["account_id"],
-        SupplierPrice.product_id == values["product_id"],
-        SupplierPrice.min_quantity == values["min_quantity"]))
+    price = session.scalar(
+        select(SupplierPrice).where(
+            SupplierPrice.account_id == values["account_id"],
+            SupplierPrice.product_id == values["product_id"],
+            SupplierPrice.min_quantity == values["min_quantity"],
+        )
+    )
     if price is None:
         price = SupplierPrice(**values)
         session.add(price)
@@ -259,18 +291,25 @@ def supplier_prices(*, account_id: Any = None, product_id: Any = None) -> list[S
         stmt = stmt.where(SupplierPrice.account_id == _uuid(account_id, "account_id"))
     if product_id is not None:
         stmt = stmt.where(SupplierPrice.product_id == _uuid(product_id, "product_id"))
-    return list(session.scalars(stmt.order_by(SupplierPrice.product_id,
-                                              SupplierPrice.min_quantity)))
+    return list(
+        session.scalars(stmt.order_by(SupplierPrice.product_id, SupplierPrice.min_quantity))
+    )
 
 
-def supplier_price(account_id: uuid.UUID, product_id: uuid.UUID,
-                   quantity: Decimal) -> SupplierPrice | None:
+def supplier_price(
+    account_id: uuid.UUID, product_id: uuid.UUID, quantity: Decimal
+) -> SupplierPrice | None:
     """The vendor's price for `quantity` of the product: the highest tier it reaches."""
     return session.scalar(
-        select(SupplierPrice).where(
-            SupplierPrice.account_id == account_id, SupplierPrice.product_id == product_id,
-            SupplierPrice.min_quantity <= quantity)
-        .order_by(SupplierPrice.min_quantity.desc()).limit(1))
+        select(SupplierPrice)
+        .where(
+            SupplierPrice.account_id == account_id,
+            SupplierPrice.product_id == product_id,
+            SupplierPrice.min_quantity <= quantity,
+        )
+        .order_by(SupplierPrice.min_quantity.desc())
+        .limit(1)
+    )
 
 
 # --- orders -----------------------------------------------------------------------------
@@ -280,12 +319,15 @@ def require_purchasable(product_id: Any, field_name: str) -> Any:
     """The product if it can be bought into stock: active and not a service."""
     product = partners.product(_uuid(product_id, field_name), field_name)
     if product.status != "active":
-        raise ValidationError(f"{product.name} is {product.status}, not active: it cannot be "
-                              "ordered", field=field_name)
+        raise ValidationError(
+            f"{product.name} is {product.status}, not active: it cannot be ordered",
+            field=field_name,
+        )
     if product.type == "service" or not product.track_inventory:
         kind = "a service" if product.type == "service" else "not stocked"
-        raise ValidationError(f"{product.name} is {kind}: it cannot be received into stock",
-                              field=field_name)
+        raise ValidationError(
+            f"{product.name} is {kind}: it cannot be received into stock", field=field_name
+        )
     return product
 
 
@@ -305,8 +347,14 @@ class OrderPage:
     total: int
 
 
-def list_orders(*, state: str | Sequence[str] | None = None, account_id: Any = None,
-                q: str | None = None, limit: int = 50, offset: int = 0) -> OrderPage:
+def list_orders(
+    *,
+    state: str | Sequence[str] | None = None,
+    account_id: Any = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> OrderPage:
     """Orders, newest first, filtered by state(s), vendor or number."""
     stmt = select(PurchaseOrder)
     if state:
@@ -317,13 +365,15 @@ def list_orders(*, state: str | Sequence[str] | None = None, account_id: Any = N
     if q and q.strip():
         stmt = stmt.where(PurchaseOrder.number.ilike(f"%{q.strip()}%"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    items = session.scalars(stmt.order_by(PurchaseOrder.created_at.desc(), PurchaseOrder.id)
-                            .limit(limit).offset(offset))
+    items = session.scalars(
+        stmt.order_by(PurchaseOrder.created_at.desc(), PurchaseOrder.id).limit(limit).offset(offset)
+    )
     return OrderPage(list(items), total)
 
 
-def _validated(data: Mapping[str, Any], *, partial: bool = False,
-               current: PurchaseOrder | None = None) -> dict[str, Any]:
+def _validated(
+    data: Mapping[str, Any], *, partial: bool = False, current: PurchaseOrder | None = None
+) -> dict[str, Any]:
     """Schema, then the rules that need other addons; every error at once, nothing written."""
     values = load(OrderInput(), data, partial=partial)
     errors: dict[str, list[str]] = {}
@@ -342,8 +392,12 @@ def _validated(data: Mapping[str, Any], *, partial: bool = False,
         check("warehouse_id", partners.warehouse, values["warehouse_id"], "warehouse_id")
     products: dict[int, Any] = {}
     for i, line in enumerate(values.get("lines") or []):
-        product = check(f"lines.{i}.product_id", require_purchasable, line["product_id"],
-                        f"lines.{i}.product_id")
+        product = check(
+            f"lines.{i}.product_id",
+            require_purchasable,
+            line["product_id"],
+            f"lines.{i}.product_id",
+        )
         if product is not None:
             products[i] = product
     if errors:
@@ -384,8 +438,17 @@ def _apply_lines(order: PurchaseOrder, lines: list[dict[str, Any]]) -> None:
 
 def _recompute(order: PurchaseOrder) -> None:
     totals = compute_totals(
-        [{"quantity": ln.quantity, "unit_cost": ln.unit_cost, "discount_pct": ln.discount_pct,
-          "tax_rate": ln.tax_rate} for ln in order.lines], order.currency)
+        [
+            {
+                "quantity": ln.quantity,
+                "unit_cost": ln.unit_cost,
+                "discount_pct": ln.discount_pct,
+                "tax_rate": ln.tax_rate,
+            }
+            for ln in order.lines
+        ],
+        order.currency,
+    )
     for line, amounts in zip(order.lines, totals.lines, strict=True):
         line.amount_net, line.amount_tax = amounts.net, amounts.tax
     order.amount_untaxed, order.amount_tax = totals.untaxed, totals.tax
@@ -397,8 +460,9 @@ def create_order(data: Mapping[str, Any]) -> PurchaseOrder:
     values = _validated(data)
     values.pop("version", None)
     lines = values.pop("lines")
-    order = PurchaseOrder(state="draft", order_date=utcnow().date(), created_by=_user_id(),
-                          **values)
+    order = PurchaseOrder(
+        state="draft", order_date=utcnow().date(), created_by=_user_id(), **values
+    )
     session.add(order)
     _apply_lines(order, lines)
     session.flush()
@@ -412,8 +476,10 @@ def update_order(order_id: Any, data: Mapping[str, Any], *, partial: bool = True
     values = _validated(data, partial=partial, current=order)
     version = values.pop("version", None)
     if version is not None and version != order.version:
-        raise Conflict("the order was changed by someone else since you loaded it; reload it",
-                       details={"version": [f"current version is {order.version}"]})
+        raise Conflict(
+            "the order was changed by someone else since you loaded it; reload it",
+            details={"version": [f"current version is {order.version}"]},
+        )
     lines = values.pop("lines", None)
     for name, value in values.items():
         setattr(order, name, value)
@@ -431,7 +497,8 @@ def delete_order(order_id: Any) -> None:
     if order.state != "draft" or order.number:
         raise IllegalTransition(
             f"order {order.reference} is {order.state}: only unnumbered drafts can be deleted; "
-            "cancel it instead")
+            "cancel it instead"
+        )
     session.delete(order)
     session.flush()
 
@@ -441,7 +508,8 @@ def _require_state(order: PurchaseOrder, allowed: Sequence[str], action: str) ->
         raise IllegalTransition(
             f"cannot {action} order {order.reference}: it is {order.state.replace('_', ' ')} "
             f"(only {', '.join(s.replace('_', ' ') for s in allowed)} orders can be)",
-            details={"state": [order.state]})
+            details={"state": [order.state]},
+        )
 
 
 def _number(order: PurchaseOrder) -> None:
@@ -490,7 +558,9 @@ def cancel_order(order_id: Any) -> PurchaseOrder:
     if any(ln.received_qty or ln.returned_qty for ln in order.lines):
         raise IllegalTransition(
             f"cannot cancel order {order.reference}: goods have been received against it "
-            "(return them, or close the order instead)", details={"state": [order.state]})
+            "(return them, or close the order instead)",
+            details={"state": [order.state]},
+        )
     _require_state(order, ("draft", "sent", "confirmed"), "cancel")
     order.state = "cancelled"
     session.flush()
@@ -507,10 +577,15 @@ def close_order(order_id: Any) -> PurchaseOrder:
 
 
 def _order_payload(order: PurchaseOrder) -> dict[str, Any]:
-    return {"order_id": str(order.id), "number": order.number,
-            "account_id": str(order.account_id), "warehouse_id": str(order.warehouse_id),
-            "state": order.state, "currency": order.currency,
-            "amount_total": str(order.amount_total)}
+    return {
+        "order_id": str(order.id),
+        "number": order.number,
+        "account_id": str(order.account_id),
+        "warehouse_id": str(order.warehouse_id),
+        "state": order.state,
+        "currency": order.currency,
+        "amount_total": str(order.amount_total),
+    }
 
 
 # --- receiving --------------------------------------------------------------------------
@@ -519,8 +594,11 @@ def _order_payload(order: PurchaseOrder) -> dict[str, Any]:
 def _locked_order(order_id: Any) -> PurchaseOrder:
     """The order, re-read under a row lock (PostgreSQL; SQLite's writers queue anyway)."""
     order = session.scalar(
-        select(PurchaseOrder).where(PurchaseOrder.id == _uuid(order_id, "id"))
-        .with_for_update().execution_options(populate_existing=True))
+        select(PurchaseOrder)
+        .where(PurchaseOrder.id == _uuid(order_id, "id"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     if order is None:
         raise NotFound("no such purchase order", details={"id": ["no such record"]})
     return order
@@ -530,10 +608,11 @@ def _locked_lines(order: PurchaseOrder, ids: Iterable[uuid.UUID]) -> dict[uuid.U
     # Locking in id order means two receipts never wait on each other in a cycle.
     rows = session.scalars(
         select(PurchaseOrderLine)
-        .where(PurchaseOrderLine.id.in_(sorted(set(ids))),
-               PurchaseOrderLine.order_id == order.id)
+        .where(PurchaseOrderLine.id.in_(sorted(set(ids))), PurchaseOrderLine.order_id == order.id)
         .order_by(PurchaseOrderLine.id)
-        .with_for_update().execution_options(populate_existing=True))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
     return {ln.id: ln for ln in rows}
 
 
@@ -547,13 +626,18 @@ def receive(order_id: Any, data: Mapping[str, Any]) -> Receipt:
     values = load(ReceiveInput(), data)
     order = _locked_order(order_id)
     if order.state not in RECEIVABLE_STATES:
-        hint = {"draft": "confirm it first", "sent": "confirm it first",
-                "cancelled": "it was cancelled", "received": "everything has arrived",
-                "closed": "it was closed"}.get(order.state, "")
+        hint = {
+            "draft": "confirm it first",
+            "sent": "confirm it first",
+            "cancelled": "it was cancelled",
+            "received": "everything has arrived",
+            "closed": "it was closed",
+        }.get(order.state, "")
         raise IllegalTransition(
             f"cannot receive goods on order {order.reference}: it is "
             f"{order.state.replace('_', ' ')}" + (f" ({hint})" if hint else ""),
-            details={"state": [order.state]})
+            details={"state": [order.state]},
+        )
     lines = _locked_lines(order, (r["line_id"] for r in values["lines"]))
     tolerance = Decimal(get_settings().receipt_tolerance_pct or 0)
     errors: dict[str, list[str]] = {}
@@ -570,26 +654,41 @@ def receive(order_id: Any, data: Mapping[str, Any]) -> Receipt:
             errors[f"lines.{i}.quantity"] = [
                 f"only {allowed:f} of {line.description or 'this line'} can still be received "
                 f"({line.open_qty.normalize():f} open"
-                + (f", {tolerance.normalize():f}% tolerance" if tolerance else "") + ")"]
+                + (f", {tolerance.normalize():f}% tolerance" if tolerance else "")
+                + ")"
+            ]
     if errors:
         raise ValidationError(details=errors)
     # One savepoint for the whole receipt: a refusal from inventory or a hook leaves
     # nothing behind, even when the caller goes on with its transaction.
     with session.begin_nested():
-        receipt = Receipt(number=next_number("purchase.receipt", RECEIPT_PATTERN),
-                          kind="receipt", order_id=order.id, received_at=utcnow(),
-                          note=values["note"], created_by=_user_id())
+        receipt = Receipt(
+            number=next_number("purchase.receipt", RECEIPT_PATTERN),
+            kind="receipt",
+            order_id=order.id,
+            received_at=utcnow(),
+            note=values["note"],
+            created_by=_user_id(),
+        )
         session.add(receipt)
         session.flush()
         for line_id, qty in wanted.items():
             line = lines[line_id]
             cost = net_unit_cost(line.unit_cost, line.discount_pct)
-            partners.stock_in(product_id=line.product_id, warehouse_id=order.warehouse_id,
-                              quantity=qty, unit_cost=cost, reference_id=str(receipt.id),
-                              reason=f"{receipt.number} for {order.reference}")
+            partners.stock_in(
+                product_id=line.product_id,
+                warehouse_id=order.warehouse_id,
+                quantity=qty,
+                unit_cost=cost,
+                reference_id=str(receipt.id),
+                reason=f"{receipt.number} for {order.reference}",
+            )
             line.received_qty = line.received_qty + qty
-            receipt.lines.append(ReceiptLine(order_line_id=line.id, product_id=line.product_id,
-                                             quantity=qty, unit_cost=cost))
+            receipt.lines.append(
+                ReceiptLine(
+                    order_line_id=line.id, product_id=line.product_id, quantity=qty, unit_cost=cost
+                )
+            )
         _update_receipt_state(order)
         session.flush()
         hook.goods_received(receipt=receipt)
@@ -604,7 +703,9 @@ def return_goods(order_id: Any, data: Mapping[str, Any]) -> Receipt:
     if order.state not in RETURNABLE_STATES:
         raise IllegalTransition(
             f"cannot return goods on order {order.reference}: nothing has been received "
-            f"(it is {order.state.replace('_', ' ')})", details={"state": [order.state]})
+            f"(it is {order.state.replace('_', ' ')})",
+            details={"state": [order.state]},
+        )
     lines = _locked_lines(order, (r["line_id"] for r in values["lines"]))
     errors: dict[str, list[str]] = {}
     wanted: dict[uuid.UUID, Decimal] = defaultdict(Decimal)
@@ -616,26 +717,38 @@ def return_goods(order_id: Any, data: Mapping[str, Any]) -> Receipt:
         wanted[line.id] += row["quantity"]
         if wanted[line.id] > line.received_qty:
             errors[f"lines.{i}.quantity"] = [
-                f"only {line.received_qty.normalize():f} received, so no more can be returned"]
+                f"only {line.received_qty.normalize():f} received, so no more can be returned"
+            ]
     if errors:
         raise ValidationError(details=errors)
     with session.begin_nested():
-        receipt = Receipt(number=next_number("purchase.return", RETURN_PATTERN), kind="return",
-                          order_id=order.id, received_at=utcnow(), note=values["note"],
-                          created_by=_user_id())
+        receipt = Receipt(
+            number=next_number("purchase.return", RETURN_PATTERN),
+            kind="return",
+            order_id=order.id,
+            received_at=utcnow(),
+            note=values["note"],
+            created_by=_user_id(),
+        )
         session.add(receipt)
         session.flush()
         for line_id, qty in wanted.items():
             line = lines[line_id]
             cost = net_unit_cost(line.unit_cost, line.discount_pct)
-            partners.stock_out(product_id=line.product_id, warehouse_id=order.warehouse_id,
-                               quantity=qty, reference_id=str(receipt.id),
-                               reason=f"{receipt.number}: return to supplier for "
-                                      f"{order.reference}")
+            partners.stock_out(
+                product_id=line.product_id,
+                warehouse_id=order.warehouse_id,
+                quantity=qty,
+                reference_id=str(receipt.id),
+                reason=f"{receipt.number}: return to supplier for {order.reference}",
+            )
             line.received_qty = line.received_qty - qty
             line.returned_qty = line.returned_qty + qty
-            receipt.lines.append(ReceiptLine(order_line_id=line.id, product_id=line.product_id,
-                                             quantity=qty, unit_cost=cost))
+            receipt.lines.append(
+                ReceiptLine(
+                    order_line_id=line.id, product_id=line.product_id, quantity=qty, unit_cost=cost
+                )
+            )
         if order.state != "closed":
             _update_receipt_state(order)
         session.flush()
@@ -654,11 +767,23 @@ def _update_receipt_state(order: PurchaseOrder) -> None:
 
 
 def _receipt_payload(receipt: Receipt, order: PurchaseOrder) -> dict[str, Any]:
-    return {"receipt_id": str(receipt.id), "number": receipt.number, "kind": receipt.kind,
-            "order_id": str(order.id), "order_number": order.number,
-            "account_id": str(order.account_id), "warehouse_id": str(order.warehouse_id),
-            "lines": [{"product_id": str(rl.product_id), "quantity": str(rl.quantity),
-                       "unit_cost": str(rl.unit_cost)} for rl in receipt.lines]}
+    return {
+        "receipt_id": str(receipt.id),
+        "number": receipt.number,
+        "kind": receipt.kind,
+        "order_id": str(order.id),
+        "order_number": order.number,
+        "account_id": str(order.account_id),
+        "warehouse_id": str(order.warehouse_id),
+        "lines": [
+            {
+                "product_id": str(rl.product_id),
+                "quantity": str(rl.quantity),
+                "unit_cost": str(rl.unit_cost),
+            }
+            for rl in receipt.lines
+        ],
+    }
 
 
 def get_receipt(receipt_id: Any) -> Receipt:
@@ -669,15 +794,17 @@ def get_receipt(receipt_id: Any) -> Receipt:
     return receipt
 
 
-def list_receipts(*, order_id: Any = None, limit: int = 50, offset: int = 0) -> tuple[
-        list[Receipt], int]:
+def list_receipts(
+    *, order_id: Any = None, limit: int = 50, offset: int = 0
+) -> tuple[list[Receipt], int]:
     """Receipts and returns, newest first, optionally of one order; and their total count."""
     stmt = select(Receipt)
     if order_id is not None:
         stmt = stmt.where(Receipt.order_id == _uuid(order_id, "order_id"))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(Receipt.received_at.desc(), Receipt.number.desc())
-                           .limit(limit).offset(offset))
+    rows = session.scalars(
+        stmt.order_by(Receipt.received_at.desc(), Receipt.number.desc()).limit(limit).offset(offset)
+    )
     return list(rows), total
 
 
@@ -686,12 +813,17 @@ def list_receipts(*, order_id: Any = None, limit: int = 50, offset: int = 0) -> 
 
 def incoming(product_id: Any, warehouse_id: Any = None) -> Decimal:
     """Quantity of a product on confirmed orders that has not arrived yet."""
-    stmt = (select(func.coalesce(func.sum(PurchaseOrderLine.quantity
-                                          - PurchaseOrderLine.received_qty), 0))
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
-            .where(PurchaseOrderLine.product_id == _uuid(product_id, "product_id"),
-                   PurchaseOrder.state.in_(RECEIVABLE_STATES),
-                   PurchaseOrderLine.quantity > PurchaseOrderLine.received_qty))
+    stmt = (
+        select(
+            func.coalesce(func.sum(PurchaseOrderLine.quantity - PurchaseOrderLine.received_qty), 0)
+        )
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.order_id)
+        .where(
+            PurchaseOrderLine.product_id == _uuid(product_id, "product_id"),
+            PurchaseOrder.state.in_(RECEIVABLE_STATES),
+            PurchaseOrderLine.quantity > PurchaseOrderLine.received_qty,
+        )
+    )
     if warehouse_id is not None:
         stmt = stmt.where(PurchaseOrder.warehouse_id == _uuid(warehouse_id, "warehouse_id"))
     return Decimal(session.scalar(stmt) or 0)
@@ -702,9 +834,12 @@ def open_orders_for_product(product_id: Any) -> list[tuple[PurchaseOrder, Purcha
     rows = session.execute(
         select(PurchaseOrder, PurchaseOrderLine)
         .join(PurchaseOrderLine, PurchaseOrderLine.order_id == PurchaseOrder.id)
-        .where(PurchaseOrderLine.product_id == _uuid(product_id, "product_id"),
-               PurchaseOrder.state.in_(OPEN_STATES))
-        .order_by(PurchaseOrder.expected_date, PurchaseOrder.created_at)).all()
+        .where(
+            PurchaseOrderLine.product_id == _uuid(product_id, "product_id"),
+            PurchaseOrder.state.in_(OPEN_STATES),
+        )
+        .order_by(PurchaseOrder.expected_date, PurchaseOrder.created_at)
+    ).all()
     return [(o, ln) for o, ln in rows]
 
 
@@ -724,21 +859,42 @@ class CostHistory:
 def product_history(product_id: Any) -> CostHistory:
     """Purchase history of a product: receipts (returns count against), last and average cost."""
     rows = session.execute(
-        select(Receipt.received_at, Receipt.number, Receipt.kind, PurchaseOrder.number,
-               PurchaseOrder.account_id, ReceiptLine.quantity, ReceiptLine.unit_cost)
+        select(
+            Receipt.received_at,
+            Receipt.number,
+            Receipt.kind,
+            PurchaseOrder.number,
+            PurchaseOrder.account_id,
+            ReceiptLine.quantity,
+            ReceiptLine.unit_cost,
+        )
         .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
         .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
         .where(ReceiptLine.product_id == _uuid(product_id, "product_id"))
-        .order_by(Receipt.received_at.desc(), Receipt.number.desc())).all()
+        .order_by(Receipt.received_at.desc(), Receipt.number.desc())
+    ).all()
     names = partners.account_names({r[4] for r in rows})
-    out: list[dict[str, Any]] = [{"received_at": r[0], "receipt": r[1], "kind": r[2], "order": r[3],
-            "account_id": r[4], "supplier": names.get(r[4], ""), "quantity": r[5],
-            "unit_cost": r[6]} for r in rows]
+    out: list[dict[str, Any]] = [
+        {
+            "received_at": r[0],
+            "receipt": r[1],
+            "kind": r[2],
+            "order": r[3],
+            "account_id": r[4],
+            "supplier": names.get(r[4], ""),
+            "quantity": r[5],
+            "unit_cost": r[6],
+        }
+        for r in rows
+    ]
     receipts = [r for r in out if r["kind"] == "receipt"]
-    qty = sum((r["quantity"] if r["kind"] == "receipt" else -r["quantity"] for r in out),
-              Decimal(0))
-    value = sum((r["quantity"] * r["unit_cost"] * (1 if r["kind"] == "receipt" else -1)
-                 for r in out), Decimal(0))
+    qty = sum(
+        (r["quantity"] if r["kind"] == "receipt" else -r["quantity"] for r in out), Decimal(0)
+    )
+    value = sum(
+        (r["quantity"] * r["unit_cost"] * (1 if r["kind"] == "receipt" else -1) for r in out),
+        Decimal(0),
+    )
     average = (value / qty).quantize(Decimal("0.0001"), ROUND_HALF_UP) if qty > 0 else None
     return CostHistory(out, receipts[0]["unit_cost"] if receipts else None, average, qty)
 
@@ -769,14 +925,17 @@ def spend_by_supplier_month(months: int = 12) -> list[SpendRow]:
         .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
         .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
         .where(Receipt.received_at >= since)
-        .group_by(month, PurchaseOrder.account_id, Receipt.kind)).all()
+        .group_by(month, PurchaseOrder.account_id, Receipt.kind)
+    ).all()
     totals: dict[tuple[str, uuid.UUID], Decimal] = defaultdict(Decimal)
     for m, account_id, kind, amount in rows:
         amount = Decimal(amount or 0)
         totals[(m, account_id)] += -amount if kind == "return" else amount
     names = partners.account_names({k[1] for k in totals})
-    return sorted((SpendRow(m, a, names.get(a, ""), cents(v)) for (m, a), v in totals.items()),
-                  key=lambda r: (r.month, r.supplier))
+    return sorted(
+        (SpendRow(m, a, names.get(a, ""), cents(v)) for (m, a), v in totals.items()),
+        key=lambda r: (r.month, r.supplier),
+    )
 
 
 # --- reorder suggestions ----------------------------------------------------------------
@@ -818,15 +977,34 @@ def reorder_suggestions() -> list[Suggestion]:
             qty = max(need, tiers[0].min_quantity)  # never below the vendor's minimum
             tier = supplier_price(account_id, low.product_id, qty) or tiers[0]
             # Cheapest in total for the quantity we must buy; ties go to the lower price.
-            if best is None or (tier.price * qty, tier.price) < (best[1].price * best[0],
-                                                                   best[1].price):
+            if best is None or (tier.price * qty, tier.price) < (
+                best[1].price * best[0],
+                best[1].price,
+            ):
                 best = (qty, tier)
         if best is None:
-            out.append(Suggestion(low.product_id, low.product_name, low.warehouse_id, need,
-                                  None, None, "no supplier price for this product"))
+            out.append(
+                Suggestion(
+                    low.product_id,
+                    low.product_name,
+                    low.warehouse_id,
+                    need,
+                    None,
+                    None,
+                    "no supplier price for this product",
+                )
+            )
         else:
-            out.append(Suggestion(low.product_id, low.product_name, low.warehouse_id, best[0],
-                                  best[1].account_id, best[1].price))
+            out.append(
+                Suggestion(
+                    low.product_id,
+                    low.product_name,
+                    low.warehouse_id,
+                    best[0],
+                    best[1].account_id,
+                    best[1].price,
+                )
+            )
     return out
 
 
@@ -842,11 +1020,22 @@ def create_reorder_drafts() -> ReorderResult:
     for (account_id, warehouse_id), items in groups.items():
         terms = get_supplier(account_id)
         expected = (utcnow().date() + dt.timedelta(days=terms.lead_time_days)) if terms else None
-        result.orders.append(create_order({
-            "account_id": str(account_id), "warehouse_id": str(warehouse_id),
-            "expected_date": expected.isoformat() if expected else None,
-            "notes": "Reorder suggestion (stock below its reorder point)",
-            "lines": [{"product_id": str(s.product_id), "quantity": str(s.quantity),
-                       "unit_cost": str(s.unit_cost)} for s in items],
-        }))
+        result.orders.append(
+            create_order(
+                {
+                    "account_id": str(account_id),
+                    "warehouse_id": str(warehouse_id),
+                    "expected_date": expected.isoformat() if expected else None,
+                    "notes": "Reorder suggestion (stock below its reorder point)",
+                    "lines": [
+                        {
+                            "product_id": str(s.product_id),
+                            "quantity": str(s.quantity),
+                            "unit_cost": str(s.unit_cost),
+                        }
+                        for s in items
+                    ],
+                }
+            )
+        )
     return result

@@ -20,6 +20,7 @@ from core.errors import DomainError, ValidationError
 
 bp = Blueprint("purchase_web", __name__, url_prefix="/purchase")
 
+
 @bp.app_template_filter("qty")
 def qty(value: Any) -> str:
     """A quantity without trailing zeros and never in exponent form: 10, 2.5."""
@@ -46,8 +47,10 @@ def _lines_from_form(form: MultiDict[str, str]) -> list[dict[str, str]]:
 
 
 def _order_data(form: MultiDict[str, str]) -> dict[str, Any]:
-    data: dict[str, Any] = {k: form.get(k, "") for k in
-                            ("account_id", "warehouse_id", "expected_date", "currency", "notes")}
+    data: dict[str, Any] = {
+        k: form.get(k, "")
+        for k in ("account_id", "warehouse_id", "expected_date", "currency", "notes")
+    }
     data["lines"] = _lines_from_form(form)
     return data
 
@@ -56,10 +59,15 @@ def _choices() -> dict[str, Any]:
     from addons.inventory import services as inventory
 
     products, _total = inventory.list_products(status="active", limit=500)
-    return {"vendors": partners.vendors(),
-            "warehouses": inventory.list_warehouses(include_inactive=False),
-            "products": [r["product"] for r in products
-                         if r["product"].type != "service" and r["product"].track_inventory]}
+    return {
+        "vendors": partners.vendors(),
+        "warehouses": inventory.list_warehouses(include_inactive=False),
+        "products": [
+            r["product"]
+            for r in products
+            if r["product"].type != "service" and r["product"].track_inventory
+        ],
+    }
 
 
 @bp.get("/orders")
@@ -69,8 +77,14 @@ def order_list() -> Any:
     state = request.args.get("state") or None
     page = services.list_orders(state=state, q=request.args.get("q"), limit=100)
     names = partners.account_names({o.account_id for o in page.items})
-    return render_template("purchase/order_list.html", orders=page.items, total=page.total,
-                           names=names, state=state, states=ORDER_STATES)
+    return render_template(
+        "purchase/order_list.html",
+        orders=page.items,
+        total=page.total,
+        names=names,
+        state=state,
+        states=ORDER_STATES,
+    )
 
 
 @bp.get("/board")
@@ -99,8 +113,14 @@ def order_new() -> Any:
         except ValidationError as exc:
             session.rollback()
             errors = exc.details or {"body": [exc.message]}
-    return render_template("purchase/order_form.html", order=None, data=data, errors=errors,
-                           totals=_preview(data), **_choices())
+    return render_template(
+        "purchase/order_form.html",
+        order=None,
+        data=data,
+        errors=errors,
+        totals=_preview(data),
+        **_choices(),
+    )
 
 
 @bp.route("/orders/<uuid:order_id>/edit", methods=["GET", "POST"])
@@ -120,12 +140,22 @@ def order_edit(order_id: Any) -> Any:
             session.rollback()
             errors = getattr(exc, "details", None) or {"body": [exc.message]}
     else:
-        data = {"account_id": str(order.account_id), "warehouse_id": str(order.warehouse_id),
-                "expected_date": order.expected_date.isoformat() if order.expected_date else "",
-                "currency": order.currency, "notes": order.notes,
-                "lines": [{f: str(getattr(ln, f)) for f in LINE_FIELDS} for ln in order.lines]}
-    return render_template("purchase/order_form.html", order=order, data=data, errors=errors,
-                           totals=_preview(data), **_choices())
+        data = {
+            "account_id": str(order.account_id),
+            "warehouse_id": str(order.warehouse_id),
+            "expected_date": order.expected_date.isoformat() if order.expected_date else "",
+            "currency": order.currency,
+            "notes": order.notes,
+            "lines": [{f: str(getattr(ln, f)) for f in LINE_FIELDS} for ln in order.lines],
+        }
+    return render_template(
+        "purchase/order_form.html",
+        order=order,
+        data=data,
+        errors=errors,
+        totals=_preview(data),
+        **_choices(),
+    )
 
 
 def _preview(data: dict[str, Any]) -> services.Totals:
@@ -146,8 +176,9 @@ def _preview(data: dict[str, Any]) -> services.Totals:
 @require_permission("purchase.orders:create")
 def order_form_line() -> Any:
     """htmx: one more empty line row."""
-    return render_template("purchase/_line_row.html", line={}, i=request.args.get("i", "new"),
-                           errors={}, **_choices())
+    return render_template(
+        "purchase/_line_row.html", line={}, i=request.args.get("i", "new"), errors={}, **_choices()
+    )
 
 
 @bp.post("/orders/form/totals")
@@ -155,8 +186,11 @@ def order_form_line() -> Any:
 def order_form_totals() -> Any:
     """htmx: the totals box for what the form holds now."""
     data = _order_data(request.form)
-    return render_template("purchase/_totals.html", totals=_preview(data),
-                           currency=request.form.get("currency") or "EUR")
+    return render_template(
+        "purchase/_totals.html",
+        totals=_preview(data),
+        currency=request.form.get("currency") or "EUR",
+    )
 
 
 @bp.get("/orders/<uuid:order_id>")
@@ -165,8 +199,12 @@ def order_detail(order_id: Any) -> Any:
     """One order: lines, receipts and the actions its state allows."""
     order = services.get_order(order_id)
     receipts, _total = services.list_receipts(order_id=order.id)
-    return render_template("purchase/order_detail.html", order=order, receipts=receipts,
-                           supplier=partners.account_names([order.account_id])[order.account_id])
+    return render_template(
+        "purchase/order_detail.html",
+        order=order,
+        receipts=receipts,
+        supplier=partners.account_names([order.account_id])[order.account_id],
+    )
 
 
 _ACTIONS = {
@@ -232,8 +270,11 @@ def order_pdf(order_id: Any) -> Any:
     from addons.purchase.documents import order_pdf as render_pdf
 
     order = services.get_order(order_id)
-    return Response(render_pdf(order), mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{order.reference}.pdf"'})
+    return Response(
+        render_pdf(order),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{order.reference}.pdf"'},
+    )
 
 
 @bp.route("/orders/<uuid:order_id>/receive", methods=["GET", "POST"])
@@ -251,8 +292,9 @@ def order_receive(order_id: Any) -> Any:
             if value and value != "0":
                 rows.append({"line_id": str(line.id), "quantity": value})
         try:
-            receipt = services.receive(order_id, {"lines": rows,
-                                                  "note": request.form.get("note", "")})
+            receipt = services.receive(
+                order_id, {"lines": rows, "note": request.form.get("note", "")}
+            )
             session.commit()
             flash(f"Receipt {receipt.number} recorded", "success")
             return redirect(url_for(".order_detail", order_id=order_id))
@@ -292,11 +334,15 @@ def supplier_detail(account_id: Any) -> Any:
         except DomainError as exc:
             session.rollback()
             errors = getattr(exc, "details", None) or {"body": [exc.message]}
-    return render_template("purchase/supplier_detail.html", account=account, errors=errors,
-                           terms=services.get_supplier(account_id),
-                           prices=services.supplier_prices(account_id=account_id),
-                           names={p.id: f"{p.sku} — {p.name}" for p in _choices()["products"]},
-                           **_choices())
+    return render_template(
+        "purchase/supplier_detail.html",
+        account=account,
+        errors=errors,
+        terms=services.get_supplier(account_id),
+        prices=services.supplier_prices(account_id=account_id),
+        names={p.id: f"{p.sku} — {p.name}" for p in _choices()["products"]},
+        **_choices(),
+    )
 
 
 @bp.post("/reorder")
@@ -305,9 +351,11 @@ def reorder() -> Any:
     """The reorder button: draft orders for what is below its reorder point."""
     result = services.create_reorder_drafts()
     session.commit()
-    flash(f"{len(result.orders)} draft order(s) created"
-          + (f"; {len(result.skipped)} product(s) have no supplier price" if result.skipped
-             else ""), "success" if result.orders else "info")
+    flash(
+        f"{len(result.orders)} draft order(s) created"
+        + (f"; {len(result.skipped)} product(s) have no supplier price" if result.skipped else ""),
+        "success" if result.orders else "info",
+    )
     return redirect(url_for(".order_list", state="draft"))
 
 
@@ -319,11 +367,23 @@ def costs() -> Any:
     months = sorted({r.month for r in rows})
     suppliers = sorted({r.supplier for r in rows})
     by = {(r.month, r.supplier): r.amount for r in rows}
-    chart = {"type": "bar", "data": {"labels": months, "datasets": [
-        {"label": s, "data": [float(by.get((m, s), 0)) for m in months]} for s in suppliers]},
-        "options": {"responsive": True, "scales": {"x": {"stacked": True},
-                                                   "y": {"stacked": True}}}}
+    chart = {
+        "type": "bar",
+        "data": {
+            "labels": months,
+            "datasets": [
+                {"label": s, "data": [float(by.get((m, s), 0)) for m in months]} for s in suppliers
+            ],
+        },
+        "options": {"responsive": True, "scales": {"x": {"stacked": True}, "y": {"stacked": True}}},
+    }
     product_id = request.args.get("product_id")
     history = services.product_history(product_id) if product_id else None
-    return render_template("purchase/costs.html", rows=rows, chart_json=json.dumps(chart),
-                           history=history, product_id=product_id, **_choices())
+    return render_template(
+        "purchase/costs.html",
+        rows=rows,
+        chart_json=json.dumps(chart),
+        history=history,
+        product_id=product_id,
+        **_choices(),
+    )

@@ -12,5 +12,14 @@ from bench.workloads import (  # noqa: F401  - registration by import
 )
 
 # The order the runner uses (the issue's): writes, then reads, then the kernel.
-ORDER = ["products", "contacts", "receipts", "hot-stock", "purchase", "api-reads", "web",
-         "registry", "rss"]
+ORDER = [
+    "products",
+    "contacts",
+    "receipts",
+    "hot-stock",
+    "purchase",
+    "api-reads",
+    "web",
+    "registry",
+    "rss",
+]

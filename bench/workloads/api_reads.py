@@ -43,12 +43,28 @@ def raw_list(raw: Raw, tid: uuid.UUID) -> Callable[[], str]:
             "SELECT p.id, p.account_id, p.first_name, p.last_name, p.email, p.version, a.id,"
             " a.name FROM contacts_person p JOIN contacts_account a ON a.id = p.account_id"
             " WHERE p.tenant_id = ? AND p.deleted_at IS NULL ORDER BY p.last_name, p.id"
-            " LIMIT 50", (tid,)).fetchall()
+            " LIMIT 50",
+            (tid,),
+        ).fetchall()
         raw.commit()
-        return json.dumps({"success": True, "data": [
-            {"id": str(r[0]), "account_id": str(r[1]), "first_name": r[2], "last_name": r[3],
-             "email": r[4], "version": r[5], "account": {"id": str(r[6]), "name": r[7]}}
-            for r in rows]})
+        return json.dumps(
+            {
+                "success": True,
+                "data": [
+                    {
+                        "id": str(r[0]),
+                        "account_id": str(r[1]),
+                        "first_name": r[2],
+                        "last_name": r[3],
+                        "email": r[4],
+                        "version": r[5],
+                        "account": {"id": str(r[6]), "name": r[7]},
+                    }
+                    for r in rows
+                ],
+            }
+        )
+
     return run
 
 
@@ -61,12 +77,30 @@ def free_port() -> int:
 
 def start_gunicorn(ctx: Context, port: int) -> subprocess.Popen[bytes]:
     """gunicorn with 2 sync workers on 127.0.0.1:`port` serving the bench app."""
-    env = {**os.environ, "PERGOLA_BENCH_WSGI_DATABASE_URL": ctx.url,
-           "PERGOLA_BENCH_WSGI_INSTANCE": str(ctx.tmp / "instance")}
+    env = {
+        **os.environ,
+        "PERGOLA_BENCH_WSGI_DATABASE_URL": ctx.url,
+        "PERGOLA_BENCH_WSGI_INSTANCE": str(ctx.tmp / "instance"),
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--timeout", "60", "bench.wsgi:app"],
-        cwd=ROOT, env=env, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "--timeout",
+            "60",
+            "bench.wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -118,11 +152,18 @@ def api_reads(ctx: Context) -> list[Result]:
     in_process()  # warm both
     t_base, s_base = samples(base, n)
     t_in, s_in = samples(in_process, n)
-    out = [ctx.result("api reads: 50 people + account name, in-process", "req/s", n / t_in,
-                      n / t_base, p50_ms=percentile(s_in, 50) * 1e3,
-                      p95_ms=percentile(s_in, 95) * 1e3,
-                      baseline_p50_ms=percentile(s_base, 50) * 1e3,
-                      baseline_p95_ms=percentile(s_base, 95) * 1e3)]
+    out = [
+        ctx.result(
+            "api reads: 50 people + account name, in-process",
+            "req/s",
+            n / t_in,
+            n / t_base,
+            p50_ms=percentile(s_in, 50) * 1e3,
+            p95_ms=percentile(s_in, 95) * 1e3,
+            baseline_p50_ms=percentile(s_base, 50) * 1e3,
+            baseline_p95_ms=percentile(s_base, 95) * 1e3,
+        )
+    ]
     port = free_port()
     proc = start_gunicorn(ctx, port)
     try:
@@ -142,10 +183,17 @@ def api_reads(ctx: Context) -> list[Result]:
     finally:
         stop(proc)
         raw.close()
-    out.append(ctx.result("api reads: same, HTTP, gunicorn 2 workers", "req/s", n / t_http,
-                          n / t_base, p50_ms=percentile(s_http, 50) * 1e3,
-                          p95_ms=percentile(s_http, 95) * 1e3,
-                          baseline_p50_ms=percentile(s_base, 50) * 1e3,
-                          baseline_p95_ms=percentile(s_base, 95) * 1e3,
-                          note="one client, sequential requests, keep-alive off (sync workers)"))
+    out.append(
+        ctx.result(
+            "api reads: same, HTTP, gunicorn 2 workers",
+            "req/s",
+            n / t_http,
+            n / t_base,
+            p50_ms=percentile(s_http, 50) * 1e3,
+            p95_ms=percentile(s_http, 95) * 1e3,
+            baseline_p50_ms=percentile(s_base, 50) * 1e3,
+            baseline_p95_ms=percentile(s_base, 95) * 1e3,
+            note="one client, sequential requests, keep-alive off (sync workers)",
+        )
+    )
     return out

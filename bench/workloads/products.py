@@ -17,8 +17,13 @@ def insert_products(raw: Raw, tenant_id: uuid.UUID, skus: list[str]) -> list[uui
     ids = []
     raw.begin()
     for sku in skus:
-        if raw.one("SELECT id FROM inventory_product WHERE tenant_id = ? AND sku_key = ?",
-                   (tenant_id, sku.lower())) is not None:
+        if (
+            raw.one(
+                "SELECT id FROM inventory_product WHERE tenant_id = ? AND sku_key = ?",
+                (tenant_id, sku.lower()),
+            )
+            is not None
+        ):
             raise RuntimeError(f"duplicate {sku}")
         pid, at = uuid.uuid4(), now()
         raw.execute(
@@ -27,8 +32,23 @@ def insert_products(raw: Raw, tenant_id: uuid.UUID, skus: list[str]) -> list[uui
             " track_inventory, average_cost, created_at, updated_at, version)"
             " VALUES (?, ?, ?, ?, ?, '', 'EA', 'finished_good', 'active', ?, ?, ?, ?, ?, ?,"
             " ?, ?, ?, 1)",
-            (pid, tenant_id, sku, sku.lower(), f"Product {sku}", Decimal("1.5"),
-             Decimal("3"), True, Decimal("0"), {}, True, Decimal("0"), at, at))
+            (
+                pid,
+                tenant_id,
+                sku,
+                sku.lower(),
+                f"Product {sku}",
+                Decimal("1.5"),
+                Decimal("3"),
+                True,
+                Decimal("0"),
+                {},
+                True,
+                Decimal("0"),
+                at,
+                at,
+            ),
+        )
         ids.append(pid)
     raw.commit()
     return ids
@@ -58,8 +78,9 @@ def products(ctx: Context) -> list[Result]:
     def api() -> None:
         for start in range(0, n, BATCH):
             items = [item(f"API-{i:07d}") for i in range(start, min(n, start + BATCH))]
-            resp = client.post("/api/v1/benchkit/products/bulk", json={"items": items},
-                               headers=headers)
+            resp = client.post(
+                "/api/v1/benchkit/products/bulk", json={"items": items}, headers=headers
+            )
             if resp.status_code != 201:
                 raise RuntimeError(f"bulk create: {resp.status_code} {resp.get_data(True)[:300]}")
 
@@ -73,13 +94,18 @@ def products(ctx: Context) -> list[Result]:
     def baseline() -> None:
         raw = Raw(ctx.url, base_tid)
         for start in range(0, n, BATCH):
-            insert_products(raw, base_tid, [f"RAW-{i:07d}" for i in range(start,
-                                                                          min(n, start + BATCH))])
+            insert_products(
+                raw, base_tid, [f"RAW-{i:07d}" for i in range(start, min(n, start + BATCH))]
+            )
         raw.close()
 
     t_api, t_svc, t_raw = timed(api), timed(service), timed(baseline)
-    extra = {"batch": BATCH, "note": "Pergola also writes an outbox event and an audit row "
-             "per product; the baseline only the product"}
-    return [ctx.result("products: API bulk endpoint", "products/s", n / t_api, n / t_raw,
-                       **extra),
-            ctx.result("products: service layer", "products/s", n / t_svc, n / t_raw, **extra)]
+    extra = {
+        "batch": BATCH,
+        "note": "Pergola also writes an outbox event and an audit row "
+        "per product; the baseline only the product",
+    }
+    return [
+        ctx.result("products: API bulk endpoint", "products/s", n / t_api, n / t_raw, **extra),
+        ctx.result("products: service layer", "products/s", n / t_svc, n / t_raw, **extra),
+    ]

@@ -25,8 +25,15 @@ def available() -> str | None:
     return f"purchase services missing: {', '.join(missing)}" if missing else None
 
 
-def raw_order(raw: Raw, tid: uuid.UUID, account: uuid.UUID, wid: uuid.UUID,
-              pids: list[uuid.UUID], number: int, stock: RawStock) -> None:
+def raw_order(
+    raw: Raw,
+    tid: uuid.UUID,
+    account: uuid.UUID,
+    wid: uuid.UUID,
+    pids: list[uuid.UUID],
+    number: int,
+    stock: RawStock,
+) -> None:
     """Create (commit), confirm (commit), receive every line (commit), by hand."""
     at = now()
     oid = uuid.uuid4()
@@ -37,45 +44,91 @@ def raw_order(raw: Raw, tid: uuid.UUID, account: uuid.UUID, wid: uuid.UUID,
         qty, cost = Decimal(5), Decimal(2 + i % 7)
         net = (qty * cost).quantize(Q2)
         untaxed += net
-        lines.append((uuid.uuid4(), tid, oid, i, pid, f"Product {i}", qty, cost, Decimal(0),
-                      Decimal(0), Decimal(0), Decimal(0), net, Decimal(0), at, at))
-    raw.execute("INSERT INTO purchase_order (id, tenant_id, account_id, warehouse_id,"
-                " order_date, state, currency, notes, amount_untaxed, amount_tax, amount_total,"
-                " created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, 'draft', 'EUR', '',"
-                " ?, ?, ?, ?, ?, 1)", (oid, tid, account, wid, at.date(), untaxed, Decimal(0),
-                                       untaxed, at, at))
-    raw.many("INSERT INTO purchase_order_line (id, tenant_id, order_id, position, product_id,"
-             " description, quantity, unit_cost, tax_rate, discount_pct, received_qty,"
-             " returned_qty, amount_net, amount_tax, created_at, updated_at, version)"
-             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)", lines)
+        lines.append(
+            (
+                uuid.uuid4(),
+                tid,
+                oid,
+                i,
+                pid,
+                f"Product {i}",
+                qty,
+                cost,
+                Decimal(0),
+                Decimal(0),
+                Decimal(0),
+                Decimal(0),
+                net,
+                Decimal(0),
+                at,
+                at,
+            )
+        )
+    raw.execute(
+        "INSERT INTO purchase_order (id, tenant_id, account_id, warehouse_id,"
+        " order_date, state, currency, notes, amount_untaxed, amount_tax, amount_total,"
+        " created_at, updated_at, version) VALUES (?, ?, ?, ?, ?, 'draft', 'EUR', '',"
+        " ?, ?, ?, ?, ?, 1)",
+        (oid, tid, account, wid, at.date(), untaxed, Decimal(0), untaxed, at, at),
+    )
+    raw.many(
+        "INSERT INTO purchase_order_line (id, tenant_id, order_id, position, product_id,"
+        " description, quantity, unit_cost, tax_rate, discount_pct, received_qty,"
+        " returned_qty, amount_net, amount_tax, created_at, updated_at, version)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        lines,
+    )
     raw.commit()
     raw.begin()
-    raw.execute("UPDATE purchase_order SET state = 'confirmed', number = ?, confirmed_at = ?,"
-                " version = version + 1 WHERE id = ?", (f"PO-RAW-{number:06d}", now(), oid))
+    raw.execute(
+        "UPDATE purchase_order SET state = 'confirmed', number = ?, confirmed_at = ?,"
+        " version = version + 1 WHERE id = ?",
+        (f"PO-RAW-{number:06d}", now(), oid),
+    )
     raw.commit()
     # Receiving: lock the order and its lines, one receipt, a stock receipt per line.
     raw.begin()
     lock = "" if raw.kind == "sqlite" else " FOR UPDATE"
     raw.one("SELECT state FROM purchase_order WHERE id = ?" + lock, (oid,))
-    rows = raw.execute("SELECT id, product_id, quantity, unit_cost FROM purchase_order_line"
-                       " WHERE order_id = ? ORDER BY id" + lock, (oid,)).fetchall()
+    rows = raw.execute(
+        "SELECT id, product_id, quantity, unit_cost FROM purchase_order_line"
+        " WHERE order_id = ? ORDER BY id" + lock,
+        (oid,),
+    ).fetchall()
     rid = uuid.uuid4()
-    raw.execute("INSERT INTO purchase_receipt (id, tenant_id, number, kind, order_id,"
-                " received_at, note, created_at, updated_at, version) VALUES (?, ?, ?,"
-                " 'receipt', ?, ?, '', ?, ?, 1)", (rid, tid, f"GR-RAW-{number:06d}", oid, at,
-                                                  at, at))
+    raw.execute(
+        "INSERT INTO purchase_receipt (id, tenant_id, number, kind, order_id,"
+        " received_at, note, created_at, updated_at, version) VALUES (?, ?, ?,"
+        " 'receipt', ?, ?, '', ?, ?, 1)",
+        (rid, tid, f"GR-RAW-{number:06d}", oid, at, at, at),
+    )
     stock.raw = raw  # the stock statements join this transaction
     for line_id, pid, qty, cost in rows:
         stock.receive_in_transaction(_uuid(raw, pid), dec(qty), dec(cost))
-        raw.execute("UPDATE purchase_order_line SET received_qty = received_qty + ?,"
-                    " version = version + 1 WHERE id = ?", (dec(qty), _uuid(raw, line_id)))
-        raw.execute("INSERT INTO purchase_receipt_line (id, tenant_id, receipt_id,"
-                    " order_line_id, product_id, quantity, unit_cost, created_at, updated_at,"
-                    " version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                    (uuid.uuid4(), tid, rid, _uuid(raw, line_id), _uuid(raw, pid), dec(qty),
-                     dec(cost), at, at))
-    raw.execute("UPDATE purchase_order SET state = 'received', version = version + 1"
-                " WHERE id = ?", (oid,))
+        raw.execute(
+            "UPDATE purchase_order_line SET received_qty = received_qty + ?,"
+            " version = version + 1 WHERE id = ?",
+            (dec(qty), _uuid(raw, line_id)),
+        )
+        raw.execute(
+            "INSERT INTO purchase_receipt_line (id, tenant_id, receipt_id,"
+            " order_line_id, product_id, quantity, unit_cost, created_at, updated_at,"
+            " version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                uuid.uuid4(),
+                tid,
+                rid,
+                _uuid(raw, line_id),
+                _uuid(raw, pid),
+                dec(qty),
+                dec(cost),
+                at,
+                at,
+            ),
+        )
+    raw.execute(
+        "UPDATE purchase_order SET state = 'received', version = version + 1 WHERE id = ?", (oid,)
+    )
     raw.commit()
 
 
@@ -89,8 +142,16 @@ def purchase(ctx: Context) -> list[Result]:
     purchase.services; baseline: the same rows and stock statements by hand."""
     why = available()
     if why:
-        return [ctx.result("purchase: order of 50 lines", "orders/s", None, None,
-                           status="not available", reason=why)]
+        return [
+            ctx.result(
+                "purchase: order of 50 lines",
+                "orders/s",
+                None,
+                None,
+                status="not available",
+                reason=why,
+            )
+        ]
     from addons.contacts import services as contacts
     from addons.inventory import services as inv
     from addons.purchase import services as pur
@@ -117,15 +178,23 @@ def purchase(ctx: Context) -> list[Result]:
     def pergola() -> None:
         for _ in range(n):
             with app.app_context(), tenant_context(tid):
-                order = pur.create_order({
-                    "account_id": str(vendor), "warehouse_id": str(wid),
-                    "lines": [{"product_id": str(p), "quantity": "5", "unit_cost": str(2 + i % 7)}
-                              for i, p in enumerate(pids)]})
+                order = pur.create_order(
+                    {
+                        "account_id": str(vendor),
+                        "warehouse_id": str(wid),
+                        "lines": [
+                            {"product_id": str(p), "quantity": "5", "unit_cost": str(2 + i % 7)}
+                            for i, p in enumerate(pids)
+                        ],
+                    }
+                )
                 session.commit()
                 pur.confirm_order(order.id)
                 session.commit()
-                pur.receive(order.id, {"lines": [{"line_id": str(ln.id), "quantity": "5"}
-                                                 for ln in order.lines]})
+                pur.receive(
+                    order.id,
+                    {"lines": [{"line_id": str(ln.id), "quantity": "5"} for ln in order.lines]},
+                )
                 session.commit()
 
     def baseline() -> None:
@@ -139,6 +208,13 @@ def purchase(ctx: Context) -> list[Result]:
     t_per, t_raw = timed(pergola), timed(baseline)
     with app.app_context(), tenant_context(tid):
         states = {o.state for o in pur.list_orders().items}
-    return [ctx.result(f"purchase: order of {nlines} lines, confirm, receive", "orders/s",
-                       n / t_per, n / t_raw, states=",".join(sorted(states)),
-                       lines_per_s=round(n * nlines / t_per, 1))]
+    return [
+        ctx.result(
+            f"purchase: order of {nlines} lines, confirm, receive",
+            "orders/s",
+            n / t_per,
+            n / t_raw,
+            states=",".join(sorted(states)),
+            lines_per_s=round(n * nlines / t_per, 1),
+        )
+    ]

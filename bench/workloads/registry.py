@@ -34,10 +34,20 @@ def registry(ctx: Context) -> list[Result]:
     ids = [uuid.uuid4() for _ in range(ntenants)]
     base_ids = [uuid.uuid4() for _ in range(ntenants)]
     with app.app_context(), system_context():
-        session.execute(insert(Tenant), [
-            {"id": tid, "slug": f"bench-reg-{k}-{i:05d}", "name": f"Registry {i}",
-             "status": "active", "settings": {}}
-            for k, group in enumerate((ids, base_ids)) for i, tid in enumerate(group)])
+        session.execute(
+            insert(Tenant),
+            [
+                {
+                    "id": tid,
+                    "slug": f"bench-reg-{k}-{i:05d}",
+                    "name": f"Registry {i}",
+                    "status": "active",
+                    "settings": {},
+                }
+                for k, group in enumerate((ids, base_ids))
+                for i, tid in enumerate(group)
+            ],
+        )
         session.commit()
 
     def enable_all() -> None:
@@ -53,19 +63,32 @@ def registry(ctx: Context) -> list[Result]:
             raw.tenant_id = tid
             if raw.kind == "postgresql":  # row security: say the tenant
                 raw.execute("SELECT set_config('pergola.tenant_id', ?, true)", (str(tid),))
-            have = {r[0] for r in raw.execute(
-                "SELECT addon FROM core_tenant_addon WHERE tenant_id = ?", (tid,)).fetchall()}
+            have = {
+                r[0]
+                for r in raw.execute(
+                    "SELECT addon FROM core_tenant_addon WHERE tenant_id = ?", (tid,)
+                ).fetchall()
+            }
             at = now()
-            raw.many("INSERT INTO core_tenant_addon (tenant_id, addon, enabled_at)"
-                     " VALUES (?, ?, ?)", [(tid, n, at) for n in names if n not in have])
+            raw.many(
+                "INSERT INTO core_tenant_addon (tenant_id, addon, enabled_at) VALUES (?, ?, ?)",
+                [(tid, n, at) for n in names if n not in have],
+            )
         raw.commit()
         raw.close()
 
     t_enable, t_base_enable = timed(enable_all), timed(base_enable)
-    out = [ctx.result(f"registry: enable all {len(names)} addons for {ntenants} tenants",
-                      "tenants/s", ntenants / t_enable, ntenants / t_base_enable,
-                      seconds_total=round(t_enable, 2), addons=len(names),
-                      note="Pergola also runs each addon's addon_enabled hooks")]
+    out = [
+        ctx.result(
+            f"registry: enable all {len(names)} addons for {ntenants} tenants",
+            "tenants/s",
+            ntenants / t_enable,
+            ntenants / t_base_enable,
+            seconds_total=round(t_enable, 2),
+            addons=len(names),
+            note="Pergola also runs each addon's addon_enabled hooks",
+        )
+    ]
 
     bench = Registry([a.manifest for a in reg.addons.values()])
     bench.pm.add_hookspecs(BenchSpecs)
@@ -87,31 +110,43 @@ def registry(ctx: Context) -> list[Result]:
             for tid in visits:
                 raw.tenant_id = tid
                 raw.begin()
-                enabled = {r[0] for r in raw.execute(
-                    "SELECT addon FROM core_tenant_addon WHERE tenant_id = ?",
-                    (tid,)).fetchall()}
+                enabled = {
+                    r[0]
+                    for r in raw.execute(
+                        "SELECT addon FROM core_tenant_addon WHERE tenant_id = ?", (tid,)
+                    ).fetchall()
+                }
                 raw.commit()
-                [impl.bench_ping(1) for impl, n in zip(impls, names, strict=True)
-                 if n in enabled]
+                [impl.bench_ping(1) for impl, n in zip(impls, names, strict=True) if n in enabled]
 
         requests()  # warm the per-set caller cache
         t_req, t_base_req = timed(requests), timed(base_requests)
         raw.close()
-        out.append(ctx.result(f"registry: per request, tenancy + dispatch, {ntenants} tenants",
-                              "µs/request", t_req / nreq * 1e6, t_base_req / nreq * 1e6,
-                              higher_is_better=False,
-                              note="app context + tenant + enabled-set read + hook call"))
+        out.append(
+            ctx.result(
+                f"registry: per request, tenancy + dispatch, {ntenants} tenants",
+                "µs/request",
+                t_req / nreq * 1e6,
+                t_base_req / nreq * 1e6,
+                higher_is_better=False,
+                note="app context + tenant + enabled-set read + hook call",
+            )
+        )
         plain = bench.pm.hook.bench_ping
         with app.app_context(), tenant_context(ids[0]):
             bench.hook.bench_ping(value=1)
             t_aware = timed(lambda: [bench.hook.bench_ping(value=1) for _ in range(ncalls)])
             t_plain = timed(lambda: [plain(value=1) for _ in range(ncalls)])
-        out.append(ctx.result(f"registry: one hook call ({len(names)} addons answer)",
-                              "µs/call", t_aware / ncalls * 1e6, t_plain / ncalls * 1e6,
-                              higher_is_better=False,
-                              note="tenant-aware, enabled set cached; baseline: plain pluggy"))
+        out.append(
+            ctx.result(
+                f"registry: one hook call ({len(names)} addons answer)",
+                "µs/call",
+                t_aware / ncalls * 1e6,
+                t_plain / ncalls * 1e6,
+                higher_is_better=False,
+                note="tenant-aware, enabled set cached; baseline: plain pluggy",
+            )
+        )
     finally:
         app.extensions["pergola.registry"] = reg
     return out
-
-

@@ -17,8 +17,7 @@ from bench.workloads.products import insert_products
 SQLITE_NOTE = "SQLite: writers serialise (BEGIN IMMEDIATE), so 8 workers queue on one lock"
 
 
-def run_workers(workers: int, jobs: list[Any], make: Callable[[], Callable[[Any], None]]
-                ) -> float:
+def run_workers(workers: int, jobs: list[Any], make: Callable[[], Callable[[Any], None]]) -> float:
     """Seconds for `workers` threads (each with its own session or connection) to run
     `jobs` between them, each thread taking every `workers`-th job."""
     barrier = threading.Barrier(workers + 1)
@@ -58,14 +57,35 @@ class RawStock:
         self.raw = Raw(url, tenant_id)
         self.t, self.w = tenant_id, warehouse_id
 
-    def _movement(self, pid: uuid.UUID, kind: str, qty: Decimal, res: Decimal, after: Any,
-                  res_after: Any, cost: Decimal | None) -> None:
+    def _movement(
+        self,
+        pid: uuid.UUID,
+        kind: str,
+        qty: Decimal,
+        res: Decimal,
+        after: Any,
+        res_after: Any,
+        cost: Decimal | None,
+    ) -> None:
         self.raw.execute(
             "INSERT INTO inventory_stock_movement (id, tenant_id, created_at, product_id,"
             " warehouse_id, kind, quantity, quantity_before, quantity_after, reserved_change,"
             " reserved_after, unit_cost, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '')",
-            (uuid.uuid4(), self.t, now(), pid, self.w, kind, qty, dec(after) - qty, dec(after),
-             res, dec(res_after), cost))
+            (
+                uuid.uuid4(),
+                self.t,
+                now(),
+                pid,
+                self.w,
+                kind,
+                qty,
+                dec(after) - qty,
+                dec(after),
+                res,
+                dec(res_after),
+                cost,
+            ),
+        )
 
     def receive(self, job: tuple[uuid.UUID, Decimal, Decimal]) -> None:
         """A receipt with a unit cost: lock the product, ensure the level, update it, write
@@ -78,25 +98,39 @@ class RawStock:
         """The receipt's statements inside the caller's transaction."""
         r = self.raw
         lock = "" if r.kind == "sqlite" else " FOR NO KEY UPDATE"
-        avg = dec(r.one("SELECT average_cost FROM inventory_product WHERE id = ?" + lock,
-                        (pid,))[0])
-        if r.one("SELECT id FROM inventory_stock_level WHERE product_id = ? AND"
-                 " warehouse_id = ?", (pid, self.w)) is None:
+        avg = dec(
+            r.one("SELECT average_cost FROM inventory_product WHERE id = ?" + lock, (pid,))[0]
+        )
+        if (
+            r.one(
+                "SELECT id FROM inventory_stock_level WHERE product_id = ? AND warehouse_id = ?",
+                (pid, self.w),
+            )
+            is None
+        ):
             at = now()
-            r.execute("INSERT INTO inventory_stock_level (id, tenant_id, product_id,"
-                      " warehouse_id, on_hand, reserved, is_low, created_at, updated_at)"
-                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                      (uuid.uuid4(), self.t, pid, self.w, Decimal(0), Decimal(0), False, at, at))
-        after, res = r.one("UPDATE inventory_stock_level SET on_hand = on_hand + ?,"
-                           " updated_at = ? WHERE product_id = ? AND warehouse_id = ?"
-                           " RETURNING on_hand, reserved", (qty, now(), pid, self.w))
+            r.execute(
+                "INSERT INTO inventory_stock_level (id, tenant_id, product_id,"
+                " warehouse_id, on_hand, reserved, is_low, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (uuid.uuid4(), self.t, pid, self.w, Decimal(0), Decimal(0), False, at, at),
+            )
+        after, res = r.one(
+            "UPDATE inventory_stock_level SET on_hand = on_hand + ?,"
+            " updated_at = ? WHERE product_id = ? AND warehouse_id = ?"
+            " RETURNING on_hand, reserved",
+            (qty, now(), pid, self.w),
+        )
         self._movement(pid, "receipt", qty, Decimal(0), after, res, cost)
-        total = dec(r.one("SELECT sum(on_hand) FROM inventory_stock_level WHERE"
-                          " product_id = ?", (pid,))[0])
+        total = dec(
+            r.one("SELECT sum(on_hand) FROM inventory_stock_level WHERE product_id = ?", (pid,))[0]
+        )
         before = total - qty
         new = cost if before <= 0 else ((avg * before + cost * qty) / total)
-        r.execute("UPDATE inventory_product SET average_cost = ? WHERE id = ?",
-                  (new.quantize(Decimal("0.0001")), pid))
+        r.execute(
+            "UPDATE inventory_product SET average_cost = ? WHERE id = ?",
+            (new.quantize(Decimal("0.0001")), pid),
+        )
 
     def hot(self, job: tuple[str, uuid.UUID]) -> bool:
         """A guarded reservation or issue of 1 unit; False when refused (nothing left)."""
@@ -105,9 +139,12 @@ class RawStock:
         r = self.raw
         r.begin()
         change = "reserved = reserved + ?" if kind == "reservation" else "on_hand = on_hand - ?"
-        row = r.one(f"UPDATE inventory_stock_level SET {change}, updated_at = ? WHERE"
-                    " product_id = ? AND warehouse_id = ? AND on_hand - reserved - ? >= 0"
-                    " RETURNING on_hand, reserved", (one, now(), pid, self.w, one))
+        row = r.one(
+            f"UPDATE inventory_stock_level SET {change}, updated_at = ? WHERE"
+            " product_id = ? AND warehouse_id = ? AND on_hand - reserved - ? >= 0"
+            " RETURNING on_hand, reserved",
+            (one, now(), pid, self.w, one),
+        )
         if row is None:
             r.rollback()
             return False
@@ -119,8 +156,7 @@ class RawStock:
         return True
 
 
-def _setup(ctx: Context, slug: str, products: int) -> tuple[uuid.UUID, uuid.UUID,
-                                                             list[uuid.UUID]]:
+def _setup(ctx: Context, slug: str, products: int) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
     """A tenant with a warehouse and `products` products (bulk-inserted)."""
     from addons.inventory import services as inv
     from core.db import session
@@ -149,11 +185,17 @@ def _invariants(ctx: Context, tid: uuid.UUID) -> dict[str, Any]:
 
         # Compared in Python: SQLite keeps these numbers as text, where `< 0` is textual.
         levels = session.execute(select(StockLevel.on_hand, StockLevel.reserved)).all()
-        negative = sum(1 for on_hand, reserved in levels
-                       if on_hand < 0 or reserved < 0 or on_hand - reserved < 0)
+        negative = sum(
+            1
+            for on_hand, reserved in levels
+            if on_hand < 0 or reserved < 0 or on_hand - reserved < 0
+        )
         mismatches = len(inv.ledger_mismatches())
-    return {"negative_levels": negative, "ledger_mismatches": mismatches,
-            "invariants": "pass" if not negative and not mismatches else "FAIL"}
+    return {
+        "negative_levels": negative,
+        "ledger_mismatches": mismatches,
+        "invariants": "pass" if not negative and not mismatches else "FAIL",
+    }
 
 
 @workload("receipts", products=(200, 8))
@@ -174,6 +216,7 @@ def receipts(ctx: Context) -> list[Result]:
             with app.app_context(), tenant_context(tid):
                 inv.receive(job[0], wid, job[1], unit_cost=job[2])
                 session.commit()
+
         return op
 
     def baseline() -> Callable[[Any], None]:
@@ -187,8 +230,15 @@ def receipts(ctx: Context) -> list[Result]:
         extra: dict[str, Any] = {"workers": workers}
         if ctx.db == "sqlite" and workers > 1:
             extra["note"] = SQLITE_NOTE
-        out.append(ctx.result(f"receipts: {workers} worker{'s' if workers > 1 else ''}",
-                              "receipts/s", n / t_per, n / t_raw, **extra))
+        out.append(
+            ctx.result(
+                f"receipts: {workers} worker{'s' if workers > 1 else ''}",
+                "receipts/s",
+                n / t_per,
+                n / t_raw,
+                **extra,
+            )
+        )
     inv_check = _invariants(ctx, tid)
     out[-1].extra.update(inv_check)
     return out
@@ -236,6 +286,7 @@ def hot_stock(ctx: Context) -> list[Result]:
                     session.rollback()
                     with lock:
                         refused["pergola"] += 1
+
         return op
 
     def baseline() -> Callable[[Any], None]:
@@ -245,16 +296,23 @@ def hot_stock(ctx: Context) -> list[Result]:
             if not rs.hot((job[0], base_pids[job[1]])):
                 with lock:
                     refused["baseline"] += 1
+
         return op
 
     t_per = run_workers(workers, plan, pergola)
     t_raw = run_workers(workers, plan, baseline)
-    extra: dict[str, Any] = {"workers": workers, "refused": refused["pergola"],
-                             "baseline_refused": refused["baseline"],
-                             **_invariants(ctx, tid)}
+    extra: dict[str, Any] = {
+        "workers": workers,
+        "refused": refused["pergola"],
+        "baseline_refused": refused["baseline"],
+        **_invariants(ctx, tid),
+    }
     base_inv = _invariants(ctx, base_tid)
     extra["baseline_invariants"] = base_inv["invariants"]
     if ctx.db == "sqlite":
         extra["note"] = SQLITE_NOTE
-    return [ctx.result("hot stock: reserve/issue, 8 workers", "ops/s", total / t_per,
-                       total / t_raw, **extra)]
+    return [
+        ctx.result(
+            "hot stock: reserve/issue, 8 workers", "ops/s", total / t_per, total / t_raw, **extra
+        )
+    ]

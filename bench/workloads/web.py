@@ -39,14 +39,18 @@ def fill_movements(raw: Raw, tid: uuid.UUID, pid: uuid.UUID, wid: uuid.UUID, n: 
             " warehouse_id, kind, quantity, quantity_before, quantity_after, reserved_change,"
             " reserved_after, reason) SELECT lower(hex(randomblob(16))), ?,"
             " strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || n || ' seconds'), ?, ?, 'receipt',"
-            " '0', '0', '0', '0', '0', 'bench' FROM k", (n, tid, pid, wid))
+            " '0', '0', '0', '0', '0', 'bench' FROM k",
+            (n, tid, pid, wid),
+        )
     else:
         raw.execute(
             "INSERT INTO inventory_stock_movement (id, tenant_id, created_at, product_id,"
             " warehouse_id, kind, quantity, quantity_before, quantity_after, reserved_change,"
             " reserved_after, reason) SELECT gen_random_uuid(), ?, now() - n * interval"
             " '1 second', ?, ?, 'receipt', 0, 0, 0, 0, 0, 'bench'"
-            " FROM generate_series(1, ?) AS n", (tid, pid, wid, n))
+            " FROM generate_series(1, ?) AS n",
+            (tid, pid, wid, n),
+        )
     raw.commit()
     if raw.kind == "postgresql":
         raw.conn.autocommit = True
@@ -71,8 +75,9 @@ def web(ctx: Context) -> list[Result]:
     tid, _ = new_tenant(app, "bench-web")
     with app.app_context():
         with system_context():
-            services.create_user("web@bench.example", tenant_slug="bench-web",
-                                 password=PASSWORD, roles=["admin"])
+            services.create_user(
+                "web@bench.example", tenant_slug="bench-web", password=PASSWORD, roles=["admin"]
+            )
         with tenant_context(tid):
             wid = inv.create_warehouse({"code": "MAIN", "name": "Main"}).id
         session.commit()
@@ -86,8 +91,9 @@ def web(ctx: Context) -> list[Result]:
     fill_seconds = timed(lambda: fill_movements(raw, tid, hist, wid, nmov))
 
     client = app.test_client()
-    resp = client.post("/login", data={"email": "web@bench.example", "password": PASSWORD,
-                                       "tenant": "bench-web"})
+    resp = client.post(
+        "/login", data={"email": "web@bench.example", "password": PASSWORD, "tenant": "bench-web"}
+    )
     if resp.status_code != 302:
         raise RuntimeError(f"login: {resp.status_code}")
 
@@ -96,45 +102,65 @@ def web(ctx: Context) -> list[Result]:
             r = client.get(path)
             if r.status_code != 200:
                 raise RuntimeError(f"{path}: {r.status_code} {r.get_data(True)[:200]}")
+
         return run
 
     def base_list() -> str:
         raw.begin()
-        total = raw.one("SELECT count(*) FROM inventory_product WHERE tenant_id = ? AND"
-                        " deleted_at IS NULL", (tid,))[0]
+        total = raw.one(
+            "SELECT count(*) FROM inventory_product WHERE tenant_id = ? AND deleted_at IS NULL",
+            (tid,),
+        )[0]
         rows = raw.execute(
             "SELECT p.sku, p.name, p.status, t.on_hand, t.reserved FROM inventory_product p"
             " LEFT JOIN (SELECT product_id, sum(on_hand) AS on_hand, sum(reserved) AS reserved"
             " FROM inventory_stock_level WHERE tenant_id = ? GROUP BY product_id) t"
             " ON t.product_id = p.id WHERE p.tenant_id = ? AND p.deleted_at IS NULL"
-            " ORDER BY p.sku_key LIMIT 50", (tid, tid)).fetchall()
+            " ORDER BY p.sku_key LIMIT 50",
+            (tid, tid),
+        ).fetchall()
         raw.commit()
         return f"<p>{total}</p>" + "".join(
-            f"<tr><td>{escape(str(c))}</td></tr>" for r in rows for c in r)
+            f"<tr><td>{escape(str(c))}</td></tr>" for r in rows for c in r
+        )
 
     def base_detail() -> str:
         raw.begin()
-        product = raw.one("SELECT * FROM inventory_product WHERE id = ? AND tenant_id = ?",
-                          (hist, tid))
-        levels = raw.execute("SELECT * FROM inventory_stock_level WHERE product_id = ? AND"
-                             " tenant_id = ?", (hist, tid)).fetchall()
-        moves = raw.execute("SELECT * FROM inventory_stock_movement WHERE tenant_id = ? AND"
-                            " product_id = ? ORDER BY created_at DESC, id DESC LIMIT 26",
-                            (tid, hist)).fetchall()
+        product = raw.one(
+            "SELECT * FROM inventory_product WHERE id = ? AND tenant_id = ?", (hist, tid)
+        )
+        levels = raw.execute(
+            "SELECT * FROM inventory_stock_level WHERE product_id = ? AND tenant_id = ?",
+            (hist, tid),
+        ).fetchall()
+        moves = raw.execute(
+            "SELECT * FROM inventory_stock_movement WHERE tenant_id = ? AND"
+            " product_id = ? ORDER BY created_at DESC, id DESC LIMIT 26",
+            (tid, hist),
+        ).fetchall()
         raw.commit()
-        return "".join(f"<td>{escape(str(c))}</td>" for r in [product, *levels, *moves]
-                       for c in r)
+        return "".join(f"<td>{escape(str(c))}</td>" for r in [product, *levels, *moves] for c in r)
 
     list_path = "/inventory/products"
     detail_path = f"/inventory/products/{hist}"
     out = [
-        ctx.result("web: product list page (50 rows)", "ms",
-                   median_ms(get(list_path), repeat), median_ms(base_list, repeat),
-                   higher_is_better=False, stat="median"),
-        ctx.result(f"web: product page, {nmov:,} movements", "ms",
-                   median_ms(get(detail_path), repeat), median_ms(base_detail, repeat),
-                   higher_is_better=False, stat="median",
-                   fill_seconds=round(fill_seconds, 2)),
+        ctx.result(
+            "web: product list page (50 rows)",
+            "ms",
+            median_ms(get(list_path), repeat),
+            median_ms(base_list, repeat),
+            higher_is_better=False,
+            stat="median",
+        ),
+        ctx.result(
+            f"web: product page, {nmov:,} movements",
+            "ms",
+            median_ms(get(detail_path), repeat),
+            median_ms(base_detail, repeat),
+            higher_is_better=False,
+            stat="median",
+            fill_seconds=round(fill_seconds, 2),
+        ),
     ]
     raw.close()
     return out

@@ -85,11 +85,13 @@ def new_addon(name: str, dest: Path, model: str = "Item") -> Scaffolded:
     if not NAME_RE.match(name) or name == "core":
         raise ValidationError(
             f"invalid addon name {name!r}: use 2-40 lower-case letters, digits or '_', "
-            "starting with a letter (and not 'core')", field="name",
+            "starting with a letter (and not 'core')",
+            field="name",
         )
     if not MODEL_RE.match(model):
-        raise ValidationError(f"invalid model name {model!r}: use a CamelCase class name",
-                              field="model")
+        raise ValidationError(
+            f"invalid model name {model!r}: use a CamelCase class name", field="model"
+        )
     values = variables(name, model)
     root = dest / values["project"]
     if root.exists():
@@ -97,9 +99,11 @@ def new_addon(name: str, dest: Path, model: str = "Item") -> Scaffolded:
     written = []
     for source in sorted(TEMPLATE_DIR.rglob("*.tmpl")):
         relative = str(source.relative_to(TEMPLATE_DIR))[: -len(".tmpl")]
-        relative = (relative.replace("__package__", values["package"])
-                    .replace("__revision__", values["revision"])
-                    .replace("__name__", name))
+        relative = (
+            relative.replace("__package__", values["package"])
+            .replace("__revision__", values["revision"])
+            .replace("__name__", name)
+        )
         target = root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -1,11 +1,11 @@
 """The JSON API toolkit: an addon declares `Resource`s, the kernel serves them under /api/v1.
 
-    from core.api import Action, Resource
+from core.api import Action, Resource
 
-    @hookimpl
-    def register_api_resources():
-        return [Resource("accounts", Account, AccountSchema, "contacts.accounts",
-                         filterable=("name",), sortable=("name",), searchable=("name",))]
+@hookimpl
+def register_api_resources():
+    return [Resource("accounts", Account, AccountSchema, "contacts.accounts",
+                     filterable=("name",), sortable=("name",), searchable=("name",))]
 """
 
 from __future__ import annotations
@@ -31,8 +31,10 @@ def resource_blueprints(registry: Registry) -> list[tuple[str, Blueprint]]:
     for owner, result in registry.results_by_owner("register_api_resources"):
         for resource in result or []:
             if not isinstance(resource, Resource):
-                raise TypeError(f"addon {owner!r}: register_api_resources returned "
-                                f"{resource!r}, not a core.api.Resource")
+                raise TypeError(
+                    f"addon {owner!r}: register_api_resources returned "
+                    f"{resource!r}, not a core.api.Resource"
+                )
             by_owner.setdefault(owner, []).append(resource)
     blueprints = []
     for owner, resources in by_owner.items():

@@ -59,8 +59,9 @@ def json_body() -> Any:
     where = _nul_path(data, "")
     if where is not None:
         # PostgreSQL cannot store NUL in text; say so rather than fail on the way in.
-        raise ValidationError("text must not contain NUL (\\u0000) characters",
-                              field=where or "body")
+        raise ValidationError(
+            "text must not contain NUL (\\u0000) characters", field=where or "body"
+        )
     return data
 
 
@@ -114,8 +115,9 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def load(schema: marshmallow.Schema, data: Any, *, partial: bool = False,
-         prefix: str = "") -> dict[str, Any]:
+def load(
+    schema: marshmallow.Schema, data: Any, *, partial: bool = False, prefix: str = ""
+) -> dict[str, Any]:
     """`schema.load(data)`, its errors turned into a `ValidationError` naming each field."""
     try:
         return dict(schema.load(data, partial=partial))

@@ -33,8 +33,9 @@ def openapi() -> Any:
         owner = registry.blueprint_owner(name)  # None: the kernel's
         if owner is not None and owner not in enabled:
             continue
-        pairs.extend((getattr(blueprint, "pergola_addon", KERNEL), r)
-                     for r in resources_of(blueprint))
+        pairs.extend(
+            (getattr(blueprint, "pergola_addon", KERNEL), r) for r in resources_of(blueprint)
+        )
     return jsonify(build_document(pairs))
 
 

@@ -45,8 +45,11 @@ def _request_hash() -> str:
 
 
 def _find(key: str) -> IdempotencyKey | None:
-    return session.scalar(select(IdempotencyKey).where(
-        IdempotencyKey.principal == _principal_key(), IdempotencyKey.key == key))
+    return session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.principal == _principal_key(), IdempotencyKey.key == key
+        )
+    )
 
 
 def idempotent(view: F) -> F:
@@ -67,15 +70,23 @@ def idempotent(view: F) -> F:
             if seen.request_hash != digest:
                 raise Conflict(
                     f"{HEADER} {key!r} was already used for a different request; "
-                    "use a new key for a new request", details={HEADER: ["already used"]})
+                    "use a new key for a new request",
+                    details={HEADER: ["already used"]},
+                )
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         response = make_response(view(*args, **kwargs))
         if 200 <= response.status_code < 300:
-            session.add(IdempotencyKey(principal=_principal_key(), key=key, request_hash=digest,
-                                       status=response.status_code,
-                                       body=response.get_data(as_text=True)))
+            session.add(
+                IdempotencyKey(
+                    principal=_principal_key(),
+                    key=key,
+                    request_hash=digest,
+                    status=response.status_code,
+                    body=response.get_data(as_text=True),
+                )
+            )
         return _commit(response, key)
 
     return wrapper  # type: ignore[return-value]
@@ -92,13 +103,16 @@ def _commit(response: Response, key: str | None = None) -> Response:
         if key is None:
             raise
         # The same key raced in from a parallel request, which won: this one's work is undone.
-        raise Conflict(f"a request with {HEADER} {key!r} is already being processed",
-                       details={HEADER: ["in use"]}) from exc
+        raise Conflict(
+            f"a request with {HEADER} {key!r} is already being processed",
+            details={HEADER: ["in use"]},
+        ) from exc
     return response
 
 
 def purge(older_than: dt.timedelta = dt.timedelta(hours=24)) -> int:
     """Forget the current tenant's keys older than `older_than`; returns how many."""
-    result = session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.created_at < utcnow() - older_than))
+    result = session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - older_than)
+    )
     return int(getattr(result, "rowcount", 0) or 0)

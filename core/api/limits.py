@@ -18,8 +18,12 @@ def api_limit() -> str:
     env `PERGOLA_API_RATE_LIMIT`, else 600 per minute (Flask-Limiter notation)."""
     settings = current_app.config.get("PERGOLA")
     extra = settings.extra if settings is not None else {}
-    return str(current_app.config.get("API_RATE_LIMIT") or extra.get("api_rate_limit")
-               or os.environ.get("PERGOLA_API_RATE_LIMIT") or DEFAULT_API_LIMIT)
+    return str(
+        current_app.config.get("API_RATE_LIMIT")
+        or extra.get("api_rate_limit")
+        or os.environ.get("PERGOLA_API_RATE_LIMIT")
+        or DEFAULT_API_LIMIT
+    )
 
 
 def api_rate_key() -> str:

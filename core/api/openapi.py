@@ -43,47 +43,103 @@ class SpecBuilder:
     def __init__(self, title: str = "Pergola API") -> None:
         self.plugin = MarshmallowPlugin()
         self.spec = APISpec(
-            title=title, version="1", openapi_version=OPENAPI_VERSION, plugins=[self.plugin],
-            info={"description": "The JSON API of the addons enabled for your tenant. Every "
-                                 "answer is an envelope: success, data or error, meta."},
+            title=title,
+            version="1",
+            openapi_version=OPENAPI_VERSION,
+            plugins=[self.plugin],
+            info={
+                "description": "The JSON API of the addons enabled for your tenant. Every "
+                "answer is an envelope: success, data or error, meta."
+            },
         )
         self.spec.components.security_scheme(
-            "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-                           "description": "Access token from POST /api/v1/auth/login"})
+            "bearerAuth",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "Access token from POST /api/v1/auth/login",
+            },
+        )
         self.spec.components.security_scheme(
-            "apiKey", {"type": "http", "scheme": "bearer",
-                       "description": "An API key (pgk_...) sent as the bearer token"})
+            "apiKey",
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (pgk_...) sent as the bearer token",
+            },
+        )
         self._common_components()
 
     # --- components -------------------------------------------------------------------
 
     def _common_components(self) -> None:
         c = self.spec.components
-        c.schema("Meta", {"type": "object", "properties": {
-            "request_id": {"type": "string", "nullable": True},
-            "timestamp": {"type": "string", "format": "date-time"},
-            "pagination": {"type": "object", "properties": {
-                "page": {"type": "integer"}, "per_page": {"type": "integer"},
-                "total": {"type": "integer"}, "total_pages": {"type": "integer"},
-                "next_cursor": {"type": "string", "nullable": True}}},
-        }, "required": ["request_id", "timestamp"]})
-        c.schema("Error", {"type": "object", "properties": {
-            "success": {"type": "boolean", "enum": [False]},
-            "error": {"type": "object", "properties": {
-                "code": {"type": "string", "example": "VALIDATION_ERROR"},
-                "message": {"type": "string"},
-                "details": {"type": "object", "additionalProperties": True}},
-                "required": ["code", "message"]},
-            "meta": {"$ref": "#/components/schemas/Meta"},
-        }, "required": ["success", "error", "meta"]})
-        c.schema("Deleted", {"type": "object", "properties": {
-            "id": {"type": "string", "format": "uuid"}, "deleted": {"type": "boolean"}}})
+        c.schema(
+            "Meta",
+            {
+                "type": "object",
+                "properties": {
+                    "request_id": {"type": "string", "nullable": True},
+                    "timestamp": {"type": "string", "format": "date-time"},
+                    "pagination": {
+                        "type": "object",
+                        "properties": {
+                            "page": {"type": "integer"},
+                            "per_page": {"type": "integer"},
+                            "total": {"type": "integer"},
+                            "total_pages": {"type": "integer"},
+                            "next_cursor": {"type": "string", "nullable": True},
+                        },
+                    },
+                },
+                "required": ["request_id", "timestamp"],
+            },
+        )
+        c.schema(
+            "Error",
+            {
+                "type": "object",
+                "properties": {
+                    "success": {"type": "boolean", "enum": [False]},
+                    "error": {
+                        "type": "object",
+                        "properties": {
+                            "code": {"type": "string", "example": "VALIDATION_ERROR"},
+                            "message": {"type": "string"},
+                            "details": {"type": "object", "additionalProperties": True},
+                        },
+                        "required": ["code", "message"],
+                    },
+                    "meta": {"$ref": "#/components/schemas/Meta"},
+                },
+                "required": ["success", "error", "meta"],
+            },
+        )
+        c.schema(
+            "Deleted",
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "deleted": {"type": "boolean"},
+                },
+            },
+        )
         for status, text in {**ERROR_STATUSES, **WRITE_STATUSES}.items():
-            c.response(f"E{status}", {"description": text, "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Error"}}}})
+            c.response(
+                f"E{status}",
+                {
+                    "description": text,
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
+                },
+            )
 
-    def json_schema(self, schema: type[Schema], *, output: bool, partial: bool = False
-                    ) -> dict[str, Any]:
+    def json_schema(
+        self, schema: type[Schema], *, output: bool, partial: bool = False
+    ) -> dict[str, Any]:
         """`schema` as JSON Schema: for answers (every field optional: `fields=` may drop
         any) or for requests (no read-only fields)."""
         converter = self.plugin.converter
@@ -101,8 +157,10 @@ class SpecBuilder:
                 if output:
                     prop.update(type="string", pattern=DECIMAL_PATTERN)
                 else:
-                    prop["oneOf"] = [{"type": "string", "pattern": DECIMAL_PATTERN},
-                                     {"type": "number"}]
+                    prop["oneOf"] = [
+                        {"type": "string", "pattern": DECIMAL_PATTERN},
+                        {"type": "number"},
+                    ]
             if not output and (prop.get("readOnly") or field.dump_only):
                 props.pop(field.data_key or name)
         if output:
@@ -126,110 +184,231 @@ class SpecBuilder:
         base = _camel(addon, r.name)
         item = self.json_schema(r.schema, output=True)
         for rel, rel_schema in r.expandable.items():
-            nested = self._component(f"{base}{_camel(rel)}", self.json_schema(rel_schema,
-                                                                               output=True))
+            nested = self._component(
+                f"{base}{_camel(rel)}", self.json_schema(rel_schema, output=True)
+            )
             many: bool = bool(sa_inspect(r.model).relationships[rel].uselist)
-            item["properties"][rel] = ({"type": "array", "items": nested} if many
-                                       else {**nested, "nullable": True})
+            item["properties"][rel] = (
+                {"type": "array", "items": nested} if many else {**nested, "nullable": True}
+            )
         item_ref = self._component(base, item)
-        create_ref = self._component(f"{base}Create",
-                                     self.json_schema(r.input_create, output=False))
-        patch_ref = self._component(f"{base}Patch",
-                                    self.json_schema(r.input_update, output=False, partial=True))
+        create_ref = self._component(
+            f"{base}Create", self.json_schema(r.input_create, output=False)
+        )
+        patch_ref = self._component(
+            f"{base}Patch", self.json_schema(r.input_update, output=False, partial=True)
+        )
         tag = f"{addon}: {r.name}"
         self.spec.tag({"name": tag, "description": r.summary or r.name})
         path = f"/api/v1/{addon}/{r.name}"
         record = f"{path}/{{id}}"
-        id_param = {"name": "id", "in": "path", "required": True,
-                    "schema": {"type": "string", "format": "uuid"}}
+        id_param = {
+            "name": "id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid"},
+        }
         one = self._envelope(item_ref)
-        etag_header = {"ETag": {"description": "The record's version, for If-Match",
-                                "schema": {"type": "string"}}}
-        if_match = {"name": "If-Match", "in": "header", "required": False,
-                    "schema": {"type": "string"},
-                    "description": "The ETag you read; a stale one answers 412"}
-        idem = {"name": "Idempotency-Key", "in": "header", "required": False,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255,
-                           "pattern": r"^[\x21-\x7e]+$"},
-                "description": "Retrying with the same key and body replays the first answer"}
-        self.spec.path(path=path, operations={
-            "get": self._op(tag, f"List {r.name}", r.permission("read"),
-                            {"200": self._ok("The page of records", self._envelope(
-                                {"type": "array", "items": item_ref}))},
-                            parameters=self._list_params(r)),
-            "post": self._op(tag, f"Create one of {r.name}", r.permission("create"),
-                             {"201": self._ok("Created", one, etag_header)}, write=True,
-                             body=create_ref, parameters=[idem]),
-        })
-        bulk_body = {"type": "object", "additionalProperties": False, "required": ["items"],
-                     "properties": {"items": {"type": "array", "items": create_ref,
-                                              "minItems": 1, "maxItems": MAX_BULK}}}
-        self.spec.path(path=f"{path}/bulk", operations={
-            "post": self._op(tag, f"Create up to {MAX_BULK} {r.name}, all or nothing",
-                             r.permission("create"),
-                             {"201": self._ok("All created", self._envelope(
-                                 {"type": "array", "items": item_ref}))}, write=True,
-                             body=bulk_body, parameters=[idem]),
-        })
-        self.spec.path(path=record, parameters=[id_param], operations={
-            "get": self._op(tag, f"One of {r.name}", r.permission("read"),
-                            {"200": self._ok("The record", one, etag_header)},
-                            parameters=self._read_params(r)),
-            "put": self._op(tag, "Replace every field", r.permission("update"),
-                            {"200": self._ok("Updated", one, etag_header)}, write=True,
-                            body=create_ref, parameters=[if_match]),
-            "patch": self._op(tag, "Change the given fields", r.permission("update"),
-                              {"200": self._ok("Updated", one, etag_header)}, write=True,
-                              body=patch_ref, parameters=[if_match]),
-            "delete": self._op(tag, "Delete (soft when the model keeps deleted rows)",
-                               r.permission("delete"),
-                               {"200": self._ok("Deleted", self._envelope(
-                                   {"$ref": "#/components/schemas/Deleted"}))}, write=True,
-                               parameters=[if_match]),
-        })
+        etag_header = {
+            "ETag": {
+                "description": "The record's version, for If-Match",
+                "schema": {"type": "string"},
+            }
+        }
+        if_match = {
+            "name": "If-Match",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "The ETag you read; a stale one answers 412",
+        }
+        idem = {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "pattern": r"^[\x21-\x7e]+$",
+            },
+            "description": "Retrying with the same key and body replays the first answer",
+        }
+        self.spec.path(
+            path=path,
+            operations={
+                "get": self._op(
+                    tag,
+                    f"List {r.name}",
+                    r.permission("read"),
+                    {
+                        "200": self._ok(
+                            "The page of records",
+                            self._envelope({"type": "array", "items": item_ref}),
+                        )
+                    },
+                    parameters=self._list_params(r),
+                ),
+                "post": self._op(
+                    tag,
+                    f"Create one of {r.name}",
+                    r.permission("create"),
+                    {"201": self._ok("Created", one, etag_header)},
+                    write=True,
+                    body=create_ref,
+                    parameters=[idem],
+                ),
+            },
+        )
+        bulk_body = {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["items"],
+            "properties": {
+                "items": {"type": "array", "items": create_ref, "minItems": 1, "maxItems": MAX_BULK}
+            },
+        }
+        self.spec.path(
+            path=f"{path}/bulk",
+            operations={
+                "post": self._op(
+                    tag,
+                    f"Create up to {MAX_BULK} {r.name}, all or nothing",
+                    r.permission("create"),
+                    {
+                        "201": self._ok(
+                            "All created", self._envelope({"type": "array", "items": item_ref})
+                        )
+                    },
+                    write=True,
+                    body=bulk_body,
+                    parameters=[idem],
+                ),
+            },
+        )
+        self.spec.path(
+            path=record,
+            parameters=[id_param],
+            operations={
+                "get": self._op(
+                    tag,
+                    f"One of {r.name}",
+                    r.permission("read"),
+                    {"200": self._ok("The record", one, etag_header)},
+                    parameters=self._read_params(r),
+                ),
+                "put": self._op(
+                    tag,
+                    "Replace every field",
+                    r.permission("update"),
+                    {"200": self._ok("Updated", one, etag_header)},
+                    write=True,
+                    body=create_ref,
+                    parameters=[if_match],
+                ),
+                "patch": self._op(
+                    tag,
+                    "Change the given fields",
+                    r.permission("update"),
+                    {"200": self._ok("Updated", one, etag_header)},
+                    write=True,
+                    body=patch_ref,
+                    parameters=[if_match],
+                ),
+                "delete": self._op(
+                    tag,
+                    "Delete (soft when the model keeps deleted rows)",
+                    r.permission("delete"),
+                    {
+                        "200": self._ok(
+                            "Deleted", self._envelope({"$ref": "#/components/schemas/Deleted"})
+                        )
+                    },
+                    write=True,
+                    parameters=[if_match],
+                ),
+            },
+        )
         for action in r.actions:
             self._add_action(addon, r, action, tag, record, id_param, one, [if_match, idem])
 
-    def _add_action(self, addon: str, r: Resource, action: Action, tag: str, record: str,
-                    id_param: dict[str, Any], one: dict[str, Any],
-                    params: list[dict[str, Any]]) -> None:
+    def _add_action(
+        self,
+        addon: str,
+        r: Resource,
+        action: Action,
+        tag: str,
+        record: str,
+        id_param: dict[str, Any],
+        one: dict[str, Any],
+        params: list[dict[str, Any]],
+    ) -> None:
         body = None
         if action.schema is not None:
-            body = self._component(f"{_camel(addon, r.name, action.name)}Input",
-                                   self.json_schema(action.schema, output=False))
-        self.spec.path(path=f"{record}/{action.name}", parameters=[id_param], operations={
-            "post": self._op(tag, action.summary or action.name, action.permission,
-                             {str(action.status): self._ok("Done", self._envelope({}))},
-                             write=True, body=body, parameters=params,
-                             body_required=body is not None),
-        })
+            body = self._component(
+                f"{_camel(addon, r.name, action.name)}Input",
+                self.json_schema(action.schema, output=False),
+            )
+        self.spec.path(
+            path=f"{record}/{action.name}",
+            parameters=[id_param],
+            operations={
+                "post": self._op(
+                    tag,
+                    action.summary or action.name,
+                    action.permission,
+                    {str(action.status): self._ok("Done", self._envelope({}))},
+                    write=True,
+                    body=body,
+                    parameters=params,
+                    body_required=body is not None,
+                ),
+            },
+        )
 
     @staticmethod
     def _envelope(data: dict[str, Any]) -> dict[str, Any]:
-        return {"type": "object", "required": ["success", "data", "meta"], "properties": {
-            "success": {"type": "boolean", "enum": [True]}, "data": data,
-            "meta": {"$ref": "#/components/schemas/Meta"}}}
+        return {
+            "type": "object",
+            "required": ["success", "data", "meta"],
+            "properties": {
+                "success": {"type": "boolean", "enum": [True]},
+                "data": data,
+                "meta": {"$ref": "#/components/schemas/Meta"},
+            },
+        }
 
     @staticmethod
-    def _ok(text: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
-            ) -> dict[str, Any]:
-        answer: dict[str, Any] = {"description": text,
-                                  "content": {"application/json": {"schema": schema}}}
+    def _ok(
+        text: str, schema: dict[str, Any], headers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "description": text,
+            "content": {"application/json": {"schema": schema}},
+        }
         if headers:
             answer["headers"] = headers
         return answer
 
     @staticmethod
-    def _op(tag: str, summary: str, permission: str, answers: dict[str, Any], *,
-            write: bool = False, body: dict[str, Any] | None = None,
-            parameters: list[dict[str, Any]] | None = None,
-            body_required: bool = True) -> dict[str, Any]:
+    def _op(
+        tag: str,
+        summary: str,
+        permission: str,
+        answers: dict[str, Any],
+        *,
+        write: bool = False,
+        body: dict[str, Any] | None = None,
+        parameters: list[dict[str, Any]] | None = None,
+        body_required: bool = True,
+    ) -> dict[str, Any]:
         responses = dict(answers)
         statuses = {**ERROR_STATUSES, **(WRITE_STATUSES if write else {})}
         for status in statuses:
             responses[status] = {"$ref": f"#/components/responses/E{status}"}
         op: dict[str, Any] = {
-            "tags": [tag], "summary": summary,
+            "tags": [tag],
+            "summary": summary,
             "description": f"Needs permission `{permission}`.",
             "security": [{"bearerAuth": []}, {"apiKey": []}],
             "responses": responses,
@@ -237,13 +416,16 @@ class SpecBuilder:
         if parameters:
             op["parameters"] = parameters
         if body is not None:
-            op["requestBody"] = {"required": body_required,
-                                 "content": {"application/json": {"schema": body}}}
+            op["requestBody"] = {
+                "required": body_required,
+                "content": {"application/json": {"schema": body}},
+            }
         return op
 
     def _field_schema(self, r: Resource, name: str) -> dict[str, Any]:
-        prop = dict(self.json_schema(r.schema, output=True)["properties"].get(
-            name, {"type": "string"}))
+        prop = dict(
+            self.json_schema(r.schema, output=True)["properties"].get(name, {"type": "string"})
+        )
         prop.pop("readOnly", None)
         prop.pop("default", None)
         prop.pop("nullable", None)
@@ -251,43 +433,82 @@ class SpecBuilder:
 
     def _read_params(self, r: Resource) -> list[dict[str, Any]]:
         names = sorted(self.json_schema(r.schema, output=True)["properties"])
-        params = [{"name": "fields", "in": "query", "required": False,
-                   "description": f"Comma-separated subset of: {', '.join(names)}",
-                   "schema": {"type": "string"}}]
+        params = [
+            {
+                "name": "fields",
+                "in": "query",
+                "required": False,
+                "description": f"Comma-separated subset of: {', '.join(names)}",
+                "schema": {"type": "string"},
+            }
+        ]
         if r.expandable:
-            params.append({"name": "expand", "in": "query", "required": False,
-                           "description": f"Relations to embed: {', '.join(r.expandable)}",
-                           "schema": {"type": "string"}})
+            params.append(
+                {
+                    "name": "expand",
+                    "in": "query",
+                    "required": False,
+                    "description": f"Relations to embed: {', '.join(r.expandable)}",
+                    "schema": {"type": "string"},
+                }
+            )
         return params
 
     def _list_params(self, r: Resource) -> list[dict[str, Any]]:
         sortable = sorted({*r.sortable, *r.default_sort, "id"} - {""})
         params: list[dict[str, Any]] = [
-            {"name": "page", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "default": 1}},
-            {"name": "per_page", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE,
-                        "default": 25}},
-            {"name": "cursor", "in": "query", "required": False,
-             "description": "Walk with cursors: empty for the first page, then next_cursor",
-             "schema": {"type": "string"}},
-            {"name": "sort", "in": "query", "required": False,
-             "description": f"Comma-separated, '-' for descending: {', '.join(sortable)}",
-             "schema": {"type": "string"}},
+            {
+                "name": "page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "default": 1},
+            },
+            {
+                "name": "per_page",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE, "default": 25},
+            },
+            {
+                "name": "cursor",
+                "in": "query",
+                "required": False,
+                "description": "Walk with cursors: empty for the first page, then next_cursor",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "sort",
+                "in": "query",
+                "required": False,
+                "description": f"Comma-separated, '-' for descending: {', '.join(sortable)}",
+                "schema": {"type": "string"},
+            },
             *self._read_params(r),
         ]
         if r.searchable:
-            params.append({"name": "q", "in": "query", "required": False,
-                           "description": f"Text search in {', '.join(r.searchable)}",
-                           "schema": {"type": "string"}})
+            params.append(
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "description": f"Text search in {', '.join(r.searchable)}",
+                    "schema": {"type": "string"},
+                }
+            )
         for name in r.filterable:
             field_schema = self._field_schema(r, name)
             for op in OPERATORS:
                 if op == "contains" and not is_text(r, name):
                     continue
                 schema = {"type": "string"} if op in ("in", "contains") else field_schema
-                params.append({"name": f"filter[{name}][{op}]", "in": "query",
-                               "required": False, "schema": schema})
+                params.append(
+                    {
+                        "name": f"filter[{name}][{op}]",
+                        "in": "query",
+                        "required": False,
+                        "schema": schema,
+                    }
+                )
         return params
 
     def to_dict(self) -> dict[str, Any]:

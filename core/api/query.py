@@ -119,23 +119,27 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
     query = ListQuery()
     for key in args:
         if "\x00" in key or any("\x00" in v for v in _values(args, key)):
-            raise ValidationError("must not contain NUL characters",
-                                  field=key.replace("\x00", ""))
+            raise ValidationError("must not contain NUL characters", field=key.replace("\x00", ""))
         m = FILTER_RE.match(key)
         if m is None:
             if key not in LIST_PARAMS:
                 raise ValidationError(
                     f"unknown query parameter {key!r}; use one of "
-                    f"{', '.join(sorted(LIST_PARAMS))} or filter[field][op]", field=key)
+                    f"{', '.join(sorted(LIST_PARAMS))} or filter[field][op]",
+                    field=key,
+                )
             continue
         name, op = m.group(1), m.group(2) or "eq"
         if name not in resource.filterable:
             raise ValidationError(
                 f"cannot filter on {name!r}; filterable fields: "
-                f"{', '.join(resource.filterable) or 'none'}", field=key)
+                f"{', '.join(resource.filterable) or 'none'}",
+                field=key,
+            )
         if op not in OPERATORS:
             raise ValidationError(
-                f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}", field=key)
+                f"unknown operator {op!r}; use one of {', '.join(OPERATORS)}", field=key
+            )
         for raw in _values(args, key):
             if op == "in":
                 value: Any = [convert(resource, name, v, key) for v in _names(raw)]
@@ -143,8 +147,9 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
                     raise ValidationError("give at least one value, comma-separated", field=key)
             elif op == "contains":
                 if not is_text(resource, name):
-                    raise ValidationError(f"contains works on text fields; {name!r} is not one",
-                                          field=key)
+                    raise ValidationError(
+                        f"contains works on text fields; {name!r} is not one", field=key
+                    )
                 value = raw
             else:
                 value = convert(resource, name, raw, key)
@@ -155,7 +160,9 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
         if name not in resource.sortable and name not in resource.default_sort and name != "id":
             raise ValidationError(
                 f"cannot sort on {name!r}; sortable fields: "
-                f"{', '.join(resource.sortable) or 'none'}", field="sort")
+                f"{', '.join(resource.sortable) or 'none'}",
+                field="sort",
+            )
         query.sort.append((name, desc))
     q = args.get("q")
     if q is not None:
@@ -168,7 +175,9 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
         if unknown or not wanted:
             raise ValidationError(
                 f"unknown field(s) {', '.join(unknown) or '(none given)'}; fields: "
-                f"{', '.join(sorted(output_fields(resource)))}", field="fields")
+                f"{', '.join(sorted(output_fields(resource)))}",
+                field="fields",
+            )
         query.fields = wanted
     query.expand = parse_expand(resource, args.get("expand"))
     query.per_page = _int(args, "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
@@ -188,7 +197,9 @@ def parse_expand(resource: Resource, raw: str | None) -> list[str]:
     if unknown:
         raise ValidationError(
             f"cannot expand {', '.join(unknown)}; expandable: "
-            f"{', '.join(resource.expandable) or 'none'}", field="expand")
+            f"{', '.join(resource.expandable) or 'none'}",
+            field="expand",
+        )
     return names
 
 
@@ -222,8 +233,9 @@ def statement(resource: Resource, query: ListQuery) -> Select[Any]:
     for name, op, value in query.filters:
         stmt = stmt.where(_condition(getattr(model, name), op, value))
     if query.q:
-        stmt = stmt.where(or_(*(_condition(getattr(model, n), "contains", query.q)
-                                for n in resource.searchable)))
+        stmt = stmt.where(
+            or_(*(_condition(getattr(model, n), "contains", query.q) for n in resource.searchable))
+        )
     for rel in query.expand:
         stmt = stmt.options(selectinload(getattr(model, rel)))
     return stmt
@@ -247,14 +259,22 @@ def page(resource: Resource, query: ListQuery) -> tuple[list[Any], dict[str, Any
     """One page by number, with the total count."""
     base = statement(resource, query)
     model: Any = resource.model
-    total: Any = session.scalar(select(func.count()).select_from(
-        base.with_only_columns(model.id).order_by(None).subquery()))
-    stmt = ordered(resource, base, query).limit(query.per_page).offset(
-        (query.page - 1) * query.per_page)
+    total: Any = session.scalar(
+        select(func.count()).select_from(base.with_only_columns(model.id).order_by(None).subquery())
+    )
+    stmt = (
+        ordered(resource, base, query)
+        .limit(query.per_page)
+        .offset((query.page - 1) * query.per_page)
+    )
     rows = list(session.scalars(stmt).unique())
     total = int(total or 0)
-    return rows, {"page": query.page, "per_page": query.per_page, "total": total,
-                  "total_pages": math.ceil(total / query.per_page)}
+    return rows, {
+        "page": query.page,
+        "per_page": query.per_page,
+        "total": total,
+        "total_pages": math.ceil(total / query.per_page),
+    }
 
 
 # --- cursors ---------------------------------------------------------------------------
@@ -275,16 +295,22 @@ def _encode_value(value: Any) -> Any:
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         ((kind, raw),) = value.items()
-        parsers: dict[str, Any] = {"dt": dt.datetime.fromisoformat, "d": dt.date.fromisoformat,
-                                   "dec": Decimal, "uuid": uuid.UUID}
+        parsers: dict[str, Any] = {
+            "dt": dt.datetime.fromisoformat,
+            "d": dt.date.fromisoformat,
+            "dec": Decimal,
+            "uuid": uuid.UUID,
+        }
         return parsers[kind](raw)
     return value
 
 
 def encode_cursor(sort: list[tuple[str, bool]], values: list[Any]) -> str:
     """An opaque cursor: the sort it belongs to and the last row's keys."""
-    body = json.dumps({"s": [f"-{n}" if d else n for n, d in sort],
-                       "v": [_encode_value(v) for v in values]}, separators=(",", ":"))
+    body = json.dumps(
+        {"s": [f"-{n}" if d else n for n, d in sort], "v": [_encode_value(v) for v in values]},
+        separators=(",", ":"),
+    )
     return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
 
 
@@ -299,7 +325,8 @@ def decode_cursor(cursor: str, sort: list[tuple[str, bool]]) -> list[Any]:
     if not ok:
         raise ValidationError(
             "invalid cursor; pass next_cursor from the previous page with the same sort",
-            field="cursor")
+            field="cursor",
+        )
     return values
 
 

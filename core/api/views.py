@@ -63,8 +63,14 @@ def _add_routes(bp: Blueprint, r: Resource) -> None:
     item = f"/{r.name}/<record_id>"
     ep = r.name.replace("-", "_")
 
-    def add(rule: str, endpoint: str, view: Callable[..., Any], action: str,
-            methods: list[str], permission: str | None = None) -> None:
+    def add(
+        rule: str,
+        endpoint: str,
+        view: Callable[..., Any],
+        action: str,
+        methods: list[str],
+        permission: str | None = None,
+    ) -> None:
         guarded = _guarded(permission or r.permission(action), view)
         bp.add_url_rule(rule, f"{ep}_{endpoint}", guarded, methods=methods)
 
@@ -72,14 +78,26 @@ def _add_routes(bp: Blueprint, r: Resource) -> None:
     add(base, "create", idempotent(lambda: create_record(r)), "create", ["POST"])
     add(f"{base}/bulk", "bulk", idempotent(lambda: bulk_create(r)), "create", ["POST"])
     add(item, "get", lambda record_id: get_record(r, record_id), "read", ["GET"])
-    add(item, "put", lambda record_id: update_record(r, record_id, partial=False),
-        "update", ["PUT"])
-    add(item, "patch", lambda record_id: update_record(r, record_id, partial=True),
-        "update", ["PATCH"])
+    add(
+        item, "put", lambda record_id: update_record(r, record_id, partial=False), "update", ["PUT"]
+    )
+    add(
+        item,
+        "patch",
+        lambda record_id: update_record(r, record_id, partial=True),
+        "update",
+        ["PATCH"],
+    )
     add(item, "delete", lambda record_id: delete_record(r, record_id), "delete", ["DELETE"])
     for action in r.actions:
-        add(f"{item}/{action.name}", f"action_{action.name}",
-            idempotent(_action_view(r, action)), "", ["POST"], action.permission)
+        add(
+            f"{item}/{action.name}",
+            f"action_{action.name}",
+            idempotent(_action_view(r, action)),
+            "",
+            ["POST"],
+            action.permission,
+        )
 
 
 def _action_view(r: Resource, action: Action) -> Callable[..., Any]:
@@ -97,8 +115,9 @@ def _parse_id(record_id: str) -> Any:
         return uuid.UUID(record_id)
     except ValueError:
         # Not an id we could have issued: the same answer as another tenant's id.
-        raise NotFound("no such record", details={"id": [f"{record_id!r} is not a valid id"]}) \
-            from None
+        raise NotFound(
+            "no such record", details={"id": [f"{record_id!r} is not a valid id"]}
+        ) from None
 
 
 def load_record(r: Resource, record_id: str, expand: list[str] | None = None) -> Any:
@@ -116,8 +135,9 @@ def load_record(r: Resource, record_id: str, expand: list[str] | None = None) ->
     return obj
 
 
-def dump(r: Resource, obj: Any, fields: list[str] | None = None,
-         expand: list[str] | None = None) -> dict[str, Any]:
+def dump(
+    r: Resource, obj: Any, fields: list[str] | None = None, expand: list[str] | None = None
+) -> dict[str, Any]:
     """The record as the API shows it: the schema's fields, plus expanded relations."""
     data: dict[str, Any] = r.schema(only=fields).dump(obj) if fields else r.schema().dump(obj)
     for rel in expand or []:
@@ -136,8 +156,9 @@ def list_records(r: Resource) -> Any:
     """List with filters, search, sort, sparse fields, expansions; page or cursor paging."""
     q = query.parse(r, request.args)
     rows, pagination = query.cursor_page(r, q) if q.uses_cursor else query.page(r, q)
-    return ok([dump(r, obj, q.fields, q.expand) for obj in rows],
-              extra_meta={"pagination": pagination})
+    return ok(
+        [dump(r, obj, q.fields, q.expand) for obj in rows], extra_meta={"pagination": pagination}
+    )
 
 
 def get_record(r: Resource, record_id: str) -> Any:
@@ -148,8 +169,7 @@ def get_record(r: Resource, record_id: str) -> Any:
     unknown = set(request.args) - {"fields", "expand"}
     if unknown:
         name = sorted(unknown)[0]
-        raise ValidationError(f"unknown query parameter {name!r}; use fields or expand",
-                              field=name)
+        raise ValidationError(f"unknown query parameter {name!r}; use fields or expand", field=name)
     expand = query.parse_expand(r, request.args.get("expand"))
     obj = load_record(r, record_id, expand)
     return ok(dump(r, obj, fields, expand), headers=etag(r, obj))
@@ -166,12 +186,15 @@ def _writing() -> Iterator[None]:
         session.flush()
     except DataError as exc:
         session.rollback()
-        raise ValidationError("a value does not fit its column (too long or out of range)",
-                              field="body") from exc
+        raise ValidationError(
+            "a value does not fit its column (too long or out of range)", field="body"
+        ) from exc
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict("the change conflicts with existing data (a duplicate or a missing "
-                       "reference)", details={"body": [str(exc.orig).splitlines()[0]]}) from exc
+        raise Conflict(
+            "the change conflicts with existing data (a duplicate or a missing reference)",
+            details={"body": [str(exc.orig).splitlines()[0]]},
+        ) from exc
 
 
 def _default_create(r: Resource, data: dict[str, Any]) -> Any:
@@ -206,8 +229,9 @@ def bulk_create(r: Resource) -> Any:
     if not isinstance(items, list) or not items:
         raise ValidationError("must be a non-empty array of records", field="items")
     if len(items) > MAX_BULK:
-        raise ValidationError(f"at most {MAX_BULK} items per request, got {len(items)}",
-                              field="items")
+        raise ValidationError(
+            f"at most {MAX_BULK} items per request, got {len(items)}", field="items"
+        )
     schema = r.input_create()
     loaded: list[dict[str, Any]] = []
     errors: dict[str, list[str]] = {}
@@ -217,8 +241,11 @@ def bulk_create(r: Resource) -> Any:
         except ValidationError as exc:
             errors.update(exc.details or {})
     if errors:
-        raise ValidationError(f"{len({k.split('.')[1] for k in errors})} of {len(items)} items "
-                              "are invalid; nothing was created", details=errors)
+        raise ValidationError(
+            f"{len({k.split('.')[1] for k in errors})} of {len(items)} items "
+            "are invalid; nothing was created",
+            details=errors,
+        )
     created = []
     for i, data in enumerate(loaded):
         try:
@@ -226,8 +253,11 @@ def bulk_create(r: Resource) -> Any:
                 created.append(r.create(data) if r.create else _default_create(r, data))
         except DomainError as exc:
             # A business rule refused item i: say which, keep the rule's code.
-            refused = DomainError(f"item {i}: {exc.message}; nothing was created",
-                                  code=exc.code, details={f"items.{i}": [exc.message]})
+            refused = DomainError(
+                f"item {i}: {exc.message}; nothing was created",
+                code=exc.code,
+                details={f"items.{i}": [exc.message]},
+            )
             refused.status = exc.status  # a 409 stays a 409, a 403 a 403
             raise refused from exc
     return ok([dump(r, obj) for obj in created], 201)
@@ -241,7 +271,9 @@ def _check_if_match(r: Resource, obj: Any) -> None:
     if "*" not in tags and str(obj.version) not in tags:
         raise PreconditionFailed(
             f"the record is at version {obj.version}, not {header}; reload it and apply "
-            "your change again", details={"If-Match": [f"current ETag is \"{obj.version}\""]})
+            "your change again",
+            details={"If-Match": [f'current ETag is "{obj.version}"']},
+        )
 
 
 def update_record(r: Resource, record_id: str, *, partial: bool) -> Any:

@@ -39,8 +39,12 @@ def add_comment(table_name: str, record_id: Any, body: str) -> Comment:
     if len(text) > MAX_COMMENT:
         raise ValidationError(f"at most {MAX_COMMENT} characters", field="body")
     principal = current_principal()
-    comment = Comment(table_name=table_name, record_id=str(record_id), body=text,
-                      author_id=principal.user_id if principal else None)
+    comment = Comment(
+        table_name=table_name,
+        record_id=str(record_id),
+        body=text,
+        author_id=principal.user_id if principal else None,
+    )
     session.add(comment)
     session.flush()
     return comment
@@ -61,20 +65,34 @@ def feed(table_name: str, record_id: Any, limit: int = 100) -> list[ActivityItem
     from core.audit import audit_entries
 
     rid = str(record_id)
-    comments = list(session.scalars(
-        select(Comment).where(Comment.table_name == table_name, Comment.record_id == rid)
-        .order_by(Comment.created_at.desc()).limit(limit)
-    ))
+    comments = list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.table_name == table_name, Comment.record_id == rid)
+            .order_by(Comment.created_at.desc())
+            .limit(limit)
+        )
+    )
     entries = audit_entries(model=table_name, record=rid, limit=limit)
     names = _emails([c.author_id for c in comments] + [e.user_id for e in entries])
-    items = [ActivityItem(c.created_at, "comment", names.get(c.author_id, "someone")
-                          if c.author_id else "someone", body=c.body) for c in comments]
+    items = [
+        ActivityItem(
+            c.created_at,
+            "comment",
+            names.get(c.author_id, "someone") if c.author_id else "someone",
+            body=c.body,
+        )
+        for c in comments
+    ]
     for e in entries:
         who = names.get(e.user_id, "") if e.user_id else ""
         if not who:
             who = "an API key" if e.api_key_id else "the system"
-        changes = [(k, v.get("old"), v.get("new")) for k, v in sorted((e.changes or {}).items())
-                   if k not in _HIDDEN_CHANGES and isinstance(v, dict)]
+        changes = [
+            (k, v.get("old"), v.get("new"))
+            for k, v in sorted((e.changes or {}).items())
+            if k not in _HIDDEN_CHANGES and isinstance(v, dict)
+        ]
         items.append(ActivityItem(e.created_at, e.action, who, changes=changes))
     items.sort(key=lambda i: i.at, reverse=True)
     return items[:limit]

@@ -49,8 +49,15 @@ def addon_cards(tenant_id: uuid.UUID) -> list[AddonCard]:
     registry = current_registry()
     enabled = registry.enabled_addons(tenant_id)
     return [
-        AddonCard(a.name, a.manifest.version, a.manifest.summary, list(a.manifest.depends),
-                  registry.dependants_of(a.name), a.name in enabled, a.manifest.application)
+        AddonCard(
+            a.name,
+            a.manifest.version,
+            a.manifest.summary,
+            list(a.manifest.depends),
+            registry.dependants_of(a.name),
+            a.name in enabled,
+            a.manifest.application,
+        )
         for a in registry.addons.values()
     ]
 
@@ -63,17 +70,23 @@ def addon_plan(tenant_id: uuid.UUID, name: str, action: str) -> AddonPlan:
     enabled = registry.enabled_addons(tenant_id)
     if action == "enable":
         closure = registry.dependency_closure([name])
-        return AddonPlan(name, action, also=[n for n in closure if n not in enabled and n != name],
-                         noop=name in enabled)
+        return AddonPlan(
+            name,
+            action,
+            also=[n for n in closure if n not in enabled and n != name],
+            noop=name in enabled,
+        )
     if action == "disable":
         dependants = registry.dependants([name], among=enabled)
-        return AddonPlan(name, action, blocked_by=dependants, also=dependants,
-                         noop=name not in enabled)
+        return AddonPlan(
+            name, action, blocked_by=dependants, also=dependants, noop=name not in enabled
+        )
     raise ValidationError(f"unknown action {action!r}", field="action")
 
 
-def apply_addon_plan(tenant_id: uuid.UUID, name: str, action: str, cascade: bool,
-                     by: uuid.UUID | None) -> list[str]:
+def apply_addon_plan(
+    tenant_id: uuid.UUID, name: str, action: str, cascade: bool, by: uuid.UUID | None
+) -> list[str]:
     """Enable or disable `name` (refused while enabled dependants remain, unless `cascade`)."""
     registry = current_registry()
     if action == "enable":
@@ -102,24 +115,37 @@ class Member:
 def members(tenant_id: uuid.UUID) -> list[Member]:
     """The tenant's members, by email."""
     rows = session.execute(
-        select(Membership, User).join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == tenant_id).order_by(User.email)
+        select(Membership, User)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(User.email)
     ).all()
-    return [Member(m.id, u.id, u.email, u.name, m.active and u.active,
-                   sorted(r.name for r in m.roles), u.last_login_at)  # type: ignore[attr-defined]
-            for m, u in rows]
+    return [
+        Member(
+            m.id,
+            u.id,
+            u.email,
+            u.name,
+            m.active and u.active,
+            sorted(r.name for r in m.roles),  # type: ignore[attr-defined]
+            u.last_login_at,
+        )
+        for m, u in rows
+    ]
 
 
 def _membership(tenant_id: uuid.UUID, membership_id: uuid.UUID) -> Membership:
-    m = session.scalar(select(Membership).where(Membership.id == membership_id,
-                                                Membership.tenant_id == tenant_id))
+    m = session.scalar(
+        select(Membership).where(Membership.id == membership_id, Membership.tenant_id == tenant_id)
+    )
     if m is None:
         raise NotFound("no such user in this company")
     return m
 
 
-def add_member(tenant: Tenant, email: str, name: str, password: str, roles: Sequence[str],
-               host_url: str) -> tuple[User, bool]:
+def add_member(
+    tenant: Tenant, email: str, name: str, password: str, roles: Sequence[str], host_url: str
+) -> tuple[User, bool]:
     """Create (or add an existing) user with `roles`; without a password, mail an invitation.
 
     Returns the user and whether an invitation went out.
@@ -129,8 +155,9 @@ def add_member(tenant: Tenant, email: str, name: str, password: str, roles: Sequ
 
     if not roles:
         raise ValidationError("give the user at least one role", field="roles")
-    user = services.create_user(email, tenant_slug=tenant.slug, password=password or None,
-                                name=name.strip(), roles=roles)
+    user = services.create_user(
+        email, tenant_slug=tenant.slug, password=password or None, name=name.strip(), roles=roles
+    )
     invited = False
     if not password and user.password_hash is None:
         login_service.request_password_reset(user.email, host_url)
@@ -138,8 +165,9 @@ def add_member(tenant: Tenant, email: str, name: str, password: str, roles: Sequ
     return user, invited
 
 
-def set_roles(tenant_id: uuid.UUID, membership_id: uuid.UUID, names: Iterable[str],
-              actor: Principal) -> Membership:
+def set_roles(
+    tenant_id: uuid.UUID, membership_id: uuid.UUID, names: Iterable[str], actor: Principal
+) -> Membership:
     """Replace a member's roles (one cannot take the admin role away from oneself)."""
     membership = _membership(tenant_id, membership_id)
     wanted = sorted(set(names))
@@ -152,15 +180,18 @@ def set_roles(tenant_id: uuid.UUID, membership_id: uuid.UUID, names: Iterable[st
     if membership.user_id == actor.user_id and not granted(
         [p for r in roles for p in r.permissions], "core.users:manage"
     ):
-        raise Conflict("you cannot remove your own right to manage users",
-                       details={"roles": ["keep a role that manages users"]})
+        raise Conflict(
+            "you cannot remove your own right to manage users",
+            details={"roles": ["keep a role that manages users"]},
+        )
     membership.roles = roles  # type: ignore[attr-defined]
     session.flush()
     return membership
 
 
-def set_active(tenant_id: uuid.UUID, membership_id: uuid.UUID, active: bool,
-               actor: Principal) -> Membership:
+def set_active(
+    tenant_id: uuid.UUID, membership_id: uuid.UUID, active: bool, actor: Principal
+) -> Membership:
     """Deactivate (or reactivate) a member; a deactivated member can no longer log in here."""
     membership = _membership(tenant_id, membership_id)
     if membership.user_id == actor.user_id and not active:
@@ -171,9 +202,11 @@ def set_active(tenant_id: uuid.UUID, membership_id: uuid.UUID, active: bool,
         from core.identity import LoginSession
 
         # Their open web logins in this company end now, not at the next cookie check.
-        for row in session.scalars(select(LoginSession).where(
-                LoginSession.user_id == membership.user_id,
-                LoginSession.tenant_id == tenant_id)):
+        for row in session.scalars(
+            select(LoginSession).where(
+                LoginSession.user_id == membership.user_id, LoginSession.tenant_id == tenant_id
+            )
+        ):
             session.delete(row)
         session.flush()
     return membership
@@ -200,8 +233,13 @@ def permission_groups(tenant_id: uuid.UUID) -> list[PermissionGroup]:
     groups = [PermissionGroup("core", "Kernel", sorted(KERNEL_PERMISSIONS.items()))]
     for addon in registry.addons.values():
         if addon.name in enabled and addon.manifest.permissions:
-            groups.append(PermissionGroup(addon.name, addon.manifest.summary or addon.name,
-                                          sorted(addon.manifest.permissions.items())))
+            groups.append(
+                PermissionGroup(
+                    addon.name,
+                    addon.manifest.summary or addon.name,
+                    sorted(addon.manifest.permissions.items()),
+                )
+            )
     return groups
 
 
@@ -255,8 +293,9 @@ def create_role(name: str, description: str) -> Role:
 
     name = name.strip().lower()
     if not re.fullmatch(r"[a-z][a-z0-9_]{1,59}", name):
-        raise ValidationError("use 2-60 lower-case letters, digits or '_', starting with a letter",
-                              field="name")
+        raise ValidationError(
+            "use 2-60 lower-case letters, digits or '_', starting with a letter", field="name"
+        )
     if session.scalar(select(Role.id).where(Role.name == name)) is not None:
         raise Conflict(f"role {name!r} already exists", details={"name": ["already exists"]})
     role = Role(name=name, description=description.strip()[:255], permissions=[], standard=False)
@@ -311,14 +350,23 @@ def audit_page(filters: dict[str, str], page: int, per_page: int = 50) -> AuditP
     total = session.scalar(select(func.count()).select_from(AuditEntry).where(*where)) or 0
     pages = max(1, math.ceil(total / per_page))
     page = max(1, min(page, pages))
-    entries = list(session.scalars(select(AuditEntry).where(*where)
-                                   .order_by(AuditEntry.id.desc())
-                                   .limit(per_page).offset((page - 1) * per_page)))
+    entries = list(
+        session.scalars(
+            select(AuditEntry)
+            .where(*where)
+            .order_by(AuditEntry.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
     ids = {e.user_id for e in entries if e.user_id}
     emails: dict[uuid.UUID, str] = {}
     if ids:
-        emails = {uid: email for uid, email in
-                  session.execute(select(User.id, User.email).where(User.id.in_(ids)))}
-    tables = list(session.scalars(select(AuditEntry.table_name).distinct()
-                                  .order_by(AuditEntry.table_name)))
+        emails = {
+            uid: email
+            for uid, email in session.execute(select(User.id, User.email).where(User.id.in_(ids)))
+        }
+    tables = list(
+        session.scalars(select(AuditEntry.table_name).distinct().order_by(AuditEntry.table_name))
+    )
     return AuditPage(entries, emails, total, page, pages, tables)

@@ -23,13 +23,19 @@ def kernel_widgets(principal: Principal) -> list[Widget]:
         registry = current_registry()
         enabled = sorted(registry.enabled_addons(principal.tenant_id))
         names = ", ".join(escape(registry.addons[n].manifest.summary or n) for n in enabled)
-        widgets.append(Widget(
-            "Apps", width=12, order=1000,
-            html=(f"<p>{len(enabled)} of {len(registry.addons)} installed apps are enabled"
-                  f"{': ' + names if names else ''}.</p>"
-                  f'<a class="btn btn-sm btn-outline-primary" '
-                  f'href="{url_for("web_settings.addons")}">Manage apps</a>'),
-        ))
+        widgets.append(
+            Widget(
+                "Apps",
+                width=12,
+                order=1000,
+                html=(
+                    f"<p>{len(enabled)} of {len(registry.addons)} installed apps are enabled"
+                    f"{': ' + names if names else ''}.</p>"
+                    f'<a class="btn btn-sm btn-outline-primary" '
+                    f'href="{url_for("web_settings.addons")}">Manage apps</a>'
+                ),
+            )
+        )
     return widgets
 
 

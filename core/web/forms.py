@@ -85,10 +85,17 @@ def form_fields(schema: Schema, only: Sequence[str] | None = None) -> list[FormF
         if choices and not required:
             choices = [("", "—"), *choices]
         step = "any" if isinstance(f, (fields.Decimal, fields.Float)) else None
-        result.append(FormField(
-            name=name, label=_label(name, f), input_type=kind, required=required,
-            choices=choices, help=str(f.metadata.get("description", "")), step=step,
-        ))
+        result.append(
+            FormField(
+                name=name,
+                label=_label(name, f),
+                input_type=kind,
+                required=required,
+                choices=choices,
+                help=str(f.metadata.get("description", "")),
+                step=step,
+            )
+        )
     return result
 
 

@@ -24,8 +24,9 @@ def _user_id() -> Any:
 def inbox() -> Any:
     """The user's notifications in this company, newest first."""
     rows = notifications.list_notifications(_user_id(), limit=100)
-    return render_template("web/inbox.html", notifications=rows,
-                           breadcrumbs=[("Notifications", None)])
+    return render_template(
+        "web/inbox.html", notifications=rows, breadcrumbs=[("Notifications", None)]
+    )
 
 
 @bp.post("/notifications/read")

@@ -52,8 +52,11 @@ def index() -> Any:
 @require_permission("core.addons:manage")
 def addons() -> Any:
     """Cards of the installed addons, enabled or not."""
-    return render_template("settings/addons.html", cards=admin.addon_cards(_me().tenant_id),
-                           breadcrumbs=_crumbs("Addons"))
+    return render_template(
+        "settings/addons.html",
+        cards=admin.addon_cards(_me().tenant_id),
+        breadcrumbs=_crumbs("Addons"),
+    )
 
 
 @bp.route("/addons/<name>/<any(enable, disable):action>", methods=["GET", "POST"])
@@ -65,8 +68,9 @@ def addon_action(name: str, action: str) -> Any:
     if request.method == "POST":
         cascade = request.form.get("cascade") == "1"
         try:
-            done = admin.apply_addon_plan(principal.tenant_id, name, action, cascade,
-                                          principal.user_id)
+            done = admin.apply_addon_plan(
+                principal.tenant_id, name, action, cascade, principal.user_id
+            )
             session.commit()
         except DomainError as err:
             session.rollback()
@@ -76,11 +80,17 @@ def addon_action(name: str, action: str) -> Any:
         flash(f"{verb}: {', '.join(done) or 'nothing to do'}", "success")
         return redirect(url_for("web_settings.addons"), 303)
     registry_addons = {c.name: c for c in admin.addon_cards(principal.tenant_id)}
-    return render_template("settings/addon_confirm.html", plan=plan,
-                           card=registry_addons[name], cards=registry_addons,
-                           breadcrumbs=[("Settings", url_for("web_settings.index")),
-                                        ("Addons", url_for("web_settings.addons")),
-                                        (f"{action.capitalize()} {name}", None)])
+    return render_template(
+        "settings/addon_confirm.html",
+        plan=plan,
+        card=registry_addons[name],
+        cards=registry_addons,
+        breadcrumbs=[
+            ("Settings", url_for("web_settings.index")),
+            ("Addons", url_for("web_settings.addons")),
+            (f"{action.capitalize()} {name}", None),
+        ],
+    )
 
 
 # --- users ----------------------------------------------------------------------------------
@@ -88,8 +98,11 @@ def addon_action(name: str, action: str) -> Any:
 
 def _users_page(errors: dict[str, list[str]] | None = None, status: int = 200) -> Any:
     return render_template(
-        "settings/users.html", members=admin.members(_me().tenant_id), roles=admin.roles(),
-        errors=errors or {}, form=request.form if request.method == "POST" else {},
+        "settings/users.html",
+        members=admin.members(_me().tenant_id),
+        roles=admin.roles(),
+        errors=errors or {},
+        form=request.form if request.method == "POST" else {},
         breadcrumbs=_crumbs("Users"),
     ), status
 
@@ -107,8 +120,13 @@ def add_user() -> Any:
     """Add a user with a password, or invite one by mail (no password)."""
     try:
         user, invited = admin.add_member(
-            _tenant(), request.form.get("email", ""), request.form.get("name", ""),
-            request.form.get("password", ""), request.form.getlist("roles"), request.host_url)
+            _tenant(),
+            request.form.get("email", ""),
+            request.form.get("name", ""),
+            request.form.get("password", ""),
+            request.form.getlist("roles"),
+            request.host_url,
+        )
         session.commit()
     except DomainError as err:
         session.rollback()
@@ -154,9 +172,13 @@ def user_active(membership_id: uuid.UUID, action: str) -> Any:
 @require_permission("core.roles:manage")
 def roles() -> Any:
     """The permission matrix: permissions grouped by addon, one column per role."""
-    return render_template("settings/roles.html", groups=admin.permission_groups(_me().tenant_id),
-                           roles=admin.roles(), grants=admin.role_grants,
-                           breadcrumbs=_crumbs("Roles"))
+    return render_template(
+        "settings/roles.html",
+        groups=admin.permission_groups(_me().tenant_id),
+        roles=admin.roles(),
+        grants=admin.role_grants,
+        breadcrumbs=_crumbs("Roles"),
+    )
 
 
 @bp.post("/roles")
@@ -189,8 +211,11 @@ def new_role() -> Any:
 
 def _keys_page(secret: str | None = None, error: str | None = None, status: int = 200) -> Any:
     return render_template(
-        "settings/api_keys.html", keys=login_service.list_api_keys(_tenant()), secret=secret,
-        error=error, form=request.form if request.method == "POST" else {},
+        "settings/api_keys.html",
+        keys=login_service.list_api_keys(_tenant()),
+        secret=secret,
+        error=error,
+        form=request.form if request.method == "POST" else {},
         breadcrumbs=_crumbs("API keys"),
     ), status
 
@@ -211,7 +236,8 @@ def create_api_key() -> Any:
         expires_text = request.form.get("expires", "").strip()
         expires = login_service.parse_duration(expires_text) if expires_text else None
         _key, secret = login_service.create_api_key(
-            _tenant(), request.form.get("name", ""), scopes, expires, created_by=_me())
+            _tenant(), request.form.get("name", ""), scopes, expires, created_by=_me()
+        )
         session.commit()
     except DomainError as err:
         session.rollback()
@@ -255,5 +281,11 @@ def audit() -> Any:
     except DomainError as err:
         error = err.message
         page = admin.audit_page({}, 1)
-    return render_template("settings/audit.html", page=page, filters=filters, actions=ACTIONS,
-                           error=error, breadcrumbs=_crumbs("Audit log")), 422 if error else 200
+    return render_template(
+        "settings/audit.html",
+        page=page,
+        filters=filters,
+        actions=ACTIONS,
+        error=error,
+        breadcrumbs=_crumbs("Audit log"),
+    ), 422 if error else 200

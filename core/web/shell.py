@@ -37,8 +37,11 @@ def settings_links(principal: Principal | None) -> list[NavLink]:
     if principal is None:
         return []
     here = request.endpoint if has_request_context() else None
-    return [NavLink(label, url_for(ep), ep == here)
-            for ep, label, perm in SETTINGS_SECTIONS if principal.can(perm)]
+    return [
+        NavLink(label, url_for(ep), ep == here)
+        for ep, label, perm in SETTINGS_SECTIONS
+        if principal.can(perm)
+    ]
 
 
 def menu_links(principal: Principal) -> list[NavLink]:
@@ -71,8 +74,11 @@ def shell_context() -> dict[str, Any]:
     principal = current_principal()
     if principal is None or principal.user_id is None:
         return {"shell": None}
-    if has_request_context() and request.headers.get("HX-Request") \
-            and not request.headers.get("HX-Boosted"):
+    if (
+        has_request_context()
+        and request.headers.get("HX-Request")
+        and not request.headers.get("HX-Boosted")
+    ):
         return {"shell": None}  # an htmx fragment has no top bar: spare its queries
     from core.db import session
     from core.login import user_tenants

@@ -106,9 +106,12 @@ class ListState:
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Query-string arguments for a link to this list with `changes` applied."""
-        out: dict[str, Any] = {"q": self.q or None, "sort": self.sort or None,
-                               "page": self.page if self.page > 1 else None,
-                               "per_page": self.per_page}
+        out: dict[str, Any] = {
+            "q": self.q or None,
+            "sort": self.sort or None,
+            "page": self.page if self.page > 1 else None,
+            "per_page": self.per_page,
+        }
         out.update({f"f_{k}": v for k, v in self.filters.items() if v})
         out.update(changes)
         return {k: v for k, v in out.items() if v not in (None, "")}
@@ -185,8 +188,9 @@ class ModelViews:
         mapped: set[str] = set(inspect(self.model).columns.keys())
         for key in [*self.search, *(f.key for f in self.filters)]:
             if key not in mapped:
-                raise ValueError(f"ModelViews {self.name!r}: {key!r} is not a column of "
-                                 f"{self.model.__name__}")
+                raise ValueError(
+                    f"ModelViews {self.name!r}: {key!r} is not a column of {self.model.__name__}"
+                )
         self.blueprint = bp.name
         read, create, update = (self.permissions[k] for k in ("read", "create", "update"))
         n = self.name
@@ -199,11 +203,22 @@ class ModelViews:
             (f"/{n}/<uuid:record_id>/comments", "comment", self.comment_view, read, ["POST"]),
         ]
         if "delete" in self.permissions:
-            routes.append((f"/{n}/<uuid:record_id>/delete", "delete", self.delete_view,
-                           self.permissions["delete"], ["POST"]))
+            routes.append(
+                (
+                    f"/{n}/<uuid:record_id>/delete",
+                    "delete",
+                    self.delete_view,
+                    self.permissions["delete"],
+                    ["POST"],
+                )
+            )
         for rule, suffix, view, permission, methods in routes:
-            bp.add_url_rule(rule, endpoint=f"{n}_{suffix}",
-                            view_func=require_permission(permission)(view), methods=methods)
+            bp.add_url_rule(
+                rule,
+                endpoint=f"{n}_{suffix}",
+                view_func=require_permission(permission)(view),
+                methods=methods,
+            )
 
     def url(self, suffix: str, **values: Any) -> str:
         """URL of one of this model's pages ('list', 'detail', ...)."""
@@ -227,8 +242,10 @@ class ModelViews:
             sort = self.default_sort
         filters = {f.key: args.get(f"f_{f.key}", "") for f in self.filters}
         return ListState(
-            q=args.get("q", "").strip(), filters={k: v for k, v in filters.items() if v},
-            sort=sort, page=_int_arg(args.get("page"), 1, 1, 10**6),
+            q=args.get("q", "").strip(),
+            filters={k: v for k, v in filters.items() if v},
+            sort=sort,
+            page=_int_arg(args.get("page"), 1, 1, 10**6),
             per_page=_int_arg(args.get("per_page"), self.per_page, 1, MAX_PER_PAGE),
         )
 
@@ -236,8 +253,14 @@ class ModelViews:
         """WHERE clauses for the search box and the filters."""
         where: list[ColumnElement[bool]] = []
         if state.q and self.search:
-            where.append(or_(*(getattr(self.model, key).icontains(state.q, autoescape=True)
-                               for key in self.search)))
+            where.append(
+                or_(
+                    *(
+                        getattr(self.model, key).icontains(state.q, autoescape=True)
+                        for key in self.search
+                    )
+                )
+            )
         mapper: Any = inspect(self.model)
         for key, raw in state.filters.items():
             column = mapper.columns[key]
@@ -258,16 +281,24 @@ class ModelViews:
     def list_view(self) -> Any:
         """The list page: search, filters, sortable headers, pagination."""
         state = self.list_state()
-        total = session.scalar(
-            select(func.count()).select_from(self.model).where(*self.conditions(state))
-        ) or 0
+        total = (
+            session.scalar(
+                select(func.count()).select_from(self.model).where(*self.conditions(state))
+            )
+            or 0
+        )
         pages = max(1, math.ceil(total / state.per_page))
         state.page = min(state.page, pages)
         rows = session.scalars(
             self.query(state).limit(state.per_page).offset((state.page - 1) * state.per_page)
         ).all()
         return render_template(
-            "web/list.html", views=self, state=state, rows=rows, total=total, pages=pages,
+            "web/list.html",
+            views=self,
+            state=state,
+            rows=rows,
+            total=total,
+            pages=pages,
             breadcrumbs=[(self.title, None)],
         )
 
@@ -288,8 +319,11 @@ class ModelViews:
 
         # Built before returning: the session belongs to this request, not to the stream.
         body = "".join(lines())
-        return Response(body, mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="{self.name}.csv"'})
+        return Response(
+            body,
+            mimetype="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="{self.name}.csv"'},
+        )
 
     # --- form ---
 
@@ -342,7 +376,8 @@ class ModelViews:
                 if current is not None and submitted != str(current):
                     raise StaleVersion(
                         "someone else changed this record since you opened it; nothing was "
-                        "saved. Reload the page to see their change, then apply yours again.")
+                        "saved. Reload the page to see their change, then apply yours again."
+                    )
                 saved = self._update(record, dict(data))
             session.commit()
         except StaleVersion as err:
@@ -367,8 +402,13 @@ class ModelViews:
                 flash(f"{self.singular} created", "success")
                 return redirect(self.url("detail", record_id=saved.id), 303)
         return render_template(
-            "web/form.html", views=self, form=form, messages=messages, record=None,
-            version=None, heading=f"New {self.singular.lower()}",
+            "web/form.html",
+            views=self,
+            form=form,
+            messages=messages,
+            record=None,
+            version=None,
+            heading=f"New {self.singular.lower()}",
             breadcrumbs=[(self.title, self.url("list")), ("New", None)],
         ), status
 
@@ -389,10 +429,19 @@ class ModelViews:
             fill_from_record(form, self.schema().dump(record))
         label = self.record_label(record)
         return render_template(
-            "web/form.html", views=self, form=form, messages=messages, record=record,
-            version=version, heading=f"Edit {label}", stale=status == 409,
-            breadcrumbs=[(self.title, self.url("list")),
-                         (label, self.url("detail", record_id=record_id)), ("Edit", None)],
+            "web/form.html",
+            views=self,
+            form=form,
+            messages=messages,
+            record=record,
+            version=version,
+            heading=f"Edit {label}",
+            stale=status == 409,
+            breadcrumbs=[
+                (self.title, self.url("list")),
+                (label, self.url("detail", record_id=record_id)),
+                ("Edit", None),
+            ],
         ), status
 
     # --- detail ---
@@ -412,14 +461,21 @@ class ModelViews:
         record = self._get(record_id)
         schema = self.schema()
         dumped = schema.dump(record)
-        shown = [(f.metadata.get("label") or name.replace("_", " ").capitalize(),
-                  dumped.get(name))
-                 for name, f in schema.dump_fields.items() if name not in ("id", "version")]
+        shown = [
+            (f.metadata.get("label") or name.replace("_", " ").capitalize(), dumped.get(name))
+            for name, f in schema.dump_fields.items()
+            if name not in ("id", "version")
+        ]
         label = self.record_label(record)
         return render_template(
-            "web/detail.html", views=self, record=record, fields=shown,
-            panels=self.panels(record), feed=activity.feed(self.table_name, record.id),
-            comment_error=comment_error, heading=label,
+            "web/detail.html",
+            views=self,
+            record=record,
+            fields=shown,
+            panels=self.panels(record),
+            feed=activity.feed(self.table_name, record.id),
+            comment_error=comment_error,
+            heading=label,
             breadcrumbs=[(self.title, self.url("list")), (label, None)],
         ), 422 if comment_error else 200
 
@@ -454,6 +510,10 @@ class ModelViews:
         return redirect(self.url("list"), 303)
 
     def _feed_fragment(self, record: Any, error: str) -> str:
-        return render_template("web/_activity.html", views=self, record=record,
-                               feed=activity.feed(self.table_name, record.id),
-                               comment_error=error)
+        return render_template(
+            "web/_activity.html",
+            views=self,
+            record=record,
+            feed=activity.feed(self.table_name, record.id),
+            comment_error=error,
+        )

@@ -46,11 +46,19 @@ class ChartWidget(Widget):
         """The Chart.js configuration, as JSON for a `<script type="application/json">`."""
         config = {
             "type": self.kind,
-            "data": {"labels": [str(x) for x in self.labels],
-                     "datasets": [dict(d) for d in self.datasets]},
-            "options": {"responsive": True, "maintainAspectRatio": False,
-                        "plugins": {"legend": {"display": len(self.datasets) > 1
-                                               or self.kind in ("pie", "doughnut")}}},
+            "data": {
+                "labels": [str(x) for x in self.labels],
+                "datasets": [dict(d) for d in self.datasets],
+            },
+            "options": {
+                "responsive": True,
+                "maintainAspectRatio": False,
+                "plugins": {
+                    "legend": {
+                        "display": len(self.datasets) > 1 or self.kind in ("pie", "doughnut")
+                    }
+                },
+            },
         }
         # Escape "<" so a label cannot close the script element it sits in.
         return json.dumps(config, default=str).replace("<", "\\u003c")

@@ -49,11 +49,19 @@ def base_config(db_url: str, instance: Path, **extra: Any) -> dict[str, Any]:
     """Settings of an app with only the probe addon (the kernel's handlers are always on)."""
     from tests.fixture_addons.events_probe.manifest import manifest
 
-    return {"database_url": db_url, "testing": True, "instance_path": str(instance),
-            "secret_key": "test-secret-of-at-least-32-bytes-long", "csrf": False,
-            "only_addons": [manifest], "redis_url": None,
-            "event_max_attempts": 3, "webhook_max_failures": 4,
-            "webhook_allow_private_networks": True, **extra}
+    return {
+        "database_url": db_url,
+        "testing": True,
+        "instance_path": str(instance),
+        "secret_key": "test-secret-of-at-least-32-bytes-long",
+        "csrf": False,
+        "only_addons": [manifest],
+        "redis_url": None,
+        "event_max_attempts": 3,
+        "webhook_max_failures": 4,
+        "webhook_allow_private_networks": True,
+        **extra,
+    }
 
 
 def make_app(db_url: str, instance: Path, **extra: Any) -> Flask:
@@ -68,8 +76,9 @@ def make_app(db_url: str, instance: Path, **extra: Any) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def events_app(app: Flask, db_url: str,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+def events_app(
+    app: Flask, db_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Flask]:
     """Embedded mode (no Redis): events run in-process right after each commit."""
     application = make_app(db_url, tmp_path_factory.mktemp("events-instance"))
     yield application
@@ -122,7 +131,8 @@ class World(Committed):
         from core.db import session
 
         return self.system(
-            lambda: session.scalar(select(func.count()).select_from(model).where(*where)))
+            lambda: session.scalar(select(func.count()).select_from(model).where(*where))
+        )
 
     def fast_forward(self, model: Any, ident: uuid.UUID, also: Any = None) -> None:
         """Make a waiting retry due now, as if its backoff had elapsed."""
@@ -183,11 +193,13 @@ def _drop_queue(url: str, name: str) -> None:
 
 
 @pytest.fixture()
-def redis_app(app: Flask, db_url: str, redis_url: str, queue_name: str,
-              tmp_path: Path) -> Iterator[Flask]:
+def redis_app(
+    app: Flask, db_url: str, redis_url: str, queue_name: str, tmp_path: Path
+) -> Iterator[Flask]:
     """Redis mode on the test Redis, with a queue of its own."""
-    application = make_app(db_url, tmp_path / "instance", redis_url=redis_url,
-                           queue_name=queue_name)
+    application = make_app(
+        db_url, tmp_path / "instance", redis_url=redis_url, queue_name=queue_name
+    )
     yield application
     get_db(application).dispose()
     _drop_queue(redis_url, queue_name)
@@ -222,9 +234,21 @@ class RedisServer:
     def start(self) -> None:
         """Start it and wait until it answers."""
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self.answers, 15, "redis-server to start")
 
@@ -276,8 +300,12 @@ class WorkerProcess:
         with log.open("wb") as out:
             # A session of its own, so that killing its group also kills RQ's work horse.
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", WORKER_MAIN, *args], cwd=str(PROJECT_ROOT), env=env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", WORKER_MAIN, *args],
+                cwd=str(PROJECT_ROOT),
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def kill_hard(self, horse_pid: int) -> None:
@@ -306,8 +334,7 @@ class WorkerProcess:
             self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise AssertionError(
-                f"worker did not finish in {timeout}s:\n{self.output()}") from None
+            raise AssertionError(f"worker did not finish in {timeout}s:\n{self.output()}") from None
         return self.output()
 
     def output(self) -> str:
@@ -329,14 +356,20 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture()
-def start_worker(db_url: str, redis_url: str, queue_name: str,
-                 tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def start_worker(
+    db_url: str, redis_url: str, queue_name: str, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
     """Factory: `start_worker("--burst", **settings)` starts a real worker subprocess."""
     started: list[WorkerProcess] = []
 
     def start(*args: str, **extra: Any) -> WorkerProcess:
-        config = base_config(db_url, tmp_path / "worker-instance", redis_url=redis_url,
-                             queue_name=queue_name, **extra)
+        config = base_config(
+            db_url,
+            tmp_path / "worker-instance",
+            redis_url=redis_url,
+            queue_name=queue_name,
+            **extra,
+        )
         config.pop("only_addons")
         worker = WorkerProcess(config, tmp_path / f"worker-{len(started)}.log", *args)
         started.append(worker)
@@ -357,8 +390,9 @@ def make_user_committed() -> Callable[..., Any]:
 
         email = email or f"u{uuid.uuid4().hex[:12]}@example.com"
         with world.app.app_context(), system_context():
-            user = services.create_user(email, tenant_slug=tenant.slug,
-                                        password="correct horse battery", roles=roles)
+            user = services.create_user(
+                email, tenant_slug=tenant.slug, password="correct horse battery", roles=roles
+            )
             session.commit()
             return user
 

@@ -21,17 +21,26 @@ def invoke(app, *args: str):
 
 def failing_event(world, tenant, tmp_path, fail_times=10):
     counter = tmp_path / f"count-{tenant.slug}"
-    event_id = world.run(tenant, lambda: emit("probe.flaky", {"counter": str(counter),
-                                                              "fail_times": fail_times}))
+    event_id = world.run(
+        tenant, lambda: emit("probe.flaky", {"counter": str(counter), "fail_times": fail_times})
+    )
     for _ in range(2):  # attempts 2 and 3 of 3, due at once
-        world.system(lambda: session.execute(
-            update(OutboxEvent).where(OutboxEvent.id == event_id)
-            .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1))))
+        world.system(
+            lambda: session.execute(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id)
+                .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1))
+            )
+        )
         from core.event_models import EventFailure
 
-        world.system(lambda: session.execute(
-            update(EventFailure).where(EventFailure.event_id == event_id)
-            .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1))))
+        world.system(
+            lambda: session.execute(
+                update(EventFailure)
+                .where(EventFailure.event_id == event_id)
+                .values(next_attempt_at=utcnow() - dt.timedelta(seconds=1))
+            )
+        )
         assert invoke(world.app, "events", "relay").exit_code == 0
     return event_id, counter
 
@@ -43,8 +52,11 @@ def test_failed_lists_what_gave_up_and_retry_applies_it(world, tmp_path):
     result = invoke(world.app, "events", "failed")
 
     assert result.exit_code == 0, result.output
-    [line] = [ln for ln in result.output.splitlines()
-              if "events_probe.flaky" in ln and f" {t.slug} " in ln]
+    [line] = [
+        ln
+        for ln in result.output.splitlines()
+        if "events_probe.flaky" in ln and f" {t.slug} " in ln
+    ]
     assert "attempts=3" in line and "RuntimeError: flaky failure number 3" in line
     failure_id = line.split()[0]
     only_t = invoke(world.app, "events", "failed", "--tenant", t.slug).output
@@ -94,8 +106,11 @@ def test_relay_sends_what_was_left_behind(world):
         return event_id
 
     event_id = world.run(t, crash_after_commit)
-    world.system(lambda: session.execute(update(OutboxEvent).where(
-        OutboxEvent.id == event_id).values(next_attempt_at=utcnow())))
+    world.system(
+        lambda: session.execute(
+            update(OutboxEvent).where(OutboxEvent.id == event_id).values(next_attempt_at=utcnow())
+        )
+    )
 
     result = invoke(world.app, "events", "relay")
 
@@ -113,12 +128,12 @@ def test_worker_without_redis_says_what_to_set(world):
 
 
 @pytest.mark.redis
-def test_relay_with_redis_down_fails_in_one_line_and_loses_nothing(app, db_url, own_redis,
-                                                                    queue_name, tmp_path):
+def test_relay_with_redis_down_fails_in_one_line_and_loses_nothing(
+    app, db_url, own_redis, queue_name, tmp_path
+):
     from tests.events.conftest import World, make_app
 
-    application = make_app(db_url, tmp_path / "i", redis_url=own_redis.url,
-                           queue_name=queue_name)
+    application = make_app(db_url, tmp_path / "i", redis_url=own_redis.url, queue_name=queue_name)
     world = World(application)
     try:
         t = world.tenant()

@@ -32,8 +32,15 @@ def test_notify_fills_the_bell_and_mails_each_user_after_commit(world, make_user
     t = world.tenant()
     ann, bob = make_user_committed(world, t), make_user_committed(world, t)
 
-    rows = world.run(t, lambda: notify([ann.id, bob.id, ann.id], "Order SO-1 confirmed",
-                                       "Ship by Friday.", link="https://erp.example/so/1"))
+    rows = world.run(
+        t,
+        lambda: notify(
+            [ann.id, bob.id, ann.id],
+            "Order SO-1 confirmed",
+            "Ship by Friday.",
+            link="https://erp.example/so/1",
+        ),
+    )
 
     assert sorted(r.user_id for r in rows) == sorted([ann.id, bob.id])  # one each
     for user in (ann, bob):
@@ -43,8 +50,9 @@ def test_notify_fills_the_bell_and_mails_each_user_after_commit(world, make_user
         assert "Ship by Friday." in text and "https://erp.example/so/1" in text
 
     def bell(user):
-        return [(n.subject, n.read_at is None, n.email_state)
-                for n in list_notifications(user.id)], unread_count(user.id)
+        return [
+            (n.subject, n.read_at is None, n.email_state) for n in list_notifications(user.id)
+        ], unread_count(user.id)
 
     assert world.run(t, lambda: bell(ann)) == ([("Order SO-1 confirmed", True, "sent")], 1)
     assert world.run(t, lambda: mark_read(ann.id)) == 1
@@ -156,21 +164,29 @@ def test_mail_goes_over_smtp_and_waits_while_smtp_is_down(world, make_user_commi
 
     state = world.run(t, lambda: session.scalar(select(Notification.email_state)))
     assert state == "pending"  # SMTP refused: the send is retried, not lost
-    failure = world.system(lambda: session.scalar(select(EventFailure).join(
-        OutboxEvent, OutboxEvent.id == EventFailure.event_id).where(
-        OutboxEvent.tenant_id == t.id)))
+    failure = world.system(
+        lambda: session.scalar(
+            select(EventFailure)
+            .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
+            .where(OutboxEvent.tenant_id == t.id)
+        )
+    )
     assert failure.handler == "core.notification_email" and failure.status == "retrying"
 
     server = smtp.start()
-    world.fast_forward(EventFailure, failure.id, also=update(OutboxEvent).where(
-        OutboxEvent.id == failure.event_id))
+    world.fast_forward(
+        EventFailure, failure.id, also=update(OutboxEvent).where(OutboxEvent.id == failure.event_id)
+    )
     with world.app.app_context():
         events.relay()
 
     [raw] = server.messages
     mail = message_from_bytes(raw)
     assert (mail["To"], mail["From"], mail["Subject"]) == (
-        ann.email, "erp@example.com", "Invoice overdue")
+        ann.email,
+        "erp@example.com",
+        "Invoice overdue",
+    )
     assert world.run(t, lambda: session.scalar(select(Notification.email_state))) == "sent"
     assert mails_to(world.app, ann.email) == []  # no .eml when SMTP is configured
 
@@ -180,14 +196,17 @@ def test_mail_goes_over_smtp_and_waits_while_smtp_is_down(world, make_user_commi
 
 def login(client, make_member, tenant, roles=("employee",)):
     user = make_member(tenant, roles=roles)
-    resp = client.post("/api/v1/auth/login", json={
-        "email": user.email, "password": "correct horse battery", "tenant": tenant.slug})
+    resp = client.post(
+        "/api/v1/auth/login",
+        json={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
+    )
     assert resp.status_code == 200, resp.get_json()
     return user, {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
 
 
 def test_the_bell_api_lists_and_marks_the_callers_own_notifications(
-        client, tenant, make_member, as_tenant, session):
+    client, tenant, make_member, as_tenant, session
+):
     ann, headers = login(client, make_member, tenant)
     bob = make_member(tenant, roles=("employee",))
     with as_tenant(tenant):

@@ -61,8 +61,11 @@ def test_committed_event_is_handled_at_once_and_only_once(world):
     # Delivered again (a relay after a crash, a duplicate job): nothing is applied twice.
     with world.app.app_context():
         assert events.process_event(event_id) == "done"
-    world.system(lambda: session.execute(
-        update(OutboxEvent).where(OutboxEvent.id == event_id).values(state="queued")))
+    world.system(
+        lambda: session.execute(
+            update(OutboxEvent).where(OutboxEvent.id == event_id).values(state="queued")
+        )
+    )
     with world.app.app_context():
         assert events.process_event(event_id) == "done"
     assert len(world.effects(t, "record")) == 1
@@ -104,13 +107,19 @@ def test_handlers_run_in_the_events_tenant(world):
 def test_failing_handler_backs_off_exponentially_then_lands_in_the_failed_list(world, tmp_path):
     t = world.tenant()
     counter = tmp_path / "count"
-    event_id = world.run(t, lambda: emit("probe.flaky", {"counter": str(counter),
-                                                         "fail_times": 10}))
+    event_id = world.run(
+        t, lambda: emit("probe.flaky", {"counter": str(counter), "fail_times": 10})
+    )
     handler = "events_probe.flaky"
 
     def failure():
-        return world.system(lambda: session.scalar(select(EventFailure).where(
-            EventFailure.event_id == event_id, EventFailure.handler == handler)))
+        return world.system(
+            lambda: session.scalar(
+                select(EventFailure).where(
+                    EventFailure.event_id == event_id, EventFailure.handler == handler
+                )
+            )
+        )
 
     first = failure()
     assert (first.status, first.attempts) == ("retrying", 1)
@@ -124,8 +133,9 @@ def test_failing_handler_backs_off_exponentially_then_lands_in_the_failed_list(w
     with world.app.app_context():
         assert events.relay().events == 0  # the retry is not due yet
 
-    world.fast_forward(EventFailure, first.id, also=update(OutboxEvent).where(
-        OutboxEvent.id == event_id))
+    world.fast_forward(
+        EventFailure, first.id, also=update(OutboxEvent).where(OutboxEvent.id == event_id)
+    )
     with world.app.app_context():
         assert events.relay().events == 1
     second = failure()
@@ -135,8 +145,9 @@ def test_failing_handler_backs_off_exponentially_then_lands_in_the_failed_list(w
     assert dt.timedelta(seconds=10) <= waits[0] <= dt.timedelta(seconds=11)
     assert dt.timedelta(seconds=20) <= waits[1] <= dt.timedelta(seconds=22)
 
-    world.fast_forward(EventFailure, second.id, also=update(OutboxEvent).where(
-        OutboxEvent.id == event_id))
+    world.fast_forward(
+        EventFailure, second.id, also=update(OutboxEvent).where(OutboxEvent.id == event_id)
+    )
     with world.app.app_context():
         events.relay()
     last = failure()
@@ -149,7 +160,8 @@ def test_failing_handler_backs_off_exponentially_then_lands_in_the_failed_list(w
     with world.app.app_context(), system_context():
         listed = [i for i in events.failed() if i.event_id == event_id]
     assert [(i.kind, i.target, i.attempts, i.summary) for i in listed] == [
-        ("handler", handler, 3, "RuntimeError: flaky failure number 3")]
+        ("handler", handler, 3, "RuntimeError: flaky failure number 3")
+    ]
     with world.app.app_context(), tenant_context(t.id):
         assert [i.id for i in events.failed()] == [last.id]  # the tenant's own list
 
@@ -166,8 +178,13 @@ def test_failing_handler_backs_off_exponentially_then_lands_in_the_failed_list(w
 def test_a_tenant_cannot_list_or_retry_another_tenants_failures(world, tmp_path):
     a, b = world.tenant(), world.tenant()
     world.run(a, lambda: emit("probe.flaky", {"counter": str(tmp_path / "c"), "fail_times": 9}))
-    failure_id = world.system(lambda: session.scalar(select(EventFailure.id).join(
-        OutboxEvent, OutboxEvent.id == EventFailure.event_id).where(OutboxEvent.tenant_id == a.id)))
+    failure_id = world.system(
+        lambda: session.scalar(
+            select(EventFailure.id)
+            .join(OutboxEvent, OutboxEvent.id == EventFailure.event_id)
+            .where(OutboxEvent.tenant_id == a.id)
+        )
+    )
 
     from core.errors import NotFound
 
@@ -217,10 +234,18 @@ def test_emit_needs_a_tenant_a_dotted_type_and_json(world):
 
     when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     ident = uuid.uuid4()
-    event_id = world.run(t, lambda: emit("probe.created", {
-        "amount": Decimal("12.30"), "id": ident, "at": when, "tags": ("a",)}))
+    event_id = world.run(
+        t,
+        lambda: emit(
+            "probe.created", {"amount": Decimal("12.30"), "id": ident, "at": when, "tags": ("a",)}
+        ),
+    )
     assert world.event(event_id).payload == {
-        "amount": "12.30", "id": str(ident), "at": "2026-01-02T03:04:05+00:00", "tags": ["a"]}
+        "amount": "12.30",
+        "id": str(ident),
+        "at": "2026-01-02T03:04:05+00:00",
+        "tags": ["a"],
+    }
 
 
 def test_system_context_may_emit_for_a_named_tenant(world):

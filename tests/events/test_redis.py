@@ -83,11 +83,13 @@ def test_rollback_queues_nothing(redis_world):
 
 
 def test_redis_down_at_commit_is_delivered_once_redis_is_back_and_the_relay_runs(
-        app, db_url, own_redis, queue_name, tmp_path):
+    app, db_url, own_redis, queue_name, tmp_path
+):
     from tests.events.conftest import World
 
-    application = make_app(db_url, tmp_path / "instance", redis_url=own_redis.url,
-                           queue_name=queue_name)
+    application = make_app(
+        db_url, tmp_path / "instance", redis_url=own_redis.url, queue_name=queue_name
+    )
     world = World(application)
     try:
         t = world.tenant()
@@ -118,14 +120,17 @@ def test_redis_down_at_commit_is_delivered_once_redis_is_back_and_the_relay_runs
         get_db(application).dispose()
 
 
-def test_worker_killed_mid_job_is_redelivered_and_applied_once(redis_world, start_worker,
-                                                              tmp_path):
+def test_worker_killed_mid_job_is_redelivered_and_applied_once(redis_world, start_worker, tmp_path):
     world = redis_world
     t = world.tenant()
     started, release = tmp_path / "started", tmp_path / "release"
 
-    event_id = world.run(t, lambda: emit("probe.created", {
-        "note": "once", "started": str(started), "release": str(release)}))
+    event_id = world.run(
+        t,
+        lambda: emit(
+            "probe.created", {"note": "once", "started": str(started), "release": str(release)}
+        ),
+    )
 
     worker = start_worker()  # a forking RQ worker: the job runs in its work horse
     wait_for(lambda: started.exists() and started.read_text(), 60, "the handler to start")
@@ -165,8 +170,11 @@ def test_worker_with_scheduler_fires_scheduled_jobs_and_relays(redis_world, star
     event_id = world.run(t, crash_after_commit)
     from sqlalchemy import update
 
-    world.system(lambda: session.execute(update(OutboxEvent).where(
-        OutboxEvent.id == event_id).values(next_attempt_at=utcnow())))
+    world.system(
+        lambda: session.execute(
+            update(OutboxEvent).where(OutboxEvent.id == event_id).values(next_attempt_at=utcnow())
+        )
+    )
 
     worker = start_worker("--with-scheduler", scheduler_interval=1)
     try:
@@ -178,8 +186,9 @@ def test_worker_with_scheduler_fires_scheduled_jobs_and_relays(redis_world, star
     assert len(world.effects(t, "scheduled")) == 1  # hourly: once, however often it ticks
 
 
-def test_pergola_worker_command_sends_notification_mail(redis_world, db_url, tmp_path,
-                                                        make_user_committed):
+def test_pergola_worker_command_sends_notification_mail(
+    redis_world, db_url, tmp_path, make_user_committed
+):
     world = redis_world
     t = world.tenant()
     user = make_user_committed(world, t)
@@ -190,15 +199,19 @@ def test_pergola_worker_command_sends_notification_mail(redis_world, db_url, tmp
         assert queued(world.app) == 1
 
     instance = tmp_path / "cli-instance"
-    env = dict(os.environ, PERGOLA_DATABASE_URL=db_url,
-               PERGOLA_REDIS_URL=world.app.config["PERGOLA"].redis_url,
-               PERGOLA_QUEUE_NAME=events.event_settings(world.app).queue_name,
-               PERGOLA_INSTANCE_PATH=str(instance),
-               PERGOLA_SECRET_KEY="test-secret-of-at-least-32-bytes-long")
+    env = dict(
+        os.environ,
+        PERGOLA_DATABASE_URL=db_url,
+        PERGOLA_REDIS_URL=world.app.config["PERGOLA"].redis_url,
+        PERGOLA_QUEUE_NAME=events.event_settings(world.app).queue_name,
+        PERGOLA_INSTANCE_PATH=str(instance),
+        PERGOLA_SECRET_KEY="test-secret-of-at-least-32-bytes-long",
+    )
     env.pop("PERGOLA_SMTP_HOST", None)
     pergola = Path(sys.executable).parent / "pergola"
-    done = subprocess.run([str(pergola), "worker", "--burst"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [str(pergola), "worker", "--burst"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
     mails = list((instance / "mail").glob("*.eml"))

@@ -35,7 +35,10 @@ def test_a_scheduled_job_fires_once_per_period_for_tenants_that_enable_its_addon
     assert world.effects(off) == []
     row = run_row(world, key)
     assert (row.last_run_at, row.next_run_at, row.last_status) == (
-        now, now + dt.timedelta(hours=1), "ok")
+        now,
+        now + dt.timedelta(hours=1),
+        "ok",
+    )
 
     assert key not in tick(world.app, now=now + dt.timedelta(minutes=59), relay=False).fired
     assert len(world.effects(on, "scheduled")) == 1
@@ -77,9 +80,11 @@ def test_a_failing_job_is_recorded_and_tried_again_next_period(world, monkeypatc
     six = utcnow().replace(hour=6, minute=0, second=0, microsecond=0)
     tick(world.app, now=six - dt.timedelta(hours=1), relay=False)  # first sight: due at 06:00
     key = "events_probe.fragile@*"
-    world.system(lambda: session.execute(
-        ScheduledRun.__table__.update().where(ScheduledRun.key == key)
-        .values(next_run_at=six)))
+    world.system(
+        lambda: session.execute(
+            ScheduledRun.__table__.update().where(ScheduledRun.key == key).values(next_run_at=six)
+        )
+    )
     monkeypatch.setenv("PROBE_FRAGILE_FAILS", "1")
 
     assert key in tick(world.app, now=six, relay=False).fired
@@ -91,8 +96,9 @@ def test_a_failing_job_is_recorded_and_tried_again_next_period(world, monkeypatc
     monkeypatch.delenv("PROBE_FRAGILE_FAILS")
     assert key in tick(world.app, now=six + dt.timedelta(days=1), relay=False).fired
     assert run_row(world, key).last_status == "ok"
-    world.system(lambda: session.execute(
-        ScheduledRun.__table__.delete().where(ScheduledRun.key == key)))
+    world.system(
+        lambda: session.execute(ScheduledRun.__table__.delete().where(ScheduledRun.key == key))
+    )
 
 
 def test_the_embedded_scheduler_runs_due_jobs_in_a_background_thread(world):
@@ -111,7 +117,8 @@ def test_daily_and_interval_schedules():
     morning = dt.datetime(2026, 3, 1, 6, 0, tzinfo=dt.UTC)
     assert at.first_run(morning) == dt.datetime(2026, 3, 1, 7, 30, tzinfo=dt.UTC)
     assert at.next_run(dt.datetime(2026, 3, 1, 7, 30, tzinfo=dt.UTC)) == dt.datetime(
-        2026, 3, 2, 7, 30, tzinfo=dt.UTC)
+        2026, 3, 2, 7, 30, tzinfo=dt.UTC
+    )
     evening = dt.datetime(2026, 3, 1, 20, 0, tzinfo=dt.UTC)
     assert at.first_run(evening) == dt.datetime(2026, 3, 2, 7, 30, tzinfo=dt.UTC)
     every = ScheduledJob("often", lambda: None, every=dt.timedelta(minutes=5))
@@ -133,6 +140,7 @@ def test_runs_of_a_disabled_addon_stop(world):
 
     assert f"events_probe.tick@{t.id}" not in later.fired
     assert len(world.effects(t, "scheduled")) == 1
-    keys = world.system(lambda: set(session.scalars(
-        select(ScheduledRun.key).where(ScheduledRun.tenant_id == t.id))))
+    keys = world.system(
+        lambda: set(session.scalars(select(ScheduledRun.key).where(ScheduledRun.tenant_id == t.id)))
+    )
     assert keys == {f"events_probe.tick@{t.id}"}  # kept: it resumes if enabled again

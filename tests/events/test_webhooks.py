@@ -47,8 +47,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                          "body": body})
+                receiver.requests.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
                 n = len(receiver.requests) - 1
                 status, text = receiver.answers[min(n, len(receiver.answers) - 1)]
                 self.send_response(status)
@@ -85,19 +86,27 @@ def receiver() -> Iterator[Any]:
 
 
 def register(world, tenant, url, patterns=("probe.*",), secret=SECRET):
-    return world.run(tenant, lambda: webhooks.create_endpoint(url, list(patterns),
-                                                              secret=secret))
+    return world.run(tenant, lambda: webhooks.create_endpoint(url, list(patterns), secret=secret))
 
 
 def delivery_of(world, endpoint_id):
-    return world.system(lambda: session.scalar(
-        select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)))
+    return world.system(
+        lambda: session.scalar(
+            select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+        )
+    )
 
 
 def attempts_of(world, delivery_id):
-    return world.system(lambda: list(session.scalars(
-        select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id)
-        .order_by(WebhookAttempt.number))))
+    return world.system(
+        lambda: list(
+            session.scalars(
+                select(WebhookAttempt)
+                .where(WebhookAttempt.delivery_id == delivery_id)
+                .order_by(WebhookAttempt.number)
+            )
+        )
+    )
 
 
 def retry_now(world, delivery_id):
@@ -107,8 +116,7 @@ def retry_now(world, delivery_id):
         assert events.relay().deliveries == 1
 
 
-def test_fails_twice_then_succeeds_once_and_verifies_with_the_documented_snippet(
-        world, receiver):
+def test_fails_twice_then_succeeds_once_and_verifies_with_the_documented_snippet(world, receiver):
     t = world.tenant()
     hook = receiver([(500, "boom, try later"), (503, "still down"), (200, "thanks")])
     endpoint = register(world, t, hook.url)
@@ -136,8 +144,9 @@ def test_fails_twice_then_succeeds_once_and_verifies_with_the_documented_snippet
     ok = hook.requests[-1]
     verify = documented_verifier()
     assert verify(SECRET, ok["body"], ok["headers"]["X-Pergola-Signature"])
-    assert not verify("whsec_some-other-secret-000", ok["body"],
-                      ok["headers"]["X-Pergola-Signature"])
+    assert not verify(
+        "whsec_some-other-secret-000", ok["body"], ok["headers"]["X-Pergola-Signature"]
+    )
     assert not verify(SECRET, ok["body"] + b" ", ok["headers"]["X-Pergola-Signature"])
     headers = ok["headers"]
     assert headers["Content-Type"] == "application/json"
@@ -154,7 +163,10 @@ def test_fails_twice_then_succeeds_once_and_verifies_with_the_documented_snippet
 
     log = attempts_of(world, delivery.id)
     assert [(a.number, a.status_code, a.success) for a in log] == [
-        (1, 500, False), (2, 503, False), (3, 200, True)]
+        (1, 500, False),
+        (2, 503, False),
+        (3, 200, True),
+    ]
     assert [a.response_excerpt for a in log] == ["boom, try later", "still down", "thanks"]
     assert all(a.duration_ms >= 0 for a in log)
     endpoint_now = world.system(lambda: session.get(WebhookEndpoint, endpoint.id))
@@ -173,8 +185,12 @@ def test_only_matching_active_endpoints_of_the_tenant_receive_the_event(world, r
     register(world, a, other_type.url, ["contacts.*"])
     register(world, a, paused.url, ["*"])
     register(world, b, other_tenant.url, ["*"])
-    world.run(a, lambda: webhooks.disable_endpoint(
-        session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.url == paused.url))))
+    world.run(
+        a,
+        lambda: webhooks.disable_endpoint(
+            session.scalar(select(WebhookEndpoint.id).where(WebhookEndpoint.url == paused.url))
+        ),
+    )
 
     world.run(a, lambda: emit("probe.created", {}))
 
@@ -211,8 +227,13 @@ def test_endpoint_is_disabled_after_n_consecutive_failures_and_can_be_enabled(wo
 
     ep = world.system(lambda: session.get(WebhookEndpoint, endpoint.id))
     assert ep.active is False and ep.disabled_reason == "4 consecutive failures"
-    second = world.system(lambda: session.scalar(select(WebhookDelivery).where(
-        WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.event_id != first_event)))
+    second = world.system(
+        lambda: session.scalar(
+            select(WebhookDelivery).where(
+                WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.event_id != first_event
+            )
+        )
+    )
     assert second.state == "failed" and "endpoint disabled" in second.last_error
     world.run(t, lambda: emit("probe.created", {"n": 3}))
     assert len(hook.requests) == 4  # nothing is sent to a disabled endpoint
@@ -235,10 +256,19 @@ def test_endpoint_is_disabled_after_n_consecutive_failures_and_can_be_enabled(wo
     assert len(hook.requests) == 6
 
 
-@pytest.mark.parametrize("url", [
-    "ftp://example.com/hook", "file:///etc/passwd", "javascript:alert(1)", "example.com/hook",
-    "gopher://example.com", "http://", "https://user:pw@example.com/hook", "",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ftp://example.com/hook",
+        "file:///etc/passwd",
+        "javascript:alert(1)",
+        "example.com/hook",
+        "gopher://example.com",
+        "http://",
+        "https://user:pw@example.com/hook",
+        "",
+    ],
+)
 def test_only_http_and_https_urls_are_accepted(world, url):
     t = world.tenant()
     with world.app.app_context(), tenant_context(t.id):
@@ -280,12 +310,16 @@ def test_unreachable_receiver_is_a_logged_failed_attempt(world):
     assert "refused" in attempt.error.lower()
 
 
-def test_names_that_resolve_to_private_addresses_are_refused_at_delivery(world, receiver,
-                                                                         monkeypatch):
+def test_names_that_resolve_to_private_addresses_are_refused_at_delivery(
+    world, receiver, monkeypatch
+):
     from dataclasses import replace
 
-    monkeypatch.setitem(world.app.extensions, "pergola.events", replace(
-        events.event_settings(world.app), webhook_allow_private_networks=False))
+    monkeypatch.setitem(
+        world.app.extensions,
+        "pergola.events",
+        replace(events.event_settings(world.app), webhook_allow_private_networks=False),
+    )
     t = world.tenant()
     hook = receiver([(200, "internal secrets")])
     endpoint = register(world, t, hook.url.replace("127.0.0.1", "localhost"))
@@ -321,8 +355,9 @@ def test_sign_and_verify_agree():
 
 
 @pytest.mark.redis
-def test_a_worker_delivers_with_retries_driven_by_the_scheduler(redis_world, receiver,
-                                                               start_worker):
+def test_a_worker_delivers_with_retries_driven_by_the_scheduler(
+    redis_world, receiver, start_worker
+):
     world = redis_world
     t = world.tenant()
     hook = receiver([(500, "no"), (500, "no"), (200, "yes")])
@@ -331,9 +366,14 @@ def test_a_worker_delivers_with_retries_driven_by_the_scheduler(redis_world, rec
     world.run(t, lambda: emit("probe.created", {"note": "via worker"}))
     worker = start_worker("--with-scheduler", scheduler_interval=1, event_retry_base=0)
     try:
-        wait_for(lambda: delivery_of(world, endpoint.id) is not None
-                 and delivery_of(world, endpoint.id).state == "succeeded", 60,
-                 "the delivery to succeed")
+        wait_for(
+            lambda: (
+                delivery_of(world, endpoint.id) is not None
+                and delivery_of(world, endpoint.id).state == "succeeded"
+            ),
+            60,
+            "the delivery to succeed",
+        )
     finally:
         output = worker.stop()
 

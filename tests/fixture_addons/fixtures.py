@@ -57,9 +57,14 @@ def _leave_header_tenant(_exc: BaseException | None) -> None:
 def build_fixture_app(db_url: str, instance: Path, **extra: Any) -> Flask:
     """An app whose only addons are the fixture addons, on the test database."""
     config: dict[str, Any] = {
-        "database_url": db_url, "testing": True, "instance_path": str(instance),
-        "secret_key": "test-secret", "only_addons": list(FIXTURE_MANIFESTS),
-        "default_addons": "none", "kernel_plugins": [KernelRecorder()], "csrf": False,
+        "database_url": db_url,
+        "testing": True,
+        "instance_path": str(instance),
+        "secret_key": "test-secret",
+        "only_addons": list(FIXTURE_MANIFESTS),
+        "default_addons": "none",
+        "kernel_plugins": [KernelRecorder()],
+        "csrf": False,
     }
     config.update(extra)
     application = create_app(config)

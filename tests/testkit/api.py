@@ -40,8 +40,11 @@ class ProjectSchema(Schema):
 def create_project(data: dict[str, Any]) -> Project:
     """The service: names are unique per tenant; the owner defaults to the caller."""
     if session.scalar(select(Project.id).where(Project.name == data["name"])) is not None:
-        raise DomainError(f"a project named {data['name']!r} exists", code="DUPLICATE_NAME",
-                          details={"name": ["already exists"]})
+        raise DomainError(
+            f"a project named {data['name']!r} exists",
+            code="DUPLICATE_NAME",
+            details={"name": ["already exists"]},
+        )
     principal = current_principal()
     if data.get("owner_id") is None and principal is not None:
         data = {**data, "owner_id": principal.user_id}
@@ -67,8 +70,15 @@ projects = Resource(
     sortable=("name", "budget", "created_at"),
     searchable=("name",),
     expandable={"tasks": TaskSchema},
-    actions=(Action("add-task", add_task, "testkit.projects:plan", schema=TaskSchema,
-                    summary="Plan a task on the project"),),
+    actions=(
+        Action(
+            "add-task",
+            add_task,
+            "testkit.projects:plan",
+            schema=TaskSchema,
+            summary="Plan a task on the project",
+        ),
+    ),
     default_sort=("name",),
     create=create_project,
     summary="Projects of the tenant",

@@ -15,8 +15,10 @@ manifest = Manifest(
         "testkit.projects:delete": "Delete projects",
         "testkit.projects:plan": "Plan tasks on projects",
     },
-    default_grants={"sales": ("testkit.things:read", "testkit.projects:read"),
-                    "manager": ("testkit.*",)},
+    default_grants={
+        "sales": ("testkit.things:read", "testkit.projects:read"),
+        "manager": ("testkit.*",),
+    },
     menus=(
         MenuItem("Things", "testkit.things_page", "testkit.things:read", order=50),
         MenuItem("Projects", "testkit_web.projects_list", "testkit.things:read", order=60),

@@ -25,11 +25,16 @@ class ProjectForm(Schema):
     """A project as the web form and the detail page see it."""
 
     id = fields.UUID(dump_only=True)
-    name = fields.String(required=True, validate=validate.Length(min=2, max=100),
-                         metadata={"label": "Name"})
-    budget = fields.Decimal(required=True, as_string=True, places=2,
-                            validate=validate.Range(min=Decimal("0")),
-                            metadata={"label": "Budget", "description": "In the company currency"})
+    name = fields.String(
+        required=True, validate=validate.Length(min=2, max=100), metadata={"label": "Name"}
+    )
+    budget = fields.Decimal(
+        required=True,
+        as_string=True,
+        places=2,
+        validate=validate.Range(min=Decimal("0")),
+        metadata={"label": "Budget", "description": "In the company currency"},
+    )
     version = fields.Integer(dump_only=True)
 
 
@@ -44,13 +49,25 @@ def create_project(data: dict[str, Any]) -> Project:
 
 
 projects = ModelViews(
-    name="projects", model=Project, schema=ProjectForm, title="Projects", singular="Project",
-    columns=[Column("name", link=True), Column("budget", format=lambda v: f"{v:.2f}"),
-             Column("created_at", "Created", format=lambda d: d.strftime("%Y-%m-%d"))],
-    search=["name"], default_sort="name",
+    name="projects",
+    model=Project,
+    schema=ProjectForm,
+    title="Projects",
+    singular="Project",
+    columns=[
+        Column("name", link=True),
+        Column("budget", format=lambda v: f"{v:.2f}"),
+        Column("created_at", "Created", format=lambda d: d.strftime("%Y-%m-%d")),
+    ],
+    search=["name"],
+    default_sort="name",
     filters=[Filter("budget", "Budget", choices=[("0.00", "No budget")])],
-    permissions={"read": "testkit.things:read", "create": "testkit.things:create",
-                 "update": "testkit.things:create", "delete": "testkit.things:create"},
+    permissions={
+        "read": "testkit.things:read",
+        "create": "testkit.things:create",
+        "update": "testkit.things:create",
+        "delete": "testkit.things:create",
+    },
     create=create_project,
 )
 projects.register(bp)
@@ -67,13 +84,18 @@ def dashboard_widgets(principal: Principal) -> list[Widget]:
     """A chart of the projects' budgets, for those who may see projects."""
     if not principal.can("testkit.things:read"):
         return []
-    rows = session.execute(select(Project.name, Project.budget).order_by(Project.name)
-                           .limit(10)).all()
+    rows = session.execute(
+        select(Project.name, Project.budget).order_by(Project.name).limit(10)
+    ).all()
     count = session.scalar(select(func.count()).select_from(Project)) or 0
     return [
-        ChartWidget("Project budgets", kind="bar", labels=[r.name for r in rows],
-                    datasets=[{"label": "Budget", "data": [float(r.budget) for r in rows]}],
-                    order=10),
+        ChartWidget(
+            "Project budgets",
+            kind="bar",
+            labels=[r.name for r in rows],
+            datasets=[{"label": "Budget", "data": [float(r.budget) for r in rows]}],
+            order=10,
+        ),
         Widget("Projects", html=f"<p class='display-6 mb-0'>{count}</p><p>projects</p>", order=20),
     ]
 
@@ -83,7 +105,8 @@ def detail_panels(model_name: str, record: Any) -> list[tuple[str, str]]:
     """The tasks of a project, under its details."""
     if model_name != "test_project":
         return []
-    titles = session.scalars(select(Task.title).where(Task.project_id == record.id)
-                             .order_by(Task.title)).all()
+    titles = session.scalars(
+        select(Task.title).where(Task.project_id == record.id).order_by(Task.title)
+    ).all()
     items = "".join(f"<li>{escape(t)}</li>" for t in titles) or "<li>No tasks</li>"
     return [("Tasks", f"<ul class='mb-0'>{items}</ul>")]

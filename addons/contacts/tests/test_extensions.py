@@ -24,11 +24,17 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def ext_app(app: Flask, db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     """An app with the test addon installed (depends on `app`, which built the schema)."""
-    application = create_app({
-        "database_url": db_url, "testing": True, "csrf": False, "secure_cookies": False,
-        "instance_path": str(tmp_path_factory.mktemp("ext-instance")),
-        "secret_key": "test-secret-of-at-least-32-bytes-long", "extra_addons": [ext_manifest],
-    })
+    application = create_app(
+        {
+            "database_url": db_url,
+            "testing": True,
+            "csrf": False,
+            "secure_cookies": False,
+            "instance_path": str(tmp_path_factory.mktemp("ext-instance")),
+            "secret_key": "test-secret-of-at-least-32-bytes-long",
+            "extra_addons": [ext_manifest],
+        }
+    )
     yield application
     get_db(application).dispose()
 
@@ -87,17 +93,21 @@ def test_merge_moves_the_addons_references(world):
     services.merge_accounts(master.id, dup.id)
     assert ext.limit_of(master.id) == 70 and ext.limit_of(dup.id) is None
     assert ("merged", {"merged": [str(dup.id), str(master.id)]}) in [
-        (a, {k: v for k, v in c.items() if k == "merged"}) for a, c in ext.CALLS]
+        (a, {k: v for k, v in c.items() if k == "merged"}) for a, c in ext.CALLS
+    ]
 
 
 def test_panels_form_sections_and_api_fields_on_the_pages(world):
     with system_context():
-        kernel.create_user("ext@example.com", tenant_slug=world.tenant.slug, password=PASSWORD,
-                           roles=["sales"])
+        kernel.create_user(
+            "ext@example.com", tenant_slug=world.tenant.slug, password=PASSWORD, roles=["sales"]
+        )
     session.flush()
     client = world.app.test_client()
-    assert client.post("/login", data={"email": "ext@example.com", "password": PASSWORD,
-                                       "tenant": world.tenant.slug}).status_code in (302, 303)
+    assert client.post(
+        "/login",
+        data={"email": "ext@example.com", "password": PASSWORD, "tenant": world.tenant.slug},
+    ).status_code in (302, 303)
     form = client.get("/contacts/new").get_data(as_text=True)
     assert "Credit limit" in form and 'name="credit_limit"' in form
     created = client.post("/contacts/new", data={"name": "Panelled", "credit_limit": "1234"})
@@ -107,14 +117,17 @@ def test_panels_form_sections_and_api_fields_on_the_pages(world):
     bad = client.post("/contacts/new", data={"name": "Bad", "credit_limit": "lots"})
     assert bad.status_code == 422 and "not a valid amount" in bad.get_data(as_text=True)
 
-    token = client.post("/api/v1/auth/login", json={
-        "email": "ext@example.com", "password": PASSWORD, "tenant": world.tenant.slug})
+    token = client.post(
+        "/api/v1/auth/login",
+        json={"email": "ext@example.com", "password": PASSWORD, "tenant": world.tenant.slug},
+    )
     headers = {"Authorization": f"Bearer {token.get_json()['data']['access_token']}"}
     account_id = created.headers["Location"].rstrip("/").split("/")[-1]
     body = client.get(f"/api/v1/contacts/accounts/{account_id}", headers=headers).get_json()
     assert body["data"]["credit_limit"] == "1234.00"
-    patched = client.patch(f"/api/v1/contacts/accounts/{account_id}",
-                           json={"credit_limit": "10"}, headers=headers)
+    patched = client.patch(
+        f"/api/v1/contacts/accounts/{account_id}", json={"credit_limit": "10"}, headers=headers
+    )
     assert patched.get_json()["data"]["credit_limit"] == "10.00"
 
 
@@ -125,5 +138,3 @@ def test_the_addons_hooks_are_silent_for_a_tenant_that_disabled_it(world):
     with pytest.raises(ValidationError):
         services.create_account({"name": "No credit here", "credit_limit": "5"})
     assert ext.CALLS == []
-
-

@@ -22,9 +22,13 @@ def events(type_: str | None = None) -> list[OutboxEvent]:
 
 
 def test_create_account_keeps_kinds_as_a_set_and_revenue_exact(acme, make_account):
-    account = make_account("Globex", kinds=["vendor", "customer", "vendor"],
-                           annual_revenue="1234567.891", email=" Sales@Globex.EXAMPLE ",
-                           tags=["vip", " vip", "eu"])
+    account = make_account(
+        "Globex",
+        kinds=["vendor", "customer", "vendor"],
+        annual_revenue="1234567.891",
+        email=" Sales@Globex.EXAMPLE ",
+        tags=["vip", " vip", "eu"],
+    )
     assert account.kinds == ["customer", "vendor"]
     assert account.annual_revenue == Decimal("1234567.8910")
     assert account.email == "sales@globex.example"
@@ -32,16 +36,19 @@ def test_create_account_keeps_kinds_as_a_set_and_revenue_exact(acme, make_accoun
     assert account.status == "active"
 
 
-@pytest.mark.parametrize(("data", "field"), [
-    ({"name": ""}, "name"),
-    ({"name": "   "}, "name"),
-    ({}, "name"),
-    ({"name": "X", "email": "not-an-email"}, "email"),
-    ({"name": "X", "kinds": ["customer", "friend"]}, "kinds"),
-    ({"name": "X", "status": "gone"}, "status"),
-    ({"name": "X", "annual_revenue": "-5"}, "annual_revenue"),
-    ({"name": "X", "colour": "blue"}, "colour"),
-])
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({}, "name"),
+        ({"name": "X", "email": "not-an-email"}, "email"),
+        ({"name": "X", "kinds": ["customer", "friend"]}, "kinds"),
+        ({"name": "X", "status": "gone"}, "status"),
+        ({"name": "X", "annual_revenue": "-5"}, "annual_revenue"),
+        ({"name": "X", "colour": "blue"}, "colour"),
+    ],
+)
 def test_bad_account_input_names_the_field_and_writes_nothing(acme, session, data, field):
     before = count_rows("contacts_account")
     with pytest.raises(ValidationError) as err:
@@ -56,11 +63,11 @@ def test_address_needs_a_known_country_and_one_default_per_kind(acme, make_accou
     with pytest.raises(ValidationError) as err:
         services.add_address(account.id, {"street": "1 Main St", "country": "XX"})
     assert "country" in err.value.details
-    first = services.add_address(account.id, {"kind": "billing", "city": "Berlin",
-                                              "country": "de"})
+    first = services.add_address(account.id, {"kind": "billing", "city": "Berlin", "country": "de"})
     assert first.country == "DE" and first.is_default
-    second = services.add_address(account.id, {"kind": "billing", "city": "Paris",
-                                               "country": "FR", "is_default": True})
+    second = services.add_address(
+        account.id, {"kind": "billing", "city": "Paris", "country": "FR", "is_default": True}
+    )
     shipping = services.add_address(account.id, {"kind": "shipping", "country": "FR"})
     assert second.is_default and not first.is_default and shipping.is_default
     assert account.default_address("billing") is second
@@ -83,11 +90,18 @@ def test_address_for_another_tenants_account_is_not_found(make_tenant, as_tenant
 
 def test_people_have_one_primary_contact(acme, make_account):
     account = make_account()
-    ann = services.add_person({"account_id": str(account.id), "first_name": "Ann",
-                               "last_name": "Lee", "email": "ANN@acme.example"})
+    ann = services.add_person(
+        {
+            "account_id": str(account.id),
+            "first_name": "Ann",
+            "last_name": "Lee",
+            "email": "ANN@acme.example",
+        }
+    )
     assert ann.is_primary and ann.email == "ann@acme.example"
-    bob = services.add_person({"account_id": str(account.id), "first_name": "Bob",
-                               "last_name": "Ray", "is_primary": True})
+    bob = services.add_person(
+        {"account_id": str(account.id), "first_name": "Bob", "last_name": "Ray", "is_primary": True}
+    )
     assert bob.is_primary and not ann.is_primary
     assert account.primary_contact is bob
     with pytest.raises(ValidationError) as err:
@@ -189,15 +203,17 @@ def test_tenants_see_only_their_accounts(make_tenant, as_tenant):
 
 def test_duplicates_by_email_or_tax_id_and_merge(acme, make_account, session):
     master = make_account("Acme", email="hq@acme.example", kinds=["customer"])
-    dup = make_account("ACME Inc.", email="HQ@acme.example", kinds=["vendor"],
-                       phone="+1 555 0199", tax_id="DE123")
+    dup = make_account(
+        "ACME Inc.", email="HQ@acme.example", kinds=["vendor"], phone="+1 555 0199", tax_id="DE123"
+    )
     make_account("Other", tax_id="DE999")
     services.add_person({"account_id": str(master.id), "last_name": "Boss"})
     moved = services.add_person({"account_id": str(dup.id), "last_name": "Clerk"})
     services.add_address(dup.id, {"kind": "billing", "country": "DE"})
     groups = services.find_duplicates()
     assert [(g.reason, [a.name for a in g.accounts]) for g in groups] == [
-        ("email", ["Acme", "ACME Inc."])]
+        ("email", ["Acme", "ACME Inc."])
+    ]
     assert services.duplicates_of(master) == [dup]
 
     services.merge_accounts(master.id, dup.id)

@@ -53,8 +53,13 @@ def test_unknown_columns_and_missing_header_are_refused(acme):
 
 
 def test_export_reads_back_in(acme, make_account):
-    account = make_account("Round Trip", kinds=["vendor", "partner"], phone="+44 20 7946 0000",
-                           annual_revenue="12.50", notes="=SUM(A1)")
+    account = make_account(
+        "Round Trip",
+        kinds=["vendor", "partner"],
+        phone="+44 20 7946 0000",
+        annual_revenue="12.50",
+        notes="=SUM(A1)",
+    )
     services.add_address(account.id, {"kind": "shipping", "city": "Leeds", "country": "GB"})
     services.add_person({"account_id": str(account.id), "first_name": "Ann", "last_name": "Lee"})
     text = transfer.export_csv([account])
@@ -75,11 +80,11 @@ def test_cli_import_both_modes_and_export(runner, make_tenant, session, tmp_path
     assert strict.exit_code == 1
     assert "line 4: email" in strict.output and "nothing imported" in strict.output
     assert count_rows("contacts_account") == 0
-    lenient = runner.invoke(["contacts", "import", str(path), "--tenant", tenant.slug,
-                             "--skip-bad-rows"])
+    lenient = runner.invoke(
+        ["contacts", "import", str(path), "--tenant", tenant.slug, "--skip-bad-rows"]
+    )
     assert lenient.exit_code == 0, lenient.output
-    assert "imported 2 account(s), 2 person(s), 1 address(es); skipped 3 line(s)" in \
-        lenient.output
+    assert "imported 2 account(s), 2 person(s), 1 address(es); skipped 3 line(s)" in lenient.output
     exported = runner.invoke(["contacts", "export", "--tenant", tenant.slug])
     assert exported.exit_code == 0 and "Initech" in exported.output
     unknown = runner.invoke(["contacts", "import", str(path), "--tenant", "no-such-tenant"])

@@ -15,8 +15,12 @@ from core.event_models import Notification, OutboxEvent
 
 
 def events(kind: str) -> list[dict]:
-    return [e.payload for e in session.scalars(select(OutboxEvent).where(OutboxEvent.type == kind)
-                                               .order_by(OutboxEvent.created_at))]
+    return [
+        e.payload
+        for e in session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == kind).order_by(OutboxEvent.created_at)
+        )
+    ]
 
 
 def test_low_stock_alerts_once_per_crossing_and_notifies_inventory_users(inv, make_member):
@@ -25,9 +29,9 @@ def test_low_stock_alerts_once_per_crossing_and_notifies_inventory_users(inv, ma
     services.receive(inv.widget, inv.main, 10)
     services.set_reorder(inv.widget, inv.main, 5, 20)
 
-    services.issue(inv.widget, inv.main, 4)   # 6 left: not below 5
-    services.issue(inv.widget, inv.main, 2)   # 4 left: crosses
-    services.issue(inv.widget, inv.main, 1)   # still low: no second alert
+    services.issue(inv.widget, inv.main, 4)  # 6 left: not below 5
+    services.issue(inv.widget, inv.main, 2)  # 4 left: crosses
+    services.issue(inv.widget, inv.main, 1)  # still low: no second alert
     assert [e["available"] for e in events("inventory.stock.low")] == ["4.0000"]
     assert [r["product"].sku for r in services.low_stock()] == ["WIDGET-1"]
     assert services.low_stock()[0]["suggested_quantity"] == 20
@@ -122,7 +126,9 @@ def test_kits_list_components_without_cycles(inv):
     kit = services.create_product({"sku": "KIT", "name": "Kit"})
     services.set_components(kit, [(inv.widget, 2), ("SCREW", "8")])
     assert sorted((c.component.sku, c.quantity) for c in kit.components) == [
-        ("SCREW", Decimal(8)), ("WIDGET-1", Decimal(2))]
+        ("SCREW", Decimal(8)),
+        ("WIDGET-1", Decimal(2)),
+    ]
     with pytest.raises(ValidationError):
         services.set_components(screw, [(kit, 1)])
     with pytest.raises(ValidationError):
@@ -140,10 +146,11 @@ def test_archiving_needs_an_empty_shelf(inv):
 
 def test_valuation_per_warehouse_and_category_in_sql(inv):
     tools = services.create_category("Tools")
-    hammer = services.create_product({"sku": "HAMMER", "name": "Hammer",
-                                      "category_id": str(tools.id)})
+    hammer = services.create_product(
+        {"sku": "HAMMER", "name": "Hammer", "category_id": str(tools.id)}
+    )
     services.receive(inv.widget, inv.main, 10, unit_cost="1.10")
-    services.receive(inv.widget, inv.east, 5, unit_cost="1.40")   # average 1.2
+    services.receive(inv.widget, inv.east, 5, unit_cost="1.40")  # average 1.2
     services.receive(hammer, inv.east, 3, unit_cost="7.333")
 
     by_wh = {r["code"]: r for r in services.valuation("warehouse")}
@@ -154,34 +161,48 @@ def test_valuation_per_warehouse_and_category_in_sql(inv):
     assert all(isinstance(v, Decimal) for v in by_cat.values())
 
 
-def test_storekeepers_see_only_their_warehouses(client, tenant, api_headers, make_member,
-                                                as_tenant):
+def test_storekeepers_see_only_their_warehouses(
+    client, tenant, api_headers, make_member, as_tenant
+):
     admin = api_headers(tenant, roles=["admin"])
     for code in ("NORTH", "SOUTH"):
-        client.post("/api/v1/inventory/warehouses", json={"code": code, "name": code},
-                    headers=admin)
+        client.post(
+            "/api/v1/inventory/warehouses", json={"code": code, "name": code}, headers=admin
+        )
     client.post("/api/v1/inventory/products", json={"sku": "S1", "name": "S1"}, headers=admin)
     for code in ("NORTH", "SOUTH"):
-        client.post("/api/v1/inventory/transactions", json={
-            "kind": "receipt", "product": "S1", "warehouse": code, "quantity": 2},
-            headers=admin)
+        client.post(
+            "/api/v1/inventory/transactions",
+            json={"kind": "receipt", "product": "S1", "warehouse": code, "quantity": 2},
+            headers=admin,
+        )
     keeper = make_member(tenant, roles=["storekeeper"])
     with as_tenant(tenant):
         north = session.scalars(select(Warehouse).where(Warehouse.code == "NORTH")).one()
-    r = client.post(f"/api/v1/inventory/warehouses/{north.id}/users",
-                    json={"user_id": str(keeper.id)}, headers=admin)
+    r = client.post(
+        f"/api/v1/inventory/warehouses/{north.id}/users",
+        json={"user_id": str(keeper.id)},
+        headers=admin,
+    )
     assert r.status_code == 201
-    resp = client.post("/api/v1/auth/login", json={"email": keeper.email, "tenant": tenant.slug,
-                                                    "password": "correct horse battery"})
+    resp = client.post(
+        "/api/v1/auth/login",
+        json={"email": keeper.email, "tenant": tenant.slug, "password": "correct horse battery"},
+    )
     headers = {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
 
-    codes = [w["code"] for w in client.get("/api/v1/inventory/warehouses",
-                                           headers=headers).get_json()["data"]]
+    codes = [
+        w["code"]
+        for w in client.get("/api/v1/inventory/warehouses", headers=headers).get_json()["data"]
+    ]
     assert codes == ["NORTH"]
     moves = client.get("/api/v1/inventory/movements", headers=headers).get_json()["data"]
     assert {m["warehouse_id"] for m in moves} == {str(north.id)}
-    south = client.post("/api/v1/inventory/transactions", json={
-        "kind": "issue", "product": "S1", "warehouse": "SOUTH", "quantity": 1}, headers=headers)
+    south = client.post(
+        "/api/v1/inventory/transactions",
+        json={"kind": "issue", "product": "S1", "warehouse": "SOUTH", "quantity": 1},
+        headers=headers,
+    )
     assert south.status_code == 422
     assert south.get_json()["error"]["details"] == {"warehouse": ["no such warehouse"]}
 
@@ -194,8 +215,10 @@ def test_cli_imports_and_exports_products(runner, tenant, tmp_path, app):
     assert "2 created, 0 updated" in r.output
 
     src.write_text("sku,name,uom\na-1,Apple (green),KG\n")
-    assert "0 created, 1 updated" in runner.invoke(
-        ["inventory", "import", str(src), "--tenant", tenant.slug]).output
+    assert (
+        "0 created, 1 updated"
+        in runner.invoke(["inventory", "import", str(src), "--tenant", tenant.slug]).output
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("sku,name,uom\nC-3,Cherry,PALLET\n")
     r = runner.invoke(["inventory", "import", str(bad), "--tenant", tenant.slug])
@@ -221,28 +244,51 @@ def test_demo_data_is_idempotent(session, make_tenant, as_tenant):
         assert len(services.list_warehouses()) == 2
 
 
-def test_a_storekeepers_receipt_averages_over_every_warehouse(client, tenant, api_headers,
-                                                              make_member, as_tenant):
+def test_a_storekeepers_receipt_averages_over_every_warehouse(
+    client, tenant, api_headers, make_member, as_tenant
+):
     """Record rules narrow what a storekeeper sees, never the product's own average cost."""
     admin = api_headers(tenant, roles=["admin"])
     for code in ("NORTH", "SOUTH"):
-        client.post("/api/v1/inventory/warehouses", json={"code": code, "name": code},
-                    headers=admin)
+        client.post(
+            "/api/v1/inventory/warehouses", json={"code": code, "name": code}, headers=admin
+        )
     client.post("/api/v1/inventory/products", json={"sku": "AVG", "name": "Avg"}, headers=admin)
-    client.post("/api/v1/inventory/transactions", json={
-        "kind": "receipt", "product": "AVG", "warehouse": "SOUTH", "quantity": 100,
-        "unit_cost": "10"}, headers=admin)
+    client.post(
+        "/api/v1/inventory/transactions",
+        json={
+            "kind": "receipt",
+            "product": "AVG",
+            "warehouse": "SOUTH",
+            "quantity": 100,
+            "unit_cost": "10",
+        },
+        headers=admin,
+    )
     keeper = make_member(tenant, roles=["storekeeper"])
     with as_tenant(tenant):
         north = session.scalars(select(Warehouse).where(Warehouse.code == "NORTH")).one()
-    client.post(f"/api/v1/inventory/warehouses/{north.id}/users",
-                json={"user_id": str(keeper.id)}, headers=admin)
-    resp = client.post("/api/v1/auth/login", json={"email": keeper.email, "tenant": tenant.slug,
-                                                    "password": "correct horse battery"})
+    client.post(
+        f"/api/v1/inventory/warehouses/{north.id}/users",
+        json={"user_id": str(keeper.id)},
+        headers=admin,
+    )
+    resp = client.post(
+        "/api/v1/auth/login",
+        json={"email": keeper.email, "tenant": tenant.slug, "password": "correct horse battery"},
+    )
     keeper_headers = {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
-    r = client.post("/api/v1/inventory/transactions", json={
-        "kind": "receipt", "product": "AVG", "warehouse": "NORTH", "quantity": 10,
-        "unit_cost": "20"}, headers=keeper_headers)
+    r = client.post(
+        "/api/v1/inventory/transactions",
+        json={
+            "kind": "receipt",
+            "product": "AVG",
+            "warehouse": "NORTH",
+            "quantity": 10,
+            "unit_cost": "20",
+        },
+        headers=keeper_headers,
+    )
     assert r.status_code in (200, 201), r.get_json()
     with as_tenant(tenant):
         session.expire_all()

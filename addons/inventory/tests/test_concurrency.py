@@ -70,8 +70,7 @@ def run_threads(app: Any, tenant_id: Any, jobs: Sequence[Callable[[], object]]) 
 
 def twenty_reservations(app: Any, committed: Any) -> None:
     tenant, (wa, _wb), (pid,) = setup_stock(app, committed)
-    jobs = [lambda: services.reserve(pid, wa, 1, reference=("sales_order", "x"))
-            for _ in range(20)]
+    jobs = [lambda: services.reserve(pid, wa, 1, reference=("sales_order", "x")) for _ in range(20)]
 
     outcomes = run_threads(app, tenant.id, jobs)
 
@@ -132,8 +131,7 @@ def mixed_workload(app: Any, committed: Any) -> None:
 
 
 @pytest.mark.postgres
-def test_mixed_concurrent_workload_keeps_the_ledger_equal_to_levels_on_postgresql(
-        app, committed):
+def test_mixed_concurrent_workload_keeps_the_ledger_equal_to_levels_on_postgresql(app, committed):
     mixed_workload(app, committed)
 
 

@@ -15,10 +15,14 @@ from tests.fixtures import count_rows
 
 
 def level(inv, warehouse=None):
-    return session.scalar(select(StockLevel).where(
-        StockLevel.product_id == inv.widget.id,
-        StockLevel.warehouse_id == (warehouse or inv.main).id).execution_options(
-            populate_existing=True))
+    return session.scalar(
+        select(StockLevel)
+        .where(
+            StockLevel.product_id == inv.widget.id,
+            StockLevel.warehouse_id == (warehouse or inv.main).id,
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 def test_receive_then_issue_keeps_a_ledger_line_with_before_and_after(inv):
@@ -26,7 +30,11 @@ def test_receive_then_issue_keeps_a_ledger_line_with_before_and_after(inv):
     m = services.issue(inv.widget, inv.main, "4", reference=("sales_order", "SO-1"))
 
     assert (m.kind, m.quantity, m.quantity_before, m.quantity_after) == (
-        "issue", Decimal(-4), Decimal(10), Decimal(6))
+        "issue",
+        Decimal(-4),
+        Decimal(10),
+        Decimal(6),
+    )
     assert (m.reference_type, m.reference_id) == ("sales_order", "SO-1")
     lv = level(inv)
     assert (lv.on_hand, lv.reserved, lv.available) == (Decimal(6), 0, Decimal(6))
@@ -76,7 +84,8 @@ def test_availability_check_per_warehouse_and_overall(inv):
     services.reserve(inv.widget, inv.main, 3)
 
     assert services.check_availability(inv.widget, inv.main, 5) == services.Availability(
-        Decimal(5), True)
+        Decimal(5), True
+    )
     assert services.check_availability(inv.widget, inv.main, 6).is_available is False
     assert services.check_availability(inv.widget).quantity_available == Decimal(7)
 
@@ -87,7 +96,11 @@ def test_transfer_moves_both_sides_or_neither(inv):
 
     assert out.transfer_id == into.transfer_id
     assert (out.kind, out.quantity, into.kind, into.quantity) == (
-        "transfer_out", -4, "transfer_in", 4)
+        "transfer_out",
+        -4,
+        "transfer_in",
+        4,
+    )
     assert level(inv).on_hand == 6 and level(inv, inv.east).on_hand == 4
 
     before = count_rows("inventory_stock_movement")
@@ -129,7 +142,13 @@ def test_a_count_turns_differences_into_adjustments(inv):
     services.receive(inv.widget, inv.main, 10)
     services.receive(gadget, inv.main, 4)
 
-    moves = services.count(inv.main, {"widget-1": 8, "GADGET": "4", })
+    moves = services.count(
+        inv.main,
+        {
+            "widget-1": 8,
+            "GADGET": "4",
+        },
+    )
 
     assert [(m.product_id, m.quantity) for m in moves] == [(inv.widget.id, Decimal(-2))]
     assert moves[0].reference_type == "stock_count" and "counted 8" in moves[0].reason
@@ -150,11 +169,18 @@ def test_a_count_below_reservations_is_refused_whole(inv):
     assert level(inv).on_hand == 10
 
 
-@pytest.mark.parametrize(("qty", "message"), [
-    (-1, "must be greater than zero"), (0, "must be greater than zero"),
-    ("ten", "must be a number"), (None, "must be a number"), ("NaN", "must be a number"),
-    ("1.00001", "at most 4 decimal places"), (True, "must be a number"),
-])
+@pytest.mark.parametrize(
+    ("qty", "message"),
+    [
+        (-1, "must be greater than zero"),
+        (0, "must be greater than zero"),
+        ("ten", "must be a number"),
+        (None, "must be a number"),
+        ("NaN", "must be a number"),
+        ("1.00001", "at most 4 decimal places"),
+        (True, "must be a number"),
+    ],
+)
 def test_bad_quantities_name_the_field_and_write_nothing(inv, qty, message):
     with pytest.raises(ValidationError) as err:
         services.receive(inv.widget, inv.main, qty)

@@ -22,14 +22,16 @@ def build_world() -> SimpleNamespace:
     w.vendor2 = account("Beta Parts", ["vendor", "customer"])
     w.customer = account("Carol's Shop", ["customer"])
     w.main = inventory.create_warehouse({"code": "MAIN", "name": "Main"})
-    w.widget = inventory.create_product({"sku": "WIDGET", "name": "Widget",
-                                         "standard_cost": "2.50", "tax_rate": "21"})
-    w.gadget = inventory.create_product({"sku": "GADGET", "name": "Gadget",
-                                         "standard_cost": "10", "tax_rate": "21"})
-    w.service = inventory.create_product({"sku": "INSTALL", "name": "Installation",
-                                          "type": "service", "track_inventory": False})
-    w.old = inventory.create_product({"sku": "OLD", "name": "Old thing",
-                                      "status": "discontinued"})
+    w.widget = inventory.create_product(
+        {"sku": "WIDGET", "name": "Widget", "standard_cost": "2.50", "tax_rate": "21"}
+    )
+    w.gadget = inventory.create_product(
+        {"sku": "GADGET", "name": "Gadget", "standard_cost": "10", "tax_rate": "21"}
+    )
+    w.service = inventory.create_product(
+        {"sku": "INSTALL", "name": "Installation", "type": "service", "track_inventory": False}
+    )
+    w.old = inventory.create_product({"sku": "OLD", "name": "Old thing", "status": "discontinued"})
     return w
 
 

@@ -14,9 +14,13 @@ from tests.fixtures import count_rows
 
 def draft(w: Any, *lines: dict[str, Any], account: Any = None) -> Any:
     """A draft order to `account` (default: the vendor) into MAIN."""
-    return services.create_order({
-        "account_id": str((account or w.vendor).id), "warehouse_id": str(w.main.id),
-        "lines": list(lines) or [{"product_id": str(w.widget.id), "quantity": "10"}]})
+    return services.create_order(
+        {
+            "account_id": str((account or w.vendor).id),
+            "warehouse_id": str(w.main.id),
+            "lines": list(lines) or [{"product_id": str(w.widget.id), "quantity": "10"}],
+        }
+    )
 
 
 def line(product: Any, qty: str = "10", **extra: str) -> dict[str, Any]:
@@ -24,10 +28,17 @@ def line(product: Any, qty: str = "10", **extra: str) -> dict[str, Any]:
 
 
 def test_draft_totals_round_half_up_per_line_and_add_up(world):
-    order = draft(world,
-                  line(world.widget, "3", unit_cost="1.005", tax_rate="21"),       # net 3.015
-                  line(world.gadget, "7", unit_cost="9.99", discount_pct="12.5",   # net 61.18875
-                       tax_rate="7"))
+    order = draft(
+        world,
+        line(world.widget, "3", unit_cost="1.005", tax_rate="21"),  # net 3.015
+        line(
+            world.gadget,
+            "7",
+            unit_cost="9.99",
+            discount_pct="12.5",  # net 61.18875
+            tax_rate="7",
+        ),
+    )
     nets = [ln.amount_net for ln in order.lines]
     assert nets == [Decimal("3.02"), Decimal("61.19")]
     assert [ln.amount_tax for ln in order.lines] == [Decimal("0.63"), Decimal("4.28")]
@@ -38,15 +49,21 @@ def test_draft_totals_round_half_up_per_line_and_add_up(world):
 
 
 def test_empty_costs_come_from_supplier_price_tiers_then_standard_cost(world):
-    services.set_supplier_price({"account_id": str(world.vendor.id),
-                                 "product_id": str(world.widget.id), "price": "2.20"})
-    services.set_supplier_price({"account_id": str(world.vendor.id),
-                                 "product_id": str(world.widget.id), "price": "1.90",
-                                 "min_quantity": "100"})
-    order = draft(world, line(world.widget, "10"), line(world.widget, "150"),
-                  line(world.gadget, "1"))
-    assert [ln.unit_cost for ln in order.lines] == [Decimal("2.2"), Decimal("1.9"),
-                                                    Decimal("10")]
+    services.set_supplier_price(
+        {"account_id": str(world.vendor.id), "product_id": str(world.widget.id), "price": "2.20"}
+    )
+    services.set_supplier_price(
+        {
+            "account_id": str(world.vendor.id),
+            "product_id": str(world.widget.id),
+            "price": "1.90",
+            "min_quantity": "100",
+        }
+    )
+    order = draft(
+        world, line(world.widget, "10"), line(world.widget, "150"), line(world.gadget, "1")
+    )
+    assert [ln.unit_cost for ln in order.lines] == [Decimal("2.2"), Decimal("1.9"), Decimal("10")]
     assert order.lines[0].tax_rate == Decimal(21)  # the product's tax rate
 
 
@@ -57,8 +74,7 @@ def test_state_flow_draft_sent_confirmed_received_closed(world):
     number = order.number
     services.confirm_order(order.id)
     assert order.state == "confirmed" and order.number == number  # drawn once
-    services.receive(order.id, {"lines": [{"line_id": str(order.lines[0].id),
-                                           "quantity": "10"}]})
+    services.receive(order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": "10"}]})
     assert order.state == "received"
     services.close_order(order.id)
     assert order.state == "closed"
@@ -89,8 +105,9 @@ def test_cancel_while_nothing_received_and_then_nothing_more(world):
     with pytest.raises(services.IllegalTransition, match="cancelled"):
         services.confirm_order(order.id)
     with pytest.raises(services.IllegalTransition, match="cancelled"):
-        services.receive(order.id, {"lines": [{"line_id": str(order.lines[0].id),
-                                               "quantity": "1"}]})
+        services.receive(
+            order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": "1"}]}
+        )
 
 
 def test_cancelling_an_order_with_goods_received_is_refused(world, session):
@@ -122,9 +139,20 @@ def test_only_unnumbered_drafts_can_be_deleted(world):
 
 def test_update_replaces_lines_and_recomputes_and_is_refused_once_confirmed(world):
     order = draft(world)
-    services.update_order(order.id, {"lines": [
-        {"id": str(order.lines[0].id), "product_id": str(world.widget.id), "quantity": "4",
-         "unit_cost": "5"}, line(world.gadget, "1", unit_cost="1")]})
+    services.update_order(
+        order.id,
+        {
+            "lines": [
+                {
+                    "id": str(order.lines[0].id),
+                    "product_id": str(world.widget.id),
+                    "quantity": "4",
+                    "unit_cost": "5",
+                },
+                line(world.gadget, "1", unit_cost="1"),
+            ]
+        },
+    )
     assert [ln.quantity for ln in order.lines] == [Decimal(4), Decimal(1)]
     assert order.amount_untaxed == Decimal("21.00")
     services.confirm_order(order.id)
@@ -150,34 +178,53 @@ def _refused(w: Any, data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def test_an_order_for_an_account_that_is_not_a_vendor_is_refused(world):
-    details = _refused(world, {"account_id": str(world.customer.id),
-                               "warehouse_id": str(world.main.id),
-                               "lines": [line(world.widget)]})
+    details = _refused(
+        world,
+        {
+            "account_id": str(world.customer.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [line(world.widget)],
+        },
+    )
     assert "is not a vendor" in details["account_id"][0]
 
 
 @pytest.mark.parametrize("qty", ["0", "-3"])
 def test_zero_or_negative_quantities_are_refused_naming_the_line(world, qty):
-    details = _refused(world, {"account_id": str(world.vendor.id),
-                               "warehouse_id": str(world.main.id),
-                               "lines": [line(world.widget, "1"), line(world.gadget, qty)]})
+    details = _refused(
+        world,
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [line(world.widget, "1"), line(world.gadget, qty)],
+        },
+    )
     assert details == {"lines.1.quantity": ["must be greater than 0"]}
 
 
 def test_inactive_and_service_products_are_refused_naming_each_line(world):
-    details = _refused(world, {"account_id": str(world.vendor.id),
-                               "warehouse_id": str(world.main.id),
-                               "lines": [line(world.old), line(world.widget),
-                                         line(world.service)]})
+    details = _refused(
+        world,
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [line(world.old), line(world.widget), line(world.service)],
+        },
+    )
     assert "discontinued, not active" in details["lines.0.product_id"][0]
     assert "is a service" in details["lines.2.product_id"][0]
     assert "lines.1.product_id" not in details
 
 
 def test_unknown_warehouse_and_missing_fields_are_named(world):
-    details = _refused(world, {"account_id": str(world.vendor.id),
-                               "warehouse_id": "00000000-0000-0000-0000-000000000000",
-                               "lines": [line(world.widget)]})
+    details = _refused(
+        world,
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": "00000000-0000-0000-0000-000000000000",
+            "lines": [line(world.widget)],
+        },
+    )
     assert details["warehouse_id"] == ["no such warehouse"]
     details = _refused(world, {"lines": [{"quantity": "1"}]})
     assert set(details) == {"account_id", "warehouse_id", "lines.0.product_id"}

@@ -16,16 +16,25 @@ from tests.fixtures import count_rows
 
 def confirmed(w: Any, *lines: tuple[Any, str, str]) -> Any:
     """A confirmed order of (product, qty, unit cost) lines into MAIN."""
-    order = services.create_order({
-        "account_id": str(w.vendor.id), "warehouse_id": str(w.main.id),
-        "lines": [{"product_id": str(p.id), "quantity": q, "unit_cost": c}
-                  for p, q, c in lines or [(w.widget, "10", "2.00")]]})
+    order = services.create_order(
+        {
+            "account_id": str(w.vendor.id),
+            "warehouse_id": str(w.main.id),
+            "lines": [
+                {"product_id": str(p.id), "quantity": q, "unit_cost": c}
+                for p, q, c in lines or [(w.widget, "10", "2.00")]
+            ],
+        }
+    )
     return services.confirm_order(order.id)
 
 
 def take(order: Any, *qtys: str, note: str = "") -> Any:
-    rows = [{"line_id": str(ln.id), "quantity": q} for ln, q in zip(order.lines, qtys,
-                                                                     strict=False) if q]
+    rows = [
+        {"line_id": str(ln.id), "quantity": q}
+        for ln, q in zip(order.lines, qtys, strict=False)
+        if q
+    ]
     return services.receive(order.id, {"lines": rows, "note": note})
 
 
@@ -51,14 +60,19 @@ def test_partial_receipts_across_several_receipts(world):
 def test_receiving_more_than_open_is_refused_and_nothing_written(world, session):
     order = confirmed(world)
     take(order, "8")
-    before = [count_rows(t) for t in ("purchase_receipt", "purchase_receipt_line",
-                                      "inventory_stock_movement")]
+    before = [
+        count_rows(t)
+        for t in ("purchase_receipt", "purchase_receipt_line", "inventory_stock_movement")
+    ]
     with pytest.raises(ValidationError) as exc:
         take(order, "3")
     assert exc.value.details == {
-        "lines.0.quantity": ["only 2 of Widget can still be received (2 open)"]}
-    assert [count_rows(t) for t in ("purchase_receipt", "purchase_receipt_line",
-                                    "inventory_stock_movement")] == before
+        "lines.0.quantity": ["only 2 of Widget can still be received (2 open)"]
+    }
+    assert [
+        count_rows(t)
+        for t in ("purchase_receipt", "purchase_receipt_line", "inventory_stock_movement")
+    ] == before
     session.refresh(order.lines[0])
     assert order.lines[0].received_qty == 8 and on_hand(world, world.widget) == 8
 
@@ -67,8 +81,10 @@ def test_the_same_line_twice_in_one_receipt_counts_together(world):
     order = confirmed(world)
     ln = str(order.lines[0].id)
     with pytest.raises(ValidationError, match="can still be received"):
-        services.receive(order.id, {"lines": [{"line_id": ln, "quantity": "6"},
-                                              {"line_id": ln, "quantity": "6"}]})
+        services.receive(
+            order.id,
+            {"lines": [{"line_id": ln, "quantity": "6"}, {"line_id": ln, "quantity": "6"}]},
+        )
 
 
 def test_a_configured_tolerance_allows_over_receipt_up_to_it(world):
@@ -83,9 +99,13 @@ def test_a_configured_tolerance_allows_over_receipt_up_to_it(world):
 
 @pytest.mark.parametrize("step", ["draft", "sent", "cancelled"])
 def test_draft_sent_and_cancelled_orders_refuse_receiving(world, step):
-    order = services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "1"}]})
+    order = services.create_order(
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [{"product_id": str(world.widget.id), "quantity": "1"}],
+        }
+    )
     if step == "sent":
         services.send_order(order.id)
     if step == "cancelled":
@@ -101,10 +121,22 @@ def test_moving_average_cost_after_receipts_at_different_costs(world):
     take(first, "10")
     assert inventory.get_product(world.widget.id).average_cost == Decimal("2.00")
     # 10 at 2.00 held, 30 more at 3.00 less 10% discount (2.70): (20 + 81) / 40 = 2.525
-    second = services.confirm_order(services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "30", "unit_cost": "3.00",
-                   "discount_pct": "10"}]}).id)
+    second = services.confirm_order(
+        services.create_order(
+            {
+                "account_id": str(world.vendor.id),
+                "warehouse_id": str(world.main.id),
+                "lines": [
+                    {
+                        "product_id": str(world.widget.id),
+                        "quantity": "30",
+                        "unit_cost": "3.00",
+                        "discount_pct": "10",
+                    }
+                ],
+            }
+        ).id
+    )
     take(second, "30")
     assert inventory.get_product(world.widget.id).average_cost == Decimal("2.525")
     history = services.product_history(world.widget.id)
@@ -115,14 +147,17 @@ def test_moving_average_cost_after_receipts_at_different_costs(world):
 def test_returns_issue_stock_out_and_reopen_the_line(world):
     order = confirmed(world)
     take(order, "10")
-    ret = services.return_goods(order.id, {"lines": [
-        {"line_id": str(order.lines[0].id), "quantity": "4"}], "note": "damaged"})
+    ret = services.return_goods(
+        order.id,
+        {"lines": [{"line_id": str(order.lines[0].id), "quantity": "4"}], "note": "damaged"},
+    )
     assert ret.kind == "return" and ret.number.startswith("RT-")
     assert order.lines[0].received_qty == 6 and order.lines[0].returned_qty == 4
     assert order.state == "partially_received" and on_hand(world, world.widget) == 6
     with pytest.raises(ValidationError, match="only 6 received"):
-        services.return_goods(order.id, {"lines": [
-            {"line_id": str(order.lines[0].id), "quantity": "7"}]})
+        services.return_goods(
+            order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": "7"}]}
+        )
 
 
 def test_a_return_that_inventory_refuses_leaves_nothing_behind(world, session):
@@ -131,8 +166,9 @@ def test_a_return_that_inventory_refuses_leaves_nothing_behind(world, session):
     inventory.issue(world.widget.id, world.main.id, "8")  # sold meanwhile
     receipts = count_rows("purchase_receipt")
     with pytest.raises(DomainError, match="insufficient stock"):
-        services.return_goods(order.id, {"lines": [
-            {"line_id": str(order.lines[0].id), "quantity": "5"}]})
+        services.return_goods(
+            order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": "5"}]}
+        )
     assert count_rows("purchase_receipt") == receipts
     session.refresh(order.lines[0])
     assert order.lines[0].received_qty == 10
@@ -141,8 +177,9 @@ def test_a_return_that_inventory_refuses_leaves_nothing_behind(world, session):
 def test_lines_of_another_order_are_refused(world):
     order, other = confirmed(world), confirmed(world)
     with pytest.raises(ValidationError) as exc:
-        services.receive(order.id, {"lines": [{"line_id": str(other.lines[0].id),
-                                               "quantity": "1"}]})
+        services.receive(
+            order.id, {"lines": [{"line_id": str(other.lines[0].id), "quantity": "1"}]}
+        )
     assert exc.value.details == {"lines.0.line_id": ["not a line of this order"]}
 
 
@@ -184,8 +221,7 @@ def test_two_concurrent_receipts_of_one_line_cannot_exceed_its_open_quantity(app
     for t in threads:
         t.join(timeout=30)
     assert outcomes.count("received") == 1, outcomes
-    assert "only 4 of Widget can still be received" in next(o for o in outcomes
-                                                          if o != "received")
+    assert "only 4 of Widget can still be received" in next(o for o in outcomes if o != "received")
     with app.app_context(), tenant_context(tenant.id):
         got = services.get_order(order_id)
         assert got.lines[0].received_qty == 6 and got.state == "partially_received"
@@ -224,9 +260,13 @@ def test_hooks_may_veto_confirmation_and_receipt_leaving_nothing_written(app, wo
     from core.sequences import current_number
 
     order = confirmed(world)
-    draft = services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "1"}]})
+    draft = services.create_order(
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [{"product_id": str(world.widget.id), "quantity": "1"}],
+        }
+    )
     drawn = current_number("purchase.order", period=str(order.confirmed_at.year))
     receipts = count_rows("purchase_receipt")
     pm = current_registry().pm

@@ -14,8 +14,14 @@ from core.errors import ValidationError
 
 
 def _price(w, account, product, price, min_qty="1"):
-    services.set_supplier_price({"account_id": str(account.id), "product_id": str(product.id),
-                                 "price": price, "min_quantity": min_qty})
+    services.set_supplier_price(
+        {
+            "account_id": str(account.id),
+            "product_id": str(product.id),
+            "price": price,
+            "min_quantity": min_qty,
+        }
+    )
 
 
 def test_reorder_drafts_group_by_supplier_take_the_cheapest_and_count_incoming(world):
@@ -28,8 +34,9 @@ def test_reorder_drafts_group_by_supplier_take_the_cheapest_and_count_incoming(w
     result = services.create_reorder_drafts()
     by_vendor = {o.account_id: o for o in result.orders}
     assert set(by_vendor) == {world.vendor.id, world.vendor2.id} and not result.skipped
-    assert [(ln.product_id, ln.quantity, ln.unit_cost) for ln in by_vendor[world.vendor.id].lines] \
-        == [(world.widget.id, Decimal(50), Decimal(2))]
+    assert [
+        (ln.product_id, ln.quantity, ln.unit_cost) for ln in by_vendor[world.vendor.id].lines
+    ] == [(world.widget.id, Decimal(50), Decimal(2))]
     assert by_vendor[world.vendor2.id].expected_date is not None
     # Once those are confirmed the shortage is covered: no second round of drafts.
     for order in result.orders:
@@ -46,10 +53,17 @@ def test_products_without_a_supplier_price_are_reported_not_ordered(world):
 
 
 def test_spend_by_supplier_and_month_subtracts_returns(world):
-    order = services.confirm_order(services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "10",
-                   "unit_cost": "2.50"}]}).id)
+    order = services.confirm_order(
+        services.create_order(
+            {
+                "account_id": str(world.vendor.id),
+                "warehouse_id": str(world.main.id),
+                "lines": [
+                    {"product_id": str(world.widget.id), "quantity": "10", "unit_cost": "2.50"}
+                ],
+            }
+        ).id
+    )
     line = str(order.lines[0].id)
     services.receive(order.id, {"lines": [{"line_id": line, "quantity": "10"}]})
     services.return_goods(order.id, {"lines": [{"line_id": line, "quantity": "2"}]})
@@ -59,9 +73,13 @@ def test_spend_by_supplier_and_month_subtracts_returns(world):
 
 
 def test_sending_mails_the_pdf_to_the_supplier(app, world, tmp_path):
-    order = services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "3", "unit_cost": "4"}]})
+    order = services.create_order(
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [{"product_id": str(world.widget.id), "quantity": "3", "unit_cost": "4"}],
+        }
+    )
     documents.send_to_supplier(order.id)
     assert order.state == "sent" and order.number.startswith("PO-")
     folder = Path(app.instance_path) / "mail"
@@ -76,9 +94,13 @@ def test_sending_mails_the_pdf_to_the_supplier(app, world, tmp_path):
 
 
 def test_sending_to_a_supplier_without_email_is_refused(world):
-    order = services.create_order({
-        "account_id": str(world.vendor2.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "1"}]})
+    order = services.create_order(
+        {
+            "account_id": str(world.vendor2.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [{"product_id": str(world.widget.id), "quantity": "1"}],
+        }
+    )
     with pytest.raises(ValidationError, match="no email address"):
         documents.send_to_supplier(order.id)
     assert order.state == "draft" and order.number is None

@@ -11,8 +11,10 @@ from addons.purchase import services
 
 
 def _login(client: Any, tenant: Any, user: Any) -> None:
-    resp = client.post("/login", data={"email": user.email, "password": "correct horse battery",
-                                       "tenant": tenant.slug})
+    resp = client.post(
+        "/login",
+        data={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
+    )
     assert resp.status_code in (302, 303), resp.data[:300]
 
 
@@ -25,10 +27,14 @@ def buyer(client, world, make_member):
 
 
 def _confirmed(w: Any) -> Any:
-    order = services.create_order({
-        "account_id": str(w.vendor.id), "warehouse_id": str(w.main.id),
-        "expected_date": "2026-12-24",
-        "lines": [{"product_id": str(w.widget.id), "quantity": "10", "unit_cost": "2"}]})
+    order = services.create_order(
+        {
+            "account_id": str(w.vendor.id),
+            "warehouse_id": str(w.main.id),
+            "expected_date": "2026-12-24",
+            "lines": [{"product_id": str(w.widget.id), "quantity": "10", "unit_cost": "2"}],
+        }
+    )
     return services.confirm_order(order.id)
 
 
@@ -45,17 +51,30 @@ def test_list_board_and_detail_show_the_order(client, world, buyer):
 def test_the_order_form_creates_a_draft_and_reshows_errors(client, world, buyer):
     form = client.get("/purchase/orders/new")
     assert form.status_code == 200 and "Widget" in form.get_data(as_text=True)
-    bad = client.post("/purchase/orders/new", data={
-        "account_id": str(world.customer.id), "warehouse_id": str(world.main.id),
-        "line-product_id": [str(world.widget.id)], "line-quantity": ["0"]})
+    bad = client.post(
+        "/purchase/orders/new",
+        data={
+            "account_id": str(world.customer.id),
+            "warehouse_id": str(world.main.id),
+            "line-product_id": [str(world.widget.id)],
+            "line-quantity": ["0"],
+        },
+    )
     text = bad.get_data(as_text=True)
     assert bad.status_code == 200 and "must be greater than 0" in text
     assert services.list_orders().total == 0
-    ok = client.post("/purchase/orders/new", data={
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "line-product_id": [str(world.widget.id), str(world.gadget.id), ""],
-        "line-quantity": ["3", "1", ""], "line-unit_cost": ["2", "5", ""],
-        "line-discount_pct": ["", "", ""], "line-tax_rate": ["0", "0", ""]})
+    ok = client.post(
+        "/purchase/orders/new",
+        data={
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "line-product_id": [str(world.widget.id), str(world.gadget.id), ""],
+            "line-quantity": ["3", "1", ""],
+            "line-unit_cost": ["2", "5", ""],
+            "line-discount_pct": ["", "", ""],
+            "line-tax_rate": ["0", "0", ""],
+        },
+    )
     assert ok.status_code == 302
     [order] = services.list_orders().items
     assert order.amount_total == Decimal("11.00") and len(order.lines) == 2
@@ -64,10 +83,16 @@ def test_the_order_form_creates_a_draft_and_reshows_errors(client, world, buyer)
 def test_htmx_adds_line_rows_and_updates_totals_live(client, world, buyer):
     row = client.post("/purchase/orders/form/line").get_data(as_text=True)
     assert 'name="line-product_id"' in row and "<tr" in row
-    totals = client.post("/purchase/orders/form/totals", data={
-        "line-product_id": [str(world.widget.id), str(world.gadget.id)],
-        "line-quantity": ["3", "2"], "line-unit_cost": ["1.005", "4"],
-        "line-tax_rate": ["21", "abc"], "currency": "EUR"}).get_data(as_text=True)
+    totals = client.post(
+        "/purchase/orders/form/totals",
+        data={
+            "line-product_id": [str(world.widget.id), str(world.gadget.id)],
+            "line-quantity": ["3", "2"],
+            "line-unit_cost": ["1.005", "4"],
+            "line-tax_rate": ["21", "abc"],
+            "currency": "EUR",
+        },
+    ).get_data(as_text=True)
     assert 'data-total="untaxed">11.02<' in totals and 'data-total="total">11.65 EUR' in totals
 
 
@@ -153,10 +178,14 @@ def test_vendor_terms_travel_with_the_account_form_and_api(app, world):
     with app.test_request_context():
         [[section]] = [b for b in hook.account_form_sections(account=world.vendor) if b]
         assert [f.name for f in section.fields] == [
-            "purchase_payment_terms", "purchase_lead_time_days", "purchase_currency"]
+            "purchase_payment_terms",
+            "purchase_lead_time_days",
+            "purchase_currency",
+        ]
         assert not [b for b in hook.account_form_sections(account=world.customer) if b]
-    contacts.update_account(world.vendor.id, {"purchase_payment_terms": "30 days net",
-                                              "purchase_lead_time_days": "6"})
+    contacts.update_account(
+        world.vendor.id, {"purchase_payment_terms": "30 days net", "purchase_lead_time_days": "6"}
+    )
     terms = services.get_supplier(world.vendor.id)
     assert (terms.payment_terms, terms.lead_time_days) == ("30 days net", 6)
     assert contacts.extra_fields(world.vendor)["purchase_lead_time_days"] == 6
@@ -169,36 +198,74 @@ def test_supplier_page_sets_terms_and_prices_and_names_bad_fields(client, world,
     listing = client.get("/purchase/suppliers").get_data(as_text=True)
     assert "Acme Supplies" in listing and "Carol" not in listing
     url = f"/purchase/suppliers/{world.vendor.id}"
-    assert client.post(url, data={"what": "terms", "payment_terms": "30 days",
-                                  "lead_time_days": "4", "currency": "EUR"}).status_code == 302
-    bad = client.post(url, data={"what": "price", "product_id": str(world.widget.id),
-                                 "min_quantity": "1", "price": "-1"})
+    assert (
+        client.post(
+            url,
+            data={
+                "what": "terms",
+                "payment_terms": "30 days",
+                "lead_time_days": "4",
+                "currency": "EUR",
+            },
+        ).status_code
+        == 302
+    )
+    bad = client.post(
+        url,
+        data={
+            "what": "price",
+            "product_id": str(world.widget.id),
+            "min_quantity": "1",
+            "price": "-1",
+        },
+    )
     assert "must not be negative" in bad.get_data(as_text=True)
-    client.post(url, data={"what": "price", "product_id": str(world.widget.id),
-                           "supplier_code": "AC-1", "min_quantity": "10", "price": "1.95"})
+    client.post(
+        url,
+        data={
+            "what": "price",
+            "product_id": str(world.widget.id),
+            "supplier_code": "AC-1",
+            "min_quantity": "10",
+            "price": "1.95",
+        },
+    )
     page = client.get(url).get_data(as_text=True)
     assert "AC-1" in page and "1.9500" in page and 'value="30 days"' in page
     assert client.get(f"/purchase/suppliers/{world.customer.id}").status_code == 422
 
 
 def test_editing_keeps_existing_lines_and_adds_new_ones(client, world, buyer, session):
-    order = services.create_order({
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "lines": [{"product_id": str(world.widget.id), "quantity": "2", "unit_cost": "1"}]})
+    order = services.create_order(
+        {
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "lines": [{"product_id": str(world.widget.id), "quantity": "2", "unit_cost": "1"}],
+        }
+    )
     kept = order.lines[0].id
     form = client.get(f"/purchase/orders/{order.id}/edit").get_data(as_text=True)
     assert f'name="line-id" value="{kept}"' in form
     new_row = client.post("/purchase/orders/form/line").get_data(as_text=True)
     assert 'name="line-id" value=""' in new_row
-    resp = client.post(f"/purchase/orders/{order.id}/edit", data={
-        "account_id": str(world.vendor.id), "warehouse_id": str(world.main.id),
-        "line-id": ["", str(kept)],
-        "line-product_id": [str(world.gadget.id), str(world.widget.id)],
-        "line-quantity": ["1", "5"], "line-unit_cost": ["3", "1"],
-        "line-discount_pct": ["", ""], "line-tax_rate": ["0", "0"]})
+    resp = client.post(
+        f"/purchase/orders/{order.id}/edit",
+        data={
+            "account_id": str(world.vendor.id),
+            "warehouse_id": str(world.main.id),
+            "line-id": ["", str(kept)],
+            "line-product_id": [str(world.gadget.id), str(world.widget.id)],
+            "line-quantity": ["1", "5"],
+            "line-unit_cost": ["3", "1"],
+            "line-discount_pct": ["", ""],
+            "line-tax_rate": ["0", "0"],
+        },
+    )
     assert resp.status_code == 302
     session.expire_all()
     lines = services.get_order(order.id).lines
-    assert [(ln.product_id, ln.quantity) for ln in lines] == [(world.gadget.id, 1),
-                                                               (world.widget.id, 5)]
+    assert [(ln.product_id, ln.quantity) for ln in lines] == [
+        (world.gadget.id, 1),
+        (world.widget.id, 5),
+    ]
     assert lines[1].id == kept

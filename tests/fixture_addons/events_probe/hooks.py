@@ -31,8 +31,9 @@ def _record(event: Event) -> None:
         deadline = time.monotonic() + 60
         while not Path(release).exists() and time.monotonic() < deadline:
             time.sleep(0.05)
-    session.add(ProbeEffect(event_id=event.id, source="record",
-                            note=str(event.payload.get("note", ""))))
+    session.add(
+        ProbeEffect(event_id=event.id, source="record", note=str(event.payload.get("note", "")))
+    )
     session.flush()
 
 

@@ -18,7 +18,8 @@ from core.tenancy import require_tenant_id
 # with its own metadata: a test table must not join the app's migrated schema.
 metadata = MetaData()
 credit = Table(
-    "contacts_credit_limit", metadata,
+    "contacts_credit_limit",
+    metadata,
     Column("account_id", Uuid, primary_key=True),
     Column("tenant_id", Uuid, nullable=False),
     Column("credit_limit", Numeric(18, 2), nullable=False),
@@ -34,14 +35,20 @@ def create_table() -> None:
 
 def limit_of(account_id: uuid.UUID) -> Decimal | None:
     """The account's credit limit, if one was set."""
-    return session.scalar(select(credit.c.credit_limit).where(
-        credit.c.account_id == account_id, credit.c.tenant_id == require_tenant_id()))
+    return session.scalar(
+        select(credit.c.credit_limit).where(
+            credit.c.account_id == account_id, credit.c.tenant_id == require_tenant_id()
+        )
+    )
 
 
 def _set_limit(account_id: uuid.UUID, value: Decimal) -> None:
     session.execute(credit.delete().where(credit.c.account_id == account_id))
-    session.execute(credit.insert().values(account_id=account_id, tenant_id=require_tenant_id(),
-                                           credit_limit=value))
+    session.execute(
+        credit.insert().values(
+            account_id=account_id, tenant_id=require_tenant_id(), credit_limit=value
+        )
+    )
 
 
 @hookimpl
@@ -56,9 +63,18 @@ def account_panels(account: Any) -> list[Panel]:
 def account_form_sections(account: Any) -> list[FormSection]:
     """A credit section in the account form."""
     limit = limit_of(account.id) if account is not None else None
-    return [FormSection(title="Credit", fields=(
-        FormField(name="credit_limit", label="Credit limit",
-                  value="" if limit is None else str(limit)),))]
+    return [
+        FormSection(
+            title="Credit",
+            fields=(
+                FormField(
+                    name="credit_limit",
+                    label="Credit limit",
+                    value="" if limit is None else str(limit),
+                ),
+            ),
+        )
+    ]
 
 
 @hookimpl
@@ -92,8 +108,11 @@ def account_status_changing(account: Any, old: str, new: str, reason: str) -> No
     """Finance's rule: an account with a zero credit limit may not be released from hold."""
     CALLS.append(("status_changing", (old, new, reason)))
     if old == "on_hold" and new == "active" and limit_of(account.id) == 0:
-        raise DomainError(f"{account.name} has no credit: it stays on hold",
-                          code="CREDIT_HOLD", details={"status": ["credit limit is zero"]})
+        raise DomainError(
+            f"{account.name} has no credit: it stays on hold",
+            code="CREDIT_HOLD",
+            details={"status": ["credit limit is zero"]},
+        )
 
 
 @hookimpl
@@ -108,6 +127,7 @@ def contacts_merge_references(master_id: uuid.UUID, duplicate_id: uuid.UUID) -> 
     if limit_of(master_id) is not None:
         session.execute(credit.delete().where(credit.c.account_id == duplicate_id))
         return 0
-    moved = session.execute(credit.update().where(credit.c.account_id == duplicate_id)
-                            .values(account_id=master_id))
+    moved = session.execute(
+        credit.update().where(credit.c.account_id == duplicate_id).values(account_id=master_id)
+    )
     return int(getattr(moved, "rowcount", 0) or 0)
