@@ -79,11 +79,15 @@ def _register_kernel_routes(app: Flask) -> None:
     @public
     def healthz() -> Any:
         """Liveness and database check for load balancers."""
+        # Through the request's own session: on SQLite a second connection would wait
+        # behind the write lock this request may already hold (BEGIN IMMEDIATE).
+        from core.db import session
+
         try:
-            with get_db().engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            session.execute(text("SELECT 1"))
         except Exception:
             log.exception("health check: database unreachable")
+            session.rollback()
             return jsonify(status="error", database="unreachable"), 503
         return jsonify(status="ok", database="ok")
 

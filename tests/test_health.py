@@ -59,3 +59,10 @@ def test_index_leads_visitors_to_login_without_naming_tenants(app: Flask, make_t
     assert 'href="/login"' in page
     assert "Acme Corporation" not in page
     assert "Globex" not in page
+
+
+def test_healthz_answers_for_an_authenticated_caller(client, tenant, api_headers):
+    """A bearer request opens a transaction first; the check must not wait behind it."""
+    response = client.get("/healthz", headers=api_headers(tenant))
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok"}
