@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from core import api_auth, events, ratelimit, request_cycle, web, web_auth, web_session
 from core.config import PROJECT_ROOT, Settings
-from core.db import Database, get_db
+from core.db import Database
 from core.rbac import KernelRbacPlugin
 from core.registry import Registry, builtin_manifests, entry_point_manifests
 from core.routing import public
