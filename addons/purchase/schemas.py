@@ -11,6 +11,7 @@ from typing import Any
 import marshmallow
 from marshmallow import RAISE, Schema, fields, pre_load, validate
 
+from core.api.body import flatten
 from core.errors import ValidationError
 
 PERCENT = validate.Range(min=0, max=100, error="must be between 0 and 100")
@@ -108,26 +109,6 @@ class SettingsInput(_Blankless):
     receipt_tolerance_pct = _decimal(load_default=Decimal(0), validate=PERCENT)
     default_currency = fields.String(load_default="EUR", validate=CURRENCY)
     auto_reorder = fields.Boolean(load_default=False)
-
-
-def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested messages as `{"lines.0.quantity": ["..."]}`."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key == "_schema":
-                name = prefix or "body"
-            for k, v in flatten(value, name).items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "body"] = list(messages)
-    elif isinstance(messages, list):
-        for i, value in enumerate(messages):
-            out.update(flatten(value, f"{prefix}.{i}" if prefix else str(i)))
-    else:
-        out[prefix or "body"] = [str(messages)]
-    return out
 
 
 def load(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
