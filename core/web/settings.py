@@ -1,4 +1,5 @@
-"""Settings pages for tenant admins: addons, users, roles, API keys and the audit log."""
+"""Settings pages for tenant admins: addons, users, roles, API keys, the audit log, webhooks
+and failed events."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from core import events as events_service
 from core import login as login_service
+from core import webhooks as webhooks_service
 from core.auth import Principal, current_principal, require_permission
 from core.db import session
 from core.errors import DomainError
@@ -289,3 +292,161 @@ def audit() -> Any:
         error=error,
         breadcrumbs=_crumbs("Audit log"),
     ), 422 if error else 200
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def _field_errors(err: DomainError) -> dict[str, list[str]]:
+    field = getattr(err, "field", None)
+    return err.details if isinstance(err.details, dict) else {field or "": [err.message]}
+
+
+def _webhooks_page(
+    errors: dict[str, list[str]] | None = None,
+    secret: tuple[str, str] | None = None,
+    status: int = 200,
+) -> Any:
+    return render_template(
+        "settings/webhooks.html",
+        endpoints=webhooks_service.list_endpoints(),
+        errors=errors or {},
+        secret=secret,  # (url, secret) just created or rotated: shown this once
+        form=request.form if request.method == "POST" and errors else {},
+        breadcrumbs=_crumbs("Webhooks"),
+    ), status
+
+
+@bp.get("/webhooks")
+@require_permission("core.webhooks:manage")
+def webhooks() -> Any:
+    """The company's webhook endpoints, with a form to register one."""
+    return _webhooks_page()
+
+
+@bp.post("/webhooks")
+@require_permission("core.webhooks:manage")
+def create_webhook() -> Any:
+    """Register an endpoint; its secret (typed or generated) is shown this once."""
+    secret = request.form.get("secret", "").strip()
+    try:
+        endpoint = webhooks_service.create_endpoint(
+            request.form.get("url", ""),
+            request.form.get("event_types", "").replace(",", " ").split(),
+            secret=secret or None,
+            description=request.form.get("description", ""),
+        )
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        return _webhooks_page(_field_errors(err), status=err.status if err.status < 500 else 422)
+    # Rendered, not redirected: the secret must not travel through the session cookie.
+    return _webhooks_page(secret=(endpoint.url, endpoint.secret), status=201)
+
+
+@bp.post("/webhooks/<uuid:endpoint_id>/<any(enable, disable):action>")
+@require_permission("core.webhooks:manage")
+def webhook_active(endpoint_id: uuid.UUID, action: str) -> Any:
+    """Disable an endpoint, or re-enable it (its failure count starts again from zero)."""
+    try:
+        if action == "enable":
+            endpoint = webhooks_service.enable_endpoint(endpoint_id)
+        else:
+            endpoint = webhooks_service.disable_endpoint(endpoint_id, "disabled by a user")
+        session.commit()
+        flash(f"{'Enabled' if action == 'enable' else 'Disabled'} {endpoint.url}", "success")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+    return redirect(url_for("web_settings.webhooks"), 303)
+
+
+@bp.post("/webhooks/<uuid:endpoint_id>/rotate-secret")
+@require_permission("core.webhooks:manage")
+def rotate_webhook_secret(endpoint_id: uuid.UUID) -> Any:
+    """Give the endpoint a new secret, shown this once."""
+    try:
+        endpoint = webhooks_service.rotate_secret(endpoint_id)
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+        return redirect(url_for("web_settings.webhooks"), 303)
+    return _webhooks_page(secret=(endpoint.url, endpoint.secret))
+
+
+@bp.get("/webhooks/<uuid:endpoint_id>/deliveries")
+@require_permission("core.webhooks:manage")
+def webhook_deliveries(endpoint_id: uuid.UUID) -> Any:
+    """The endpoint's deliveries, newest first, each attempt with status, time and answer."""
+    state = request.args.get("state", "").strip() or None
+    try:
+        endpoint = webhooks_service.get_endpoint(endpoint_id)
+        log = webhooks_service.list_deliveries(endpoint_id, state=state, limit=100)
+    except DomainError:
+        abort(404)
+    return render_template(
+        "settings/webhook_deliveries.html",
+        endpoint=endpoint,
+        deliveries=log,
+        state=state or "",
+        breadcrumbs=[
+            ("Settings", url_for("web_settings.index")),
+            ("Webhooks", url_for("web_settings.webhooks")),
+            ("Deliveries", None),
+        ],
+    )
+
+
+@bp.post("/webhooks/<uuid:endpoint_id>/deliveries/<uuid:delivery_id>/retry")
+@require_permission("core.webhooks:manage")
+def retry_webhook_delivery(endpoint_id: uuid.UUID, delivery_id: uuid.UUID) -> Any:
+    """Send one delivery again (sent after the commit)."""
+    try:
+        webhooks_service.retry_delivery(endpoint_id, delivery_id)
+        session.commit()
+        flash("Delivery queued again", "success")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+    return redirect(url_for("web_settings.webhook_deliveries", endpoint_id=endpoint_id), 303)
+
+
+# --- failed events --------------------------------------------------------------------------
+
+
+@bp.get("/failed-events")
+@require_permission("core.events:manage")
+def failed_events() -> Any:
+    """Handlers and webhook deliveries that gave up, newest first, each with Retry."""
+    return render_template(
+        "settings/failed_events.html",
+        items=events_service.failed(tenant_id=_me().tenant_id),
+        breadcrumbs=_crumbs("Failed events"),
+    )
+
+
+@bp.post("/failed-events/<uuid:item_id>/retry")
+@require_permission("core.events:manage")
+def retry_failed_event(item_id: uuid.UUID) -> Any:
+    """Give one failed handler or delivery a fresh round of attempts."""
+    try:
+        kind = events_service.retry(item_id)
+        session.commit()
+        flash(f"Retrying the {'webhook delivery' if kind == 'webhook' else 'handler'}", "success")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
+    return redirect(url_for("web_settings.failed_events"), 303)
+
+
+@bp.post("/failed-events/retry-all")
+@require_permission("core.events:manage")
+def retry_all_failed_events() -> Any:
+    """Retry every failed handler and delivery of the company."""
+    items = events_service.failed(tenant_id=_me().tenant_id)
+    for item in items:
+        events_service.retry(item.id)
+    session.commit()
+    flash(f"Retrying {len(items)} failed item{'s' if len(items) != 1 else ''}", "success")
+    return redirect(url_for("web_settings.failed_events"), 303)

@@ -29,6 +29,8 @@ SETTINGS_SECTIONS: tuple[tuple[str, str, str], ...] = (
     ("web_settings.roles", "Roles", "core.roles:manage"),
     ("web_settings.api_keys", "API keys", "core.apikeys:manage"),
     ("web_settings.audit", "Audit log", "core.audit:read"),
+    ("web_settings.webhooks", "Webhooks", "core.webhooks:manage"),
+    ("web_settings.failed_events", "Failed events", "core.events:manage"),
 )
 
 
