@@ -355,3 +355,29 @@ def api_headers(app, client, make_member):
         return {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
 
     return factory
+
+
+def fresh_database(db_url: str, folder: Path, prefix: str) -> Iterator[str]:
+    """Yield the URL of a brand-new empty database beside `db_url`, dropped afterwards.
+
+    SQLite: a new file in `folder`. PostgreSQL: a new database on the same server (the
+    test role has CREATEDB), dropped with FORCE when the caller is done.
+    """
+    import uuid
+
+    from sqlalchemy import create_engine
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{folder / (prefix + '.db')}"
+        return
+    name = f"pergola_{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        admin.dispose()

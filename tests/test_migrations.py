@@ -6,7 +6,6 @@ addon's tables are covered as soon as its models are mapped and its migrations i
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,11 +14,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask import Flask
-from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy import inspect, text
 
 from core import create_app, migrate
 from core.db import Base, get_db
 from core.tenancy import tenant_owned_tables
+from tests.fixtures import fresh_database
 
 
 def is_test_only(table: Any) -> bool:
@@ -35,20 +35,7 @@ def schema_tables() -> set[str]:
 @pytest.fixture()
 def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     """A brand-new empty database next to the test database, dropped afterwards."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"pergola_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
+    yield from fresh_database(db_url, tmp_path, "mig")
 
 
 @pytest.fixture()

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, make_url
 
 from core import create_app, migrate
 from core.config import PROJECT_ROOT
 from core.db import get_db
 from core.tenancy import ensure_rls, system_context
+from tests.fixtures import fresh_database
 
 pytestmark = pytest.mark.browser
 
@@ -73,23 +73,6 @@ class Live:
         return email
 
 
-def _fresh_database(db_url: str, tmp: Path) -> Iterator[str]:
-    url = make_url(db_url)
-    if url.get_backend_name() == "sqlite":
-        yield f"sqlite:///{tmp / 'browser.db'}"
-        return
-    name = f"pergola_browser_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        yield url.set(database=name).render_as_string(hide_password=False)
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        admin.dispose()
-
-
 @pytest.fixture(scope="module")
 def live(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """The app served over HTTP on a free loopback port, with CSRF on."""
@@ -99,7 +82,7 @@ def live(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live
     from tests.testkit.manifest import manifest as testkit_manifest
 
     tmp = tmp_path_factory.mktemp("browser")
-    databases = _fresh_database(db_url, tmp)
+    databases = fresh_database(db_url, tmp, "browser")
     url = next(databases)
     app = create_app(
         {
