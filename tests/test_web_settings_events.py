@@ -102,7 +102,7 @@ def test_admin_registers_disables_reenables_and_rotates_a_webhook(admin, session
     rotated = re.search(r'id="secret" readonly value="([^"]+)"', page(resp)).group(1)
     assert rotated != secret
 
-    # A typed secret is used as given.
+    # A typed secret is validated: too short is refused next to the field, nothing written.
     resp = client.post(
         "/settings/webhooks",
         data={"url": "https://example.org/h", "event_types": "*", "secret": "short"},
