@@ -1,7 +1,9 @@
 """inventory's JSON API under /api/v1/inventory (thin: parse, call a service, dump).
 
-Plain blueprints on `core.envelope`: the kernel's API toolkit had not landed when this was
-written; move the list endpoints onto it when it does.
+The standard CRUD of products and warehouses is declared as `core.api` resources (the
+kernel serves list/get/create/bulk/PUT/PATCH/DELETE, backed by `services`); the stock
+endpoints (transactions, transfers, counts, movements, reports, warehouse users, reorder
+settings) stay hand-written on the `api` blueprint below.
 """
 
 from __future__ import annotations
@@ -11,14 +13,31 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
+from marshmallow import RAISE, Schema, fields
+from sqlalchemy import delete, exists, or_, select
 
 from addons.inventory import services
-from addons.inventory.models import StockLevel, StockMovement, Warehouse
-from addons.inventory.schemas import TransactionSchema, TransferSchema, WarehouseSchema, load
+from addons.inventory.models import (
+    Product,
+    StockLevel,
+    StockMovement,
+    Warehouse,
+    WarehouseUser,
+)
+from addons.inventory.schemas import (
+    Amount,
+    ProductSchema,
+    ProductUpdateSchema,
+    TransactionSchema,
+    TransferSchema,
+    WarehouseSchema,
+    load,
+)
+from core.api import Resource
 from core.auth import check, require_permission
 from core.db import session
 from core.envelope import ok
-from core.errors import ValidationError
+from core.errors import Conflict, ValidationError
 
 api = Blueprint("inventory_api", __name__, url_prefix="/api/v1/inventory")
 
@@ -85,80 +104,6 @@ def level_json(level: StockLevel) -> dict[str, Any]:
         "reorder_quantity": _num(level.reorder_quantity),
         "is_low": level.is_low,
     }
-
-
-def warehouse_json(w: Warehouse) -> dict[str, Any]:
-    """A warehouse as the API shows it."""
-    return dict(WarehouseSchema().dump(w))
-
-
-# --- products ----------------------------------------------------------------------------
-
-
-@api.get("/products")
-@require_permission("inventory.products:read")
-def list_products() -> Any:
-    """Products with stock totals; `q`, `status`, `category`, `limit`, `offset`."""
-    limit = _int_arg("limit", 50, 1, 500)
-    offset = _int_arg("offset", 0, 0, 10**9)
-    rows, total = services.list_products(
-        search=request.args.get("q", ""),
-        status=request.args.get("status") or None,
-        category=request.args.get("category") or None,
-        limit=limit,
-        offset=offset,
-    )
-    data = [
-        {
-            **services.product_payload(r["product"]),
-            "on_hand": _num(r["on_hand"]),
-            "reserved": _num(r["reserved"]),
-            "available": _num(r["available"]),
-        }
-        for r in rows
-    ]
-    return ok(data, extra_meta={"total": total, "limit": limit, "offset": offset})
-
-
-@api.post("/products")
-@require_permission("inventory.products:create")
-def create_product() -> Any:
-    """Create a product (event `inventory.product.created`)."""
-    product = services.create_product(request.get_json(silent=True) or {})
-    session.commit()
-    return ok(services.product_payload(product), 201)
-
-
-@api.get("/products/<product_id>")
-@require_permission("inventory.products:read")
-def get_product(product_id: str) -> Any:
-    """One product with its stock per warehouse."""
-    product = services.find_product(product_id)
-    data = services.product_payload(product)
-    data["components"] = [
-        {"component_id": str(c.component_id), "quantity": _num(c.quantity)}
-        for c in product.components
-    ]
-    data["stock"] = [level_json(lv) for lv in services.stock_levels(product)]
-    return ok(data)
-
-
-@api.route("/products/<product_id>", methods=["PUT", "PATCH"])
-@require_permission("inventory.products:update")
-def update_product(product_id: str) -> Any:
-    """Change a product (event `inventory.product.updated`); send `version` to guard."""
-    product = services.update_product(product_id, request.get_json(silent=True) or {})
-    session.commit()
-    return ok(services.product_payload(product))
-
-
-@api.delete("/products/<product_id>")
-@require_permission("inventory.products:delete")
-def delete_product(product_id: str) -> Any:
-    """Archive a product without stock."""
-    services.archive_product(product_id)
-    session.commit()
-    return ok({"id": product_id, "archived": True})
 
 
 # --- stock -------------------------------------------------------------------------------
@@ -313,31 +258,6 @@ def valuation() -> Any:
 # --- warehouses ----------------------------------------------------------------------------
 
 
-@api.get("/warehouses")
-@require_permission("inventory.warehouses:read")
-def list_warehouses() -> Any:
-    """The warehouses the caller may see."""
-    return ok([warehouse_json(w) for w in services.list_warehouses()])
-
-
-@api.post("/warehouses")
-@require_permission("inventory.warehouses:manage")
-def create_warehouse() -> Any:
-    """Create a warehouse."""
-    w = services.create_warehouse(request.get_json(silent=True) or {})
-    session.commit()
-    return ok(warehouse_json(w), 201)
-
-
-@api.route("/warehouses/<warehouse_id>", methods=["PUT", "PATCH"])
-@require_permission("inventory.warehouses:manage")
-def update_warehouse(warehouse_id: str) -> Any:
-    """Change a warehouse."""
-    w = services.update_warehouse(warehouse_id, request.get_json(silent=True) or {})
-    session.commit()
-    return ok(warehouse_json(w))
-
-
 @api.post("/warehouses/<warehouse_id>/users")
 @require_permission("inventory.warehouses:manage")
 def assign_user(warehouse_id: str) -> Any:
@@ -360,3 +280,122 @@ def set_reorder(product_id: str) -> Any:
     )
     session.commit()
     return ok(level_json(level))
+
+
+# --- toolkit resources: products and warehouses ---------------------------------------------
+
+
+class ProductInSchema(ProductSchema):
+    """A product as POST and PUT take it: unknown fields are refused (422)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class ProductPatchSchema(ProductUpdateSchema):
+    """A PATCH: the fields to change; `version` (optional) works like `If-Match`."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class KitComponentSchema(Schema):
+    """A line of a kit's bill of materials (`?expand=components`)."""
+
+    component_id = fields.UUID(dump_only=True)
+    quantity = Amount(dump_only=True)
+
+
+class WarehouseInSchema(WarehouseSchema):
+    """A warehouse as POST, PUT and PATCH take it (`code` cannot change after creation)."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class WarehouseOutSchema(WarehouseSchema):
+    """A warehouse as the API shows it."""
+
+    version = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+def _create_product(data: dict[str, Any]) -> Product:
+    return services.create_product(data)
+
+
+def _update_product(product: Product, data: dict[str, Any]) -> Product:
+    return services.update_product(product, data)
+
+
+def _archive_product(product: Product) -> None:
+    services.archive_product(product)
+
+
+def _create_warehouse(data: dict[str, Any]) -> Warehouse:
+    return services.create_warehouse(data)
+
+
+def _update_warehouse(warehouse: Warehouse, data: dict[str, Any]) -> Warehouse:
+    return services.update_warehouse(warehouse, data)
+
+
+def _delete_warehouse(warehouse: Warehouse) -> None:
+    """Delete a warehouse that never held stock; one with history is deactivated instead."""
+    used = session.scalar(
+        select(
+            or_(
+                exists().where(StockLevel.warehouse_id == warehouse.id),
+                exists().where(StockMovement.warehouse_id == warehouse.id),
+            )
+        ).execution_options(skip_record_rules=True)
+    )
+    if used:
+        raise Conflict(
+            f"warehouse {warehouse.code} has stock history: deactivate it instead "
+            '(PATCH {"active": false})',
+            details={"warehouse": ["has stock history"]},
+        )
+    session.execute(delete(WarehouseUser).where(WarehouseUser.warehouse_id == warehouse.id))
+    session.delete(warehouse)
+
+
+products = Resource(
+    "products",
+    Product,
+    ProductSchema,
+    "inventory.products",
+    create_schema=ProductInSchema,
+    update_schema=ProductPatchSchema,
+    filterable=("sku", "name", "status", "type", "category_id", "created_at"),
+    sortable=("sku", "name", "created_at"),
+    searchable=("sku", "name", "barcode"),
+    expandable={"components": KitComponentSchema},
+    default_sort=("sku",),
+    create=_create_product,
+    update=_update_product,
+    delete=_archive_product,
+    summary="Products of the catalogue (DELETE archives a product without stock)",
+)
+
+warehouses = Resource(
+    "warehouses",
+    Warehouse,
+    WarehouseOutSchema,
+    {
+        "read": "inventory.warehouses:read",
+        "create": "inventory.warehouses:manage",
+        "update": "inventory.warehouses:manage",
+        "delete": "inventory.warehouses:manage",
+    },
+    create_schema=WarehouseInSchema,
+    filterable=("code", "name", "created_at"),
+    sortable=("code", "name", "created_at"),
+    searchable=("code", "name"),
+    default_sort=("code",),
+    create=_create_warehouse,
+    update=_update_warehouse,
+    delete=_delete_warehouse,
+    summary="Warehouses and branches (storekeepers see only their own)",
+)

@@ -22,6 +22,14 @@ def register_blueprints() -> list[Blueprint]:
 
 
 @hookimpl
+def register_api_resources() -> list[Any]:
+    """Products and warehouses on the kernel's API toolkit."""
+    from addons.inventory.api import products, warehouses
+
+    return [products, warehouses]
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     """`pergola inventory import|export`."""
     from addons.inventory.cli import inventory_cli
