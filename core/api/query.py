@@ -153,6 +153,11 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
                 value = raw
             else:
                 value = convert(resource, name, raw, key)
+                if op in ("lt", "lte", "gt", "gte") and isinstance(value, bool):
+                    # PostgreSQL has no order on booleans a caller could mean: refuse, not 500.
+                    raise ValidationError(
+                        f"{op} does not apply to yes/no field {name!r}; use eq or ne", field=key
+                    )
             query.filters.append((name, op, value))
     for item in _names(args.get("sort")) or list(resource.default_sort):
         desc = item.startswith("-")
