@@ -1,19 +1,26 @@
-"""contacts' JSON API under /api/v1/contacts: thin routes that parse, call a service, dump.
+"""contacts' JSON API under /api/v1/contacts.
 
-Built on the kernel's envelope (`core.envelope.ok`); the kernel's API resource toolkit had
-not landed when this was written, so paging is `?limit=&offset=` with the total in `meta`.
+The standard CRUD of accounts and people is declared as kernel toolkit resources
+(`accounts`, `people` below, served by `core.api` through `register_api_resources`): lists
+with filters, sort, search, sparse fields, expansions and paging, ETag/If-Match, idempotency
+keys and the OpenAPI document. The rules stay in `services`: the resources' create, update
+and delete call them. What is not plain CRUD keeps its own routes on the `contacts_api`
+blueprint: search, hold/release, duplicates, merge and the addresses of an account.
 """
 
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
+from marshmallow import INCLUDE, Schema, fields, post_dump, validate
 
 from addons.contacts import services
 from addons.contacts.models import Account, Address, Person
-from addons.contacts.schemas import MergeSchema, load
+from addons.contacts.schemas import AccountSchema, MergeSchema, PersonSchema, load
+from core.api import Resource
 from core.auth import require_permission
 from core.db import session
 from core.envelope import ok
@@ -24,65 +31,164 @@ bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
 MAX_LIMIT = 200
 
 
+# --- what the API shows -----------------------------------------------------------------
+
+
+class AddressOut(Schema):
+    """An address as the API shows it."""
+
+    id = fields.UUID(dump_only=True)
+    account_id = fields.UUID()
+    kind = fields.String()
+    street = fields.String()
+    city = fields.String()
+    postal_code = fields.String()
+    region = fields.String()
+    country = fields.String()
+    is_default = fields.Boolean()
+    version = fields.Integer(dump_only=True)
+
+
+class PersonOut(Schema):
+    """A person as the API shows them."""
+
+    id = fields.UUID(dump_only=True)
+    account_id = fields.UUID()
+    first_name = fields.String()
+    last_name = fields.String()
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    job_title = fields.String(allow_none=True)
+    is_primary = fields.Boolean()
+    version = fields.Integer(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class AccountOut(Schema):
+    """An account as the API shows it, plus the fields enabled addons add to it."""
+
+    id = fields.UUID(dump_only=True)
+    name = fields.String()
+    kinds = fields.List(fields.String())
+    status = fields.String()
+    industry = fields.String(allow_none=True)
+    annual_revenue = fields.Decimal(as_string=True, allow_none=True)
+    website = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    tax_id = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+    owner_id = fields.UUID(allow_none=True)
+    primary_contact_id = fields.UUID(dump_only=True, allow_none=True)
+    version = fields.Integer(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+    @post_dump(pass_original=True)
+    def _addon_fields(self, data: dict[str, Any], account: Account, **_kw: Any) -> dict[str, Any]:
+        # A sparse fieldset (`fields=`) asks for our fields only.
+        if self.only is None:
+            data.update(services.extra_fields(account))
+        return data
+
+
+class AccountIn(AccountSchema):
+    """An account as the toolkit takes it: our fields are validated here; fields we do not
+    know pass through to the service, which hands them to the addons that own them (and
+    refuses those nobody claims)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    # The same field, marked as an exact decimal for the OpenAPI document (string or number).
+    annual_revenue = fields.Decimal(
+        as_string=True,
+        allow_none=True,
+        places=4,
+        allow_nan=False,
+        validate=validate.Range(min=Decimal(0)),
+    )
+
+
+def dump_account(account: Account) -> dict[str, Any]:
+    """An account as the API shows it."""
+    return dict(AccountOut().dump(account))
+
+
 def dump_address(address: Address) -> dict[str, Any]:
     """An address as the API shows it."""
-    return {
-        "id": str(address.id),
-        "account_id": str(address.account_id),
-        "kind": address.kind,
-        "street": address.street,
-        "city": address.city,
-        "postal_code": address.postal_code,
-        "region": address.region,
-        "country": address.country,
-        "is_default": address.is_default,
-        "version": address.version,
-    }
+    return dict(AddressOut().dump(address))
 
 
-def dump_person(person: Person) -> dict[str, Any]:
-    """A person as the API shows them."""
-    return {
-        "id": str(person.id),
-        "account_id": str(person.account_id),
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "email": person.email,
-        "phone": person.phone,
-        "job_title": person.job_title,
-        "is_primary": person.is_primary,
-        "version": person.version,
-    }
+# --- the toolkit resources: services are the rules --------------------------------------
 
 
-def dump_account(account: Account, *, detail: bool = False) -> dict[str, Any]:
-    """An account as the API shows it; `detail` adds people, addresses and addon fields."""
-    body: dict[str, Any] = {
-        "id": str(account.id),
-        "name": account.name,
-        "kinds": list(account.kinds),
-        "status": account.status,
-        "industry": account.industry,
-        "annual_revenue": None if account.annual_revenue is None else str(account.annual_revenue),
-        "website": account.website,
-        "email": account.email,
-        "phone": account.phone,
-        "tax_id": account.tax_id,
-        "notes": account.notes,
-        "tags": list(account.tags),
-        "owner_id": str(account.owner_id) if account.owner_id else None,
-        "primary_contact_id": str(account.primary_contact_id)
-        if account.primary_contact_id
-        else None,
-        "version": account.version,
-        "created_at": account.created_at.isoformat(),
-        "updated_at": account.updated_at.isoformat(),
-    }
-    if detail:
-        body["people"] = [dump_person(p) for p in account.people]
-        body["addresses"] = [dump_address(a) for a in account.addresses]
-        body.update(services.extra_fields(account))
-    return body
+def _create_account(data: dict[str, Any]) -> Account:
+    return services.create_account(data)
+
+
+def _update_account(account: Account, data: dict[str, Any]) -> Account:
+    # PUT replaces (what the body leaves out is cleared); PATCH changes the given fields.
+    return services.update_account(account.id, data, partial=request.method != "PUT")
+
+
+def _delete_account(account: Account) -> None:
+    services.delete_account(account.id)
+
+
+def _create_person(data: dict[str, Any]) -> Person:
+    return services.add_person(data)
+
+
+def _update_person(person: Person, data: dict[str, Any]) -> Person:
+    if request.method == "PUT":
+        # PUT replaces: the optional fields the body leaves out are cleared.
+        data = {"email": None, "phone": None, "job_title": None, **data}
+    return services.update_person(person.id, data)
+
+
+def _delete_person(person: Person) -> None:
+    services.delete_person(person.id)
+
+
+accounts = Resource(
+    "accounts",
+    Account,
+    AccountOut,
+    "contacts.accounts",
+    create_schema=AccountIn,
+    update_schema=AccountIn,
+    filterable=("name", "status", "industry", "email", "tax_id", "owner_id", "created_at"),
+    sortable=("name", "status", "created_at", "updated_at"),
+    searchable=("name", "email", "phone"),
+    expandable={"people": PersonOut, "addresses": AddressOut},
+    default_sort=("name",),
+    create=_create_account,
+    update=_update_account,
+    delete=_delete_account,
+    summary="Accounts: customers, vendors, partners and prospects",
+)
+
+people = Resource(
+    "people",
+    Person,
+    PersonOut,
+    "contacts.people",
+    create_schema=PersonSchema,
+    filterable=("account_id", "last_name", "email", "created_at"),
+    sortable=("last_name", "first_name", "created_at"),
+    searchable=("first_name", "last_name", "email", "phone"),
+    default_sort=("last_name", "first_name"),
+    create=_create_person,
+    update=_update_person,
+    delete=_delete_person,
+    summary="People at accounts",
+)
+
+
+# --- the routes that are not plain CRUD -------------------------------------------------
 
 
 def _body() -> dict[str, Any]:
@@ -92,94 +198,14 @@ def _body() -> dict[str, Any]:
     return data
 
 
-def _paging() -> tuple[int, int]:
+def _limit() -> int:
     try:
         limit = int(request.args.get("limit", 50))
-        offset = int(request.args.get("offset", 0))
     except ValueError:
-        raise ValidationError("limit and offset are whole numbers", field="limit") from None
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise ValidationError(f"limit is 1 to {MAX_LIMIT}, offset 0 or more", field="limit")
-    return limit, offset
-
-
-def _version() -> int | None:
-    """The version the client last saw: `If-Match` header or `version` in the body."""
-    raw = request.headers.get("If-Match") or (request.get_json(silent=True) or {}).get("version")
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw).strip('"W/'))
-    except ValueError:
-        raise ValidationError("version is a whole number", field="version") from None
-
-
-@bp.get("/accounts")
-@require_permission("contacts.accounts:read")
-def list_accounts() -> Any:
-    """Accounts, filtered by ?q=, kind=, status=, tag=, sorted by ?sort=, paged."""
-    limit, offset = _paging()
-    args = request.args
-    page = services.list_accounts(
-        q=args.get("q"),
-        kind=args.get("kind"),
-        status=args.get("status"),
-        tag=args.get("tag"),
-        sort=args.get("sort", "name"),
-        limit=limit,
-        offset=offset,
-    )
-    return ok(
-        [dump_account(a) for a in page.items],
-        extra_meta={"total": page.total, "limit": limit, "offset": offset},
-    )
-
-
-@bp.post("/accounts")
-@require_permission("contacts.accounts:create")
-def create_account() -> Any:
-    """Create an account."""
-    account = services.create_account(_body())
-    session.commit()
-    return ok(
-        dump_account(account, detail=True),
-        201,
-        headers={"Location": f"{bp.url_prefix}/accounts/{account.id}"},
-    )
-
-
-@bp.get("/accounts/<uuid:account_id>")
-@require_permission("contacts.accounts:read")
-def get_account(account_id: uuid.UUID) -> Any:
-    """One account with its people, addresses and the fields addons add."""
-    return ok(dump_account(services.get_account(account_id, field="id"), detail=True))
-
-
-@bp.put("/accounts/<uuid:account_id>")
-@require_permission("contacts.accounts:update")
-def replace_account(account_id: uuid.UUID) -> Any:
-    """Replace an account's fields (what the body leaves out is cleared)."""
-    account = services.update_account(account_id, _body(), partial=False, version=_version())
-    session.commit()
-    return ok(dump_account(account, detail=True))
-
-
-@bp.patch("/accounts/<uuid:account_id>")
-@require_permission("contacts.accounts:update")
-def patch_account(account_id: uuid.UUID) -> Any:
-    """Change some of an account's fields."""
-    account = services.update_account(account_id, _body(), partial=True, version=_version())
-    session.commit()
-    return ok(dump_account(account, detail=True))
-
-
-@bp.delete("/accounts/<uuid:account_id>")
-@require_permission("contacts.accounts:delete")
-def delete_account(account_id: uuid.UUID) -> Any:
-    """Archive an account."""
-    services.delete_account(account_id)
-    session.commit()
-    return ok({"id": str(account_id), "archived": True})
+        raise ValidationError("limit is a whole number", field="limit") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationError(f"limit is 1 to {MAX_LIMIT}", field="limit")
+    return limit
 
 
 @bp.post("/accounts/<uuid:account_id>/hold")
@@ -236,62 +262,11 @@ def delete_address(address_id: uuid.UUID) -> Any:
     return ok({"id": str(address_id), "archived": True})
 
 
-@bp.get("/people")
-@require_permission("contacts.people:read")
-def list_people() -> Any:
-    """People, optionally of one ?account_id= or matching ?q=, paged."""
-    limit, offset = _paging()
-    page = services.list_people(
-        account_id=request.args.get("account_id"),
-        q=request.args.get("q"),
-        limit=limit,
-        offset=offset,
-    )
-    return ok(
-        [dump_person(p) for p in page.items],
-        extra_meta={"total": page.total, "limit": limit, "offset": offset},
-    )
-
-
-@bp.post("/people")
-@require_permission("contacts.people:create")
-def add_person() -> Any:
-    """Add a person to an account (`account_id` in the body)."""
-    person = services.add_person(_body())
-    session.commit()
-    return ok(dump_person(person), 201)
-
-
-@bp.get("/people/<uuid:person_id>")
-@require_permission("contacts.people:read")
-def get_person(person_id: uuid.UUID) -> Any:
-    """One person."""
-    return ok(dump_person(services.get_person(person_id)))
-
-
-@bp.patch("/people/<uuid:person_id>")
-@require_permission("contacts.people:update")
-def patch_person(person_id: uuid.UUID) -> Any:
-    """Change a person."""
-    person = services.update_person(person_id, _body())
-    session.commit()
-    return ok(dump_person(person))
-
-
-@bp.delete("/people/<uuid:person_id>")
-@require_permission("contacts.people:delete")
-def delete_person(person_id: uuid.UUID) -> Any:
-    """Remove a person."""
-    services.delete_person(person_id)
-    session.commit()
-    return ok({"id": str(person_id), "archived": True})
-
-
 @bp.get("/search")
 @require_permission("contacts.accounts:read")
 def search() -> Any:
     """Accounts whose name, email or phone match ?q=."""
-    limit, _offset = _paging()
+    limit = _limit()
     return ok(
         [dump_account(a) for a in services.search_accounts(request.args.get("q", ""), limit=limit)]
     )
@@ -320,4 +295,4 @@ def merge() -> Any:
     body = load(MergeSchema(), _body())
     master = services.merge_accounts(body["master_id"], body["duplicate_id"])
     session.commit()
-    return ok(dump_account(master, detail=True))
+    return ok(dump_account(master))

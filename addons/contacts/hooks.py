@@ -12,11 +12,19 @@ from core.hookspecs import hookimpl
 
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
-    """The contacts API and web pages."""
+    """The contacts API routes that are not toolkit CRUD, and the web pages."""
     from addons.contacts.api import bp as api_bp
     from addons.contacts.views import bp as web_bp
 
     return [api_bp, web_bp]
+
+
+@hookimpl
+def register_api_resources() -> list[Any]:
+    """The accounts and people resources of the kernel's API toolkit."""
+    from addons.contacts.api import accounts, people
+
+    return [accounts, people]
 
 
 @hookimpl

@@ -1,4 +1,6 @@
-"""The contacts API: CRUD, search, hold, merge, errors in the envelope, permissions, tenants."""
+"""The contacts API: accounts and people on the kernel's resource toolkit (filters, sort,
+fields, ETag, idempotency, OpenAPI), and contacts' own routes (search, hold, merge, addresses);
+errors in the envelope, permissions, tenants."""
 
 from __future__ import annotations
 
@@ -26,13 +28,25 @@ def create(client, headers, **body):
 
 
 def test_account_crud(client, sales):
-    acc = create(
-        client, sales, kinds=["customer"], annual_revenue="1000000.50", email="hq@acme.example"
+    resp = client.post(
+        f"{BASE}/accounts",
+        json={
+            "name": "Acme",
+            "kinds": ["customer"],
+            "annual_revenue": "1000000.50",
+            "email": "hq@acme.example",
+        },
+        headers=sales,
     )
+    assert resp.status_code == 201 and resp.headers["ETag"] == '"1"'
+    acc = resp.get_json()["data"]
+    assert resp.headers["Location"].endswith(f"{BASE}/accounts/{acc['id']}")
     assert acc["annual_revenue"] == "1000000.5000" and acc["status"] == "active"
 
-    got = client.get(f"{BASE}/accounts/{acc['id']}", headers=sales).get_json()["data"]
-    assert got["name"] == "Acme" and got["people"] == [] and got["addresses"] == []
+    got = client.get(f"{BASE}/accounts/{acc['id']}?expand=people,addresses", headers=sales)
+    assert got.headers["ETag"] == '"1"'
+    data = got.get_json()["data"]
+    assert data["name"] == "Acme" and data["people"] == [] and data["addresses"] == []
 
     patched = client.patch(
         f"{BASE}/accounts/{acc['id']}", json={"industry": "Rockets"}, headers=sales
@@ -41,18 +55,86 @@ def test_account_crud(client, sales):
 
     put = client.put(f"{BASE}/accounts/{acc['id']}", json={"name": "Acme Ltd"}, headers=sales)
     assert put.status_code == 200
-    assert put.get_json()["data"]["email"] is None
-
-    stale = client.patch(
-        f"{BASE}/accounts/{acc['id']}", json={"name": "Late"}, headers={**sales, "If-Match": "1"}
-    )
-    assert stale.status_code == 409 and stale.get_json()["error"]["code"] == "CONFLICT"
+    assert put.get_json()["data"]["email"] is None and put.get_json()["data"]["industry"] is None
 
     listed = client.get(f"{BASE}/accounts?q=acme", headers=sales).get_json()
-    assert [a["name"] for a in listed["data"]] == ["Acme Ltd"] and listed["meta"]["total"] == 1
+    assert [a["name"] for a in listed["data"]] == ["Acme Ltd"]
+    assert listed["meta"]["pagination"] == {"page": 1, "per_page": 25, "total": 1, "total_pages": 1}
 
-    assert client.delete(f"{BASE}/accounts/{acc['id']}", headers=sales).status_code == 200
+    gone = client.delete(f"{BASE}/accounts/{acc['id']}", headers=sales)
+    assert gone.status_code == 200
+    assert gone.get_json()["data"] == {"id": acc["id"], "deleted": True}
     assert client.get(f"{BASE}/accounts/{acc['id']}", headers=sales).status_code == 404
+    assert count_rows("contacts_account") >= 1  # archived, not deleted
+
+
+def test_list_filters_sort_and_fields(client, sales):
+    create(client, sales, name="Beta", industry="Rockets")
+    create(client, sales, name="Alpha", industry="Rockets")
+    held = create(client, sales, name="Gamma", industry="Boats")
+    client.post(f"{BASE}/accounts/{held['id']}/hold", json={"reason": "credit"}, headers=sales)
+
+    def names(query):
+        resp = client.get(f"{BASE}/accounts?{query}", headers=sales)
+        assert resp.status_code == 200, resp.get_json()
+        return [a["name"] for a in resp.get_json()["data"]]
+
+    assert names("") == ["Alpha", "Beta", "Gamma"]  # default sort: name
+    assert names("sort=-name") == ["Gamma", "Beta", "Alpha"]
+    assert names("filter[status][eq]=on_hold") == ["Gamma"]
+    assert names("filter[status][ne]=on_hold&sort=-name") == ["Beta", "Alpha"]
+    assert names("filter[industry][in]=Boats,Rockets&filter[name][contains]=ET") == ["Beta"]
+    sparse = client.get(f"{BASE}/accounts?fields=id,name&sort=name", headers=sales).get_json()
+    assert [set(a) for a in sparse["data"]] == [{"id", "name"}] * 3
+    page = client.get(f"{BASE}/accounts?per_page=2&page=2", headers=sales).get_json()
+    assert [a["name"] for a in page["data"]] == ["Gamma"]
+    assert page["meta"]["pagination"]["total_pages"] == 2
+    bad = client.get(f"{BASE}/accounts?filter[notes][eq]=x", headers=sales)
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "VALIDATION_ERROR"
+
+
+def test_etag_if_match_and_concurrent_edits(client, sales):
+    acc = create(client, sales)
+    url = f"{BASE}/accounts/{acc['id']}"
+    etag = client.get(url, headers=sales).headers["ETag"]
+    ok = client.patch(url, json={"industry": "Rockets"}, headers={**sales, "If-Match": etag})
+    assert ok.status_code == 200 and ok.headers["ETag"] == '"2"'
+    stale = client.patch(url, json={"name": "Late"}, headers={**sales, "If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.get_json()["error"]["code"] == "PRECONDITION_FAILED"
+    assert client.delete(url, headers={**sales, "If-Match": etag}).status_code == 412
+    assert client.get(url, headers=sales).get_json()["data"]["name"] == "Acme"
+
+
+def test_idempotency_key_creates_one_account(client, sales):
+    headers = {**sales, "Idempotency-Key": "create-acme-1"}
+    first = client.post(f"{BASE}/accounts", json={"name": "Once"}, headers=headers)
+    again = client.post(f"{BASE}/accounts", json={"name": "Once"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.get_json()["data"]["id"] == first.get_json()["data"]["id"]
+    listed = client.get(f"{BASE}/accounts?filter[name][eq]=Once", headers=sales).get_json()
+    assert listed["meta"]["pagination"]["total"] == 1
+
+
+def test_the_openapi_document_lists_the_contacts_resources(client, sales):
+    paths = client.get("/api/v1/openapi.json", headers=sales).get_json()["paths"]
+    assert {"get", "post"} <= set(paths[f"{BASE}/accounts"])
+    assert {"get", "put", "patch", "delete"} <= set(paths[f"{BASE}/accounts/{{id}}"])
+    assert {"get", "post"} <= set(paths[f"{BASE}/people"])
+
+
+def test_no_url_is_served_twice(app):
+    seen: dict[tuple[str, str], str] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(BASE):
+            continue
+        shape = "/".join("<>" if part.startswith("<") else part for part in rule.rule.split("/"))
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (shape, method) not in seen, (rule.rule, method, seen.get((shape, method)))
+            seen[(shape, method)] = rule.endpoint
+    assert seen[("/api/v1/contacts/accounts", "GET")] == "contacts_resources.accounts_list"
+    assert seen[("/api/v1/contacts/accounts/<>/hold", "POST")] == "contacts_api.hold_account"
 
 
 @pytest.mark.parametrize(
@@ -60,8 +142,9 @@ def test_account_crud(client, sales):
     [
         ({"name": ""}, "name"),
         ({"name": "X", "email": "bad@"}, "email"),
-        ({"name": "X", "kinds": ["alien"]}, "kinds"),
+        ({"name": "X", "kinds": ["alien"]}, "kinds.0"),
         ({"name": "X", "unknown_thing": 1}, "unknown_thing"),
+        ({"email": "a@b.example"}, "name"),
     ],
 )
 def test_bad_input_is_a_validation_error_naming_the_field(client, sales, body, field):
@@ -104,9 +187,19 @@ def test_people_and_addresses(client, sales):
     assert [a["city"] for a in listed["data"]] == ["Lyon"]
     detail = client.get(f"{BASE}/accounts/{acc['id']}", headers=sales).get_json()["data"]
     assert detail["primary_contact_id"] == pid
-    people = client.get(f"{BASE}/people?account_id={acc['id']}", headers=sales).get_json()
+    people = client.get(f"{BASE}/people?filter[account_id]={acc['id']}", headers=sales).get_json()
     assert [p["last_name"] for p in people["data"]] == ["Lee"]
+    expanded = client.get(f"{BASE}/accounts/{acc['id']}?expand=people,addresses", headers=sales)
+    assert [p["id"] for p in expanded.get_json()["data"]["people"]] == [pid]
+    assert [a["city"] for a in expanded.get_json()["data"]["addresses"]] == ["Lyon"]
+    bad_person = client.post(
+        f"{BASE}/people",
+        json={"account_id": acc["id"], "last_name": "X", "email": "nope@"},
+        headers=sales,
+    )
+    assert bad_person.status_code == 422 and "email" in bad_person.get_json()["error"]["details"]
     assert client.delete(f"{BASE}/people/{pid}", headers=sales).status_code == 200
+    assert client.get(f"{BASE}/people/{pid}", headers=sales).status_code == 404
 
 
 def test_search_hold_release_and_merge(client, sales):
@@ -164,7 +257,9 @@ def test_other_tenants_ids_are_404(client, api_headers, make_tenant, sales):
     for method, path, body in [
         ("get", f"/accounts/{theirs['id']}", None),
         ("patch", f"/accounts/{theirs['id']}", {"name": "Mine now"}),
+        ("put", f"/accounts/{theirs['id']}", {"name": "Mine now"}),
         ("delete", f"/accounts/{theirs['id']}", None),
+        ("post", f"/accounts/{theirs['id']}/hold", {"reason": "x"}),
         ("get", f"/accounts/{theirs['id']}/addresses", None),
         ("post", f"/accounts/{theirs['id']}/addresses", {"country": "DE"}),
     ]:
@@ -175,4 +270,5 @@ def test_other_tenants_ids_are_404(client, api_headers, make_tenant, sales):
         f"{BASE}/people", json={"account_id": theirs["id"], "last_name": "X"}, headers=sales
     )
     assert person.status_code == 404 and "account_id" in person.get_json()["error"]["details"]
-    assert client.get(f"{BASE}/accounts", headers=sales).get_json()["meta"]["total"] == 0
+    listed = client.get(f"{BASE}/accounts", headers=sales).get_json()
+    assert listed["meta"]["pagination"]["total"] == 0
