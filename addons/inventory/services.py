@@ -1046,6 +1046,11 @@ def create_warehouse(data: Mapping[str, Any]) -> Warehouse:
     _require("inventory.warehouses:manage")
     fields = load(WarehouseSchema(), dict(data))
     fields["code"] = fields["code"].strip().upper()
+    if not fields["code"]:
+        # Whitespace or control characters only: nothing a person could read on a label.
+        raise ValidationError("a code is required", field="code")
+    if not fields["name"].strip():
+        raise ValidationError("a name is required", field="name")
     if session.scalar(select(Warehouse.id).where(Warehouse.code == fields["code"])):
         raise Conflict(f"warehouse {fields['code']} exists", details={"code": ["already used"]})
     warehouse = Warehouse(**fields)

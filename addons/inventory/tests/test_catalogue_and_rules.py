@@ -303,3 +303,10 @@ def test_fractional_quantities_add_up_exactly(inv):
     services.receive(inv.widget, inv.east, "0.1")
     services.issue(inv.widget, inv.east, "0.8")
     assert services.check_availability(inv.widget, inv.east).quantity_available == Decimal("0")
+
+
+@pytest.mark.parametrize("code", ["   ", "\u001f"])
+def test_a_warehouse_code_of_blanks_is_refused(inv, code):
+    with pytest.raises(ValidationError) as err:
+        services.create_warehouse({"code": code, "name": "Nowhere"})
+    assert err.value.details == {"code": ["a code is required"]}
