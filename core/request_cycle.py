@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -42,9 +43,15 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
 def _load_identity() -> None:
     """Resolve the caller (bearer credential or web login) and enter its tenant."""
-    g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+    # A caller's id is kept (to trace a call across systems) only if it is short and plain:
+    # it goes into logs, answers and audit rows.
+    given = request.headers.get("X-Request-ID", "")
+    g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
     principal = None
     header = request.headers.get("Authorization", "")
     if header:

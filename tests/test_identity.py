@@ -457,3 +457,11 @@ def test_a_password_reset_ends_every_other_login(app, client, tenant, make_membe
     )
     stale = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert stale.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "given, kept", [("trace-42.a", True), ("x" * 65, False), ("bad id <script>", False)]
+)
+def test_a_callers_request_id_is_kept_only_when_plain(client, given, kept):
+    body = client.get("/api/v1/auth/me", headers={"X-Request-ID": given}).get_json()
+    assert (body["meta"]["request_id"] == given) is kept
