@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -47,9 +48,9 @@ def parse_decimal(
     places: int = 4,
     minimum: Decimal | None = Decimal(0),
     positive: bool = False,
-    error: type[Exception] = MarshmallowError,
+    error: Callable[[str], Exception] = MarshmallowError,
 ) -> Decimal:
-    """`value` as an exact Decimal, or `error` with a message a person understands."""
+    """`value` as an exact Decimal, or `error(message)` with a message a person understands."""
     if isinstance(value, bool) or value is None or value == "":
         raise error("must be a number")
     try:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from typing import Any, cast
 
 from flask import has_request_context
@@ -135,20 +136,13 @@ def quantity(
     value: Any, field: str = "quantity", *, allow_zero: bool = False, signed: bool = False
 ) -> Decimal:
     """`value` as a stock quantity (4 decimal places), or VALIDATION_ERROR naming `field`."""
-
-    class _Err(Exception):
-        pass
-
-    try:
-        q = parse_decimal(
-            value,
-            places=4,
-            minimum=None if signed else Decimal(0),
-            positive=not (allow_zero or signed),
-            error=_Err,
-        )
-    except _Err as exc:
-        raise ValidationError(str(exc), field=field) from None
+    q = parse_decimal(
+        value,
+        places=4,
+        minimum=None if signed else Decimal(0),
+        positive=not (allow_zero or signed),
+        error=partial(ValidationError, field=field),
+    )
     if signed and q == 0 and not allow_zero:
         raise ValidationError("must not be zero", field=field)
     return q
@@ -494,13 +488,9 @@ def receive(
 
 
 def _cost(value: Any) -> Decimal:
-    class _Err(Exception):
-        pass
-
-    try:
-        return parse_decimal(value, places=4, minimum=Decimal(0), error=_Err)
-    except _Err as exc:
-        raise ValidationError(str(exc), field="unit_cost") from None
+    return parse_decimal(
+        value, places=4, minimum=Decimal(0), error=partial(ValidationError, field="unit_cost")
+    )
 
 
 def issue(
