@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from core.api.endpoint import documented
 from core.api.resource import Action, Resource
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
     from core.registry import Registry
 
-__all__ = ["Action", "Resource", "resource_blueprints"]
+__all__ = ["Action", "Resource", "documented", "resource_blueprints"]
 
 
 def resource_blueprints(registry: Registry) -> list[tuple[str, Blueprint]]:
