@@ -192,12 +192,6 @@ class SpecBuilder:
                 {"type": "array", "items": nested} if many else {**nested, "nullable": True}
             )
         item_ref = self._component(base, item)
-        create_ref = self._component(
-            f"{base}Create", self.json_schema(r.input_create, output=False)
-        )
-        patch_ref = self._component(
-            f"{base}Patch", self.json_schema(r.input_update, output=False, partial=True)
-        )
         tag = f"{addon}: {r.name}"
         self.spec.tag({"name": tag, "description": r.summary or r.name})
         path = f"/api/v1/{addon}/{r.name}"
@@ -234,31 +228,74 @@ class SpecBuilder:
             },
             "description": "Retrying with the same key and body replays the first answer",
         }
-        self.spec.path(
-            path=path,
-            operations={
-                "get": self._op(
-                    tag,
-                    f"List {r.name}",
-                    r.permission("read"),
-                    {
-                        "200": self._ok(
-                            "The page of records",
-                            self._envelope({"type": "array", "items": item_ref}),
-                        )
-                    },
-                    parameters=self._list_params(r),
-                ),
-                "post": self._op(
-                    tag,
-                    f"Create one of {r.name}",
-                    r.permission("create"),
-                    {"201": self._ok("Created", one, etag_header)},
-                    write=True,
-                    body=create_ref,
-                    parameters=[idem],
-                ),
-            },
+        collection_ops: dict[str, Any] = {
+            "get": self._op(
+                tag,
+                f"List {r.name}",
+                r.permission("read"),
+                {
+                    "200": self._ok(
+                        "The page of records",
+                        self._envelope({"type": "array", "items": item_ref}),
+                    )
+                },
+                parameters=self._list_params(r),
+            )
+        }
+        record_ops: dict[str, Any] = {
+            "get": self._op(
+                tag,
+                f"One of {r.name}",
+                r.permission("read"),
+                {"200": self._ok("The record", one, etag_header)},
+                parameters=self._read_params(r),
+            )
+        }
+        if not r.read_only:
+            self._add_writes(
+                r,
+                base,
+                tag,
+                path,
+                item_ref,
+                one,
+                [etag_header, if_match, idem],
+                collection_ops,
+                record_ops,
+            )
+        self.spec.path(path=path, operations=collection_ops)
+        self.spec.path(path=record, parameters=[id_param], operations=record_ops)
+        for action in r.actions:
+            self._add_action(addon, r, action, tag, record, id_param, one, [if_match, idem])
+
+    def _add_writes(
+        self,
+        r: Resource,
+        base: str,
+        tag: str,
+        path: str,
+        item_ref: dict[str, Any],
+        one: dict[str, Any],
+        headers: list[dict[str, Any]],
+        collection_ops: dict[str, Any],
+        record_ops: dict[str, Any],
+    ) -> None:
+        """Create, bulk, replace, change and delete: every resource but a read-only one."""
+        etag_header, if_match, idem = headers
+        create_ref = self._component(
+            f"{base}Create", self.json_schema(r.input_create, output=False)
+        )
+        patch_ref = self._component(
+            f"{base}Patch", self.json_schema(r.input_update, output=False, partial=True)
+        )
+        collection_ops["post"] = self._op(
+            tag,
+            f"Create one of {r.name}",
+            r.permission("create"),
+            {"201": self._ok("Created", one, etag_header)},
+            write=True,
+            body=create_ref,
+            parameters=[idem],
         )
         bulk_body = {
             "type": "object",
@@ -286,51 +323,32 @@ class SpecBuilder:
                 ),
             },
         )
-        self.spec.path(
-            path=record,
-            parameters=[id_param],
-            operations={
-                "get": self._op(
-                    tag,
-                    f"One of {r.name}",
-                    r.permission("read"),
-                    {"200": self._ok("The record", one, etag_header)},
-                    parameters=self._read_params(r),
-                ),
-                "put": self._op(
-                    tag,
-                    "Replace every field",
-                    r.permission("update"),
-                    {"200": self._ok("Updated", one, etag_header)},
-                    write=True,
-                    body=create_ref,
-                    parameters=[if_match],
-                ),
-                "patch": self._op(
-                    tag,
-                    "Change the given fields",
-                    r.permission("update"),
-                    {"200": self._ok("Updated", one, etag_header)},
-                    write=True,
-                    body=patch_ref,
-                    parameters=[if_match],
-                ),
-                "delete": self._op(
-                    tag,
-                    "Delete (soft when the model keeps deleted rows)",
-                    r.permission("delete"),
-                    {
-                        "200": self._ok(
-                            "Deleted", self._envelope({"$ref": "#/components/schemas/Deleted"})
-                        )
-                    },
-                    write=True,
-                    parameters=[if_match],
-                ),
-            },
+        record_ops["put"] = self._op(
+            tag,
+            "Replace every field",
+            r.permission("update"),
+            {"200": self._ok("Updated", one, etag_header)},
+            write=True,
+            body=create_ref,
+            parameters=[if_match],
         )
-        for action in r.actions:
-            self._add_action(addon, r, action, tag, record, id_param, one, [if_match, idem])
+        record_ops["patch"] = self._op(
+            tag,
+            "Change the given fields",
+            r.permission("update"),
+            {"200": self._ok("Updated", one, etag_header)},
+            write=True,
+            body=patch_ref,
+            parameters=[if_match],
+        )
+        record_ops["delete"] = self._op(
+            tag,
+            "Delete (soft when the model keeps deleted rows)",
+            r.permission("delete"),
+            {"200": self._ok("Deleted", self._envelope({"$ref": "#/components/schemas/Deleted"}))},
+            write=True,
+            parameters=[if_match],
+        )
 
     def _add_action(
         self,

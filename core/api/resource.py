@@ -35,7 +35,8 @@ class Resource:
     `permissions` maps read/create/update/delete to permission names, or is a prefix
     (`"contacts.accounts"` → `contacts.accounts:read` ...). `create`, `update` and `delete`
     are the addon's service functions; the defaults do plain ORM work (soft delete when
-    the model has `deleted_at`).
+    the model has `deleted_at`). A `read_only` resource has only list, get and its actions
+    (and needs only a `read` permission).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Resource:
     update: Callable[[Any, dict[str, Any]], Any] | None = None
     delete: Callable[[Any], None] | None = None
     summary: str = ""
+    read_only: bool = False
 
     def permission(self, action: str) -> str:
         """The permission guarding `action` (read, create, update or delete)."""

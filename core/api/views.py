@@ -75,9 +75,25 @@ def _add_routes(bp: Blueprint, r: Resource) -> None:
         bp.add_url_rule(rule, f"{ep}_{endpoint}", guarded, methods=methods)
 
     add(base, "list", lambda: list_records(r), "read", ["GET"])
+    add(item, "get", lambda record_id: get_record(r, record_id), "read", ["GET"])
+    if not r.read_only:
+        _add_write_routes(bp, r, add)
+    for action in r.actions:
+        add(
+            f"{item}/{action.name}",
+            f"action_{action.name}",
+            idempotent(_action_view(r, action)),
+            "",
+            ["POST"],
+            action.permission,
+        )
+
+
+def _add_write_routes(bp: Blueprint, r: Resource, add: Callable[..., None]) -> None:
+    base = f"/{r.name}"
+    item = f"/{r.name}/<record_id>"
     add(base, "create", idempotent(lambda: create_record(r)), "create", ["POST"])
     add(f"{base}/bulk", "bulk", idempotent(lambda: bulk_create(r)), "create", ["POST"])
-    add(item, "get", lambda record_id: get_record(r, record_id), "read", ["GET"])
     add(
         item, "put", lambda record_id: update_record(r, record_id, partial=False), "update", ["PUT"]
     )
@@ -89,15 +105,6 @@ def _add_routes(bp: Blueprint, r: Resource) -> None:
         ["PATCH"],
     )
     add(item, "delete", lambda record_id: delete_record(r, record_id), "delete", ["DELETE"])
-    for action in r.actions:
-        add(
-            f"{item}/{action.name}",
-            f"action_{action.name}",
-            idempotent(_action_view(r, action)),
-            "",
-            ["POST"],
-            action.permission,
-        )
 
 
 def _action_view(r: Resource, action: Action) -> Callable[..., Any]:
