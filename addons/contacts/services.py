@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import String, cast, func, literal_column, or_, select
+from sqlalchemy import Select, String, cast, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from addons.contacts.models import ACCOUNT_STATUSES, Account, Address, Person, search_document
@@ -198,15 +198,13 @@ def list_accounts(
     sort: str = "name",
 ) -> Page:
     """Live accounts of the tenant, filtered and sorted, one page at a time."""
-    stmt = select(Account).where(Account.deleted_at.is_(None))
-    if q and q.strip():
-        stmt = stmt.where(_search_clause(q))
+    stmt = accounts_query(q)
     if kind:
-        stmt = stmt.where(cast(Account.kinds, String).like(f'%"{kind}"%'))
+        stmt = stmt.where(has_kind(kind))
     if status:
         stmt = stmt.where(Account.status == status)
     if tag:
-        stmt = stmt.where(cast(Account.tags, String).like(f'%"{tag}"%'))
+        stmt = stmt.where(has_tag(tag))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     order = {
         "name": Account.name,
@@ -218,6 +216,24 @@ def list_accounts(
         raise ValidationError(f"sort by one of {', '.join(order)}", field="sort")
     items = session.scalars(stmt.order_by(order[sort], Account.id).limit(limit).offset(offset))
     return Page(list(items), total)
+
+
+def accounts_query(q: str | None = None) -> Select[tuple[Account]]:
+    """The SELECT of live accounts matching the search `q` (all of them without one)."""
+    stmt = select(Account).where(Account.deleted_at.is_(None))
+    if q and q.strip():
+        stmt = stmt.where(_search_clause(q))
+    return stmt
+
+
+def has_kind(kind: str) -> ColumnElement[bool]:
+    """Accounts of `kind` (customer, vendor, ...) among their kinds."""
+    return cast(Account.kinds, String).like(f'%"{kind}"%')
+
+
+def has_tag(tag: str) -> ColumnElement[bool]:
+    """Accounts carrying `tag`."""
+    return cast(Account.tags, String).like(f'%"{tag}"%')
 
 
 def search_accounts(q: str, limit: int = 20) -> list[Account]:
