@@ -11,14 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import ipaddress
 import json
 import logging
 import secrets
 import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -119,21 +119,48 @@ def validate_url(url: Any) -> str:
     return url
 
 
-def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def private_address_of(host: str) -> str | None:
-    """The first non-public address `host` resolves to, or None (also when unresolvable:
-    the attempt then fails on its own)."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return None
-    for info in infos:
-        ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
+def _is_public(ip: IPAddress) -> bool:
+    """True for an address on the public internet: not private, loopback, link-local,
+    reserved, multicast or unspecified (v4-mapped and 6to4 v6 addresses by their v4)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None and not _is_public(embedded):
+            return False
+    return ip.is_global and not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+    )
+
+
+Address = tuple[socket.AddressFamily, Any]  # (family, sockaddr) as getaddrinfo gives them
+
+
+def resolve(host: str, port: int) -> list[Address]:
+    """`host`'s addresses for a TCP connection to `port`: the one DNS lookup of an attempt."""
+    found: list[Address] = []
+    for family, _type, _proto, _name, sockaddr in socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    ):
+        if (family, sockaddr) not in found:
+            found.append((family, sockaddr))
+    return found
+
+
+def _ip_of(address: Address) -> IPAddress:
+    return ipaddress.ip_address(str(address[1][0]).split("%", 1)[0])
+
+
+def first_private(addresses: Iterable[Address]) -> str | None:
+    """The first of `addresses` that is not public, or None."""
+    for address in addresses:
+        ip = _ip_of(address)
         if not _is_public(ip):
             return str(ip)
     return None
@@ -387,13 +414,6 @@ def headers_for(
     }
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an answer, not a hop: the signed body must reach the registered URL."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
 @dataclass(frozen=True)
 class PostResult:
     """What the receiver answered to one attempt."""
@@ -409,27 +429,103 @@ class PostResult:
         return self.status is not None and 200 <= self.status < 300
 
 
-def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> PostResult:
-    """POST `body` to `url`; never raises, reports what happened."""
-    opener = urllib.request.build_opener(_NoRedirect)
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+class _PinnedConnection(http.client.HTTPConnection):
+    """HTTP(S) to addresses resolved and checked beforehand, never resolving the name again.
+
+    The name is still what the receiver sees: in the Host header and, for https, in SNI
+    and the certificate's hostname check. http.client follows no redirects.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        addresses: list[Address],
+        timeout: float,
+        tls: ssl.SSLContext | None,
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.addresses = addresses
+        self.tls = tls
+        if tls is not None:
+            self.default_port = 443  # so that the Host header leaves out ":443"
+
+    def connect(self) -> None:
+        """Connect to the first of the checked addresses that answers."""
+        error: OSError = OSError(f"{self.host} has no address")
+        for family, sockaddr in self.addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(self.timeout)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                error = exc
+                continue
+            if self.tls is not None:
+                try:
+                    sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+                except OSError:
+                    sock.close()
+                    raise
+            self.sock = sock
+            return
+        raise error
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificates checked against the system's CAs and the URL's host name."""
+    return ssl.create_default_context()
+
+
+def post(
+    url: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    timeout: float,
+    *,
+    allow_private: bool = False,
+) -> PostResult:
+    """POST `body` to `url`; never raises, reports what happened.
+
+    The host name is resolved once; unless `allow_private`, the attempt is refused when any
+    of its addresses is not public. The connection goes to those same addresses, so a name
+    that resolves differently a moment later (DNS rebinding) cannot redirect it.
+    """
     started = time.monotonic()
+
+    def failed(error: str) -> PostResult:
+        return PostResult(None, "", error[:500], int((time.monotonic() - started) * 1000))
+
+    try:
+        parts = urlsplit(url)
+        https = parts.scheme.lower() == "https"
+        host, port = parts.hostname or "", parts.port or (443 if https else 80)
+    except ValueError as exc:
+        return failed(f"ValueError: {exc}")
+    try:
+        addresses = resolve(host, port)
+    except (OSError, UnicodeError) as exc:
+        return failed(f"{type(exc).__name__}: {exc}")
+    if not allow_private:
+        blocked = first_private(addresses)
+        if blocked is not None:
+            return failed(f"refused: {host} resolves to {blocked}, a private network address")
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn = _PinnedConnection(host, port, addresses, timeout, _tls_context() if https else None)
     status: int | None = None
     raw, error = b"", ""
     try:
-        with opener.open(request, timeout=timeout) as resp:
-            status = resp.status
-            raw = resp.read(4 * EXCERPT)
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-        try:
-            raw = exc.read(4 * EXCERPT)
-        except OSError:
-            raw = b""
-        error = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        error = f"{type(reason).__name__}: {reason}"[:500]
+        conn.request("POST", path, body=body, headers=dict(headers))
+        response = conn.getresponse()
+        status = response.status
+        raw = response.read(4 * EXCERPT)
+        if not 200 <= status < 300:
+            error = f"HTTP {status}"
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    finally:
+        conn.close()
     duration = int((time.monotonic() - started) * 1000)
     return PostResult(status, raw.decode("utf-8", "replace")[:EXCERPT], error, duration)
 
@@ -502,19 +598,13 @@ def deliver(delivery_id: uuid.UUID | str, *, now: dt.datetime | None = None) -> 
         headers = headers_for(
             secret, body, event_type=data.type, event_id=data.id, delivery_id=ident, attempt=number
         )
-        blocked = None
-        if not settings.webhook_allow_private_networks:
-            blocked = private_address_of(urlsplit(url).hostname or "")
-        if blocked is not None:
-            result = PostResult(
-                None,
-                "",
-                f"refused: {urlsplit(url).hostname} resolves to "
-                f"{blocked}, a private network address",
-                0,
-            )
-        else:
-            result = post(url, body, headers, settings.webhook_timeout)
+        result = post(
+            url,
+            body,
+            headers,
+            settings.webhook_timeout,
+            allow_private=settings.webhook_allow_private_networks,
+        )
         log.info(
             "webhook %s attempt %d to %s: %s %s (%d ms)",
             ident,
