@@ -17,7 +17,7 @@ def _create_app() -> Flask:
 
 def build_cli() -> click.Group:
     """The `pergola` group with the kernel's commands."""
-    from cli import addons, apikeys, db_commands, demo, events, tenants, worker
+    from cli import addons, api, apikeys, db_commands, demo, events, tenants, worker
     from cli.audit import audit
 
     group = FlaskGroup(
@@ -36,6 +36,7 @@ def build_cli() -> click.Group:
     group.add_command(addons.addon)
     group.add_command(audit)
     group.add_command(apikeys.apikey)
+    group.add_command(api.api)
     group.add_command(events.events)
     group.add_command(worker.worker)
     group.add_command(worker.run_command)  # Flask's run, plus the embedded scheduler

@@ -97,7 +97,47 @@ def _prune_events() -> None:
         )
 
 
-KERNEL_JOBS = (ScheduledJob("prune_events", _prune_events, at="03:17", per_tenant=False),)
+def idempotency_retention(app: Flask | None = None) -> dt.timedelta:
+    """How long Idempotency-Key answers are kept: `idempotency_retention_hours` (or
+    PERGOLA_IDEMPOTENCY_RETENTION_HOURS), 24 hours by default."""
+    app = app or cast(Flask, current_app._get_current_object())  # type: ignore[attr-defined]
+    raw = app.config["PERGOLA"].extra.get(
+        "idempotency_retention_hours", os.environ.get("PERGOLA_IDEMPOTENCY_RETENTION_HOURS", 24)
+    )
+    hours = float(raw)
+    if not hours >= 0:  # also refuses NaN
+        raise ValueError(f"idempotency_retention_hours must be 0 or more (got {raw!r})")
+    return dt.timedelta(hours=hours)
+
+
+def purge_idempotency_keys(older_than: dt.timedelta | None = None) -> int:
+    """Forget every tenant's Idempotency-Key answers older than `older_than` (default: the
+    retention); returns how many. The caller commits."""
+    from core.api.idempotency import purge
+
+    # System context: the tenant filter steps aside and, on PostgreSQL, so does RLS
+    # (pergola.rls_bypass), so one DELETE reaches every tenant's rows.
+    with system_context():
+        return purge(older_than if older_than is not None else idempotency_retention())
+
+
+def _purge_idempotency_keys() -> None:
+    """The kernel job: `purge_idempotency_keys()` with the configured retention."""
+    purged = purge_idempotency_keys()
+    if purged:
+        log.info("forgot %d idempotency keys past retention", purged)
+
+
+KERNEL_JOBS = (
+    ScheduledJob("prune_events", _prune_events, at="03:17", per_tenant=False),
+    # One run across tenants (not per tenant): suspended tenants' keys go too.
+    ScheduledJob(
+        "purge_idempotency_keys",
+        _purge_idempotency_keys,
+        every=dt.timedelta(hours=1),
+        per_tenant=False,
+    ),
+)
 
 
 def scheduled_jobs() -> dict[str, tuple[str, ScheduledJob]]:
