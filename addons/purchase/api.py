@@ -1,258 +1,280 @@
-"""purchase's JSON API under /api/v1/purchase: thin — parse, call a service, dump."""
+"""purchase's JSON API under /api/v1/purchase.
+
+Orders, receipts and supplier prices are kernel toolkit resources (served by `core.api`
+through `register_api_resources`): lists with filters, sort, search, sparse fields and
+both kinds of paging, ETag/If-Match, idempotency keys, bulk create and the OpenAPI
+document. The rules stay in `services`: the resources' create, update, delete and actions
+call them. What is not a record's CRUD keeps its own routes on the `purchase_api`
+blueprint: the supplier list and terms, reorder, and the settings.
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import uuid
 from typing import Any
 
 from flask import Blueprint, request
 
 from addons.purchase import services
+from addons.purchase.models import PurchaseOrder, Receipt, SupplierPrice
 from addons.purchase.schemas import (
-    dump_order,
-    dump_price,
-    dump_receipt,
-    dump_supplier,
+    OrderCreateInput,
+    OrderInput,
+    OrderOut,
+    ReceiptOut,
+    ReceiveInput,
+    ReorderOut,
+    SendInput,
+    SettingsInput,
+    SettingsOut,
+    SupplierOut,
+    SupplierPriceChange,
+    SupplierPriceInput,
+    SupplierPriceOut,
+    SupplierTermsInput,
 )
+from core.api import Action, Resource, documented
+from core.api.body import json_object
+from core.api.idempotency import idempotent
 from core.auth import require_permission
-from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
 
 bp = Blueprint("purchase_api", __name__, url_prefix="/api/v1/purchase")
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ValidationError("the body must be a JSON object", field="body")
-    return data
+# --- orders -------------------------------------------------------------------------------
 
 
-def _page() -> tuple[int, int]:
-    try:
-        limit = min(max(int(request.args.get("limit", 50)), 1), 200)
-        offset = max(int(request.args.get("offset", 0)), 0)
-    except ValueError:
-        raise ValidationError("limit and offset must be whole numbers", field="limit") from None
-    return limit, offset
+def _create_order(data: dict[str, Any]) -> PurchaseOrder:
+    return services.create_order(data)
 
 
-@bp.get("/orders")
-@require_permission("purchase.orders:read")
-def list_orders() -> Any:
-    """Orders, newest first; filters: state (comma-separated), account_id, q."""
-    limit, offset = _page()
-    state = request.args.get("state")
-    page = services.list_orders(
-        state=state.split(",") if state else None,
-        account_id=request.args.get("account_id"),
-        q=request.args.get("q"),
-        limit=limit,
-        offset=offset,
-    )
-    return ok(
-        [dump_order(o) for o in page.items],
-        extra_meta={"total": page.total, "limit": limit, "offset": offset},
-    )
+def _update_order(order: PurchaseOrder, data: dict[str, Any]) -> PurchaseOrder:
+    # PUT replaces (lines left out are removed); PATCH changes the given fields.
+    return services.update_order(order.id, data, partial=request.method != "PUT")
 
 
-@bp.post("/orders")
-@require_permission("purchase.orders:create")
-def create_order() -> Any:
-    """Create a draft order."""
-    order = services.create_order(_body())
-    session.commit()
-    return ok(dump_order(order), 201)
+def _delete_order(order: PurchaseOrder) -> None:
+    services.delete_order(order.id)
 
 
-@bp.get("/orders/<uuid:order_id>")
-@require_permission("purchase.orders:read")
-def get_order(order_id: Any) -> Any:
-    """One order with its lines."""
-    return ok(dump_order(services.get_order(order_id)))
-
-
-@bp.route("/orders/<uuid:order_id>", methods=["PATCH", "PUT"])
-@require_permission("purchase.orders:update")
-def update_order(order_id: Any) -> Any:
-    """Change a draft or sent order (PUT replaces, PATCH changes what is given)."""
-    order = services.update_order(order_id, _body(), partial=request.method == "PATCH")
-    session.commit()
-    return ok(dump_order(order))
-
-
-@bp.delete("/orders/<uuid:order_id>")
-@require_permission("purchase.orders:update")
-def delete_order(order_id: Any) -> Any:
-    """Delete an unnumbered draft."""
-    services.delete_order(order_id)
-    session.commit()
-    return ok({"deleted": str(order_id)})
-
-
-def _transition(order_id: Any, action: Any) -> Any:
-    order = action(order_id)
-    session.commit()
-    return ok(dump_order(order))
-
-
-@bp.post("/orders/<uuid:order_id>/send")
-@require_permission("purchase.orders:confirm")
-def send_order(order_id: Any) -> Any:
-    """Mail the order's PDF to the supplier and mark it sent."""
+def _send(order: PurchaseOrder, data: dict[str, Any]) -> PurchaseOrder:
     from addons.purchase.documents import send_to_supplier
 
-    order = send_to_supplier(order_id, to=_body().get("to"))
-    session.commit()
-    return ok(dump_order(order))
+    return send_to_supplier(order.id, to=data.get("to"))
 
 
-@bp.post("/orders/<uuid:order_id>/confirm")
-@require_permission("purchase.orders:confirm")
-def confirm_order(order_id: Any) -> Any:
-    """Confirm the order (numbering it)."""
-    return _transition(order_id, services.confirm_order)
+def _confirm(order: PurchaseOrder, _data: dict[str, Any]) -> PurchaseOrder:
+    return services.confirm_order(order.id)
 
 
-@bp.post("/orders/<uuid:order_id>/cancel")
-@require_permission("purchase.orders:cancel")
-def cancel_order(order_id: Any) -> Any:
-    """Cancel an order on which nothing was received."""
-    return _transition(order_id, services.cancel_order)
+def _cancel(order: PurchaseOrder, _data: dict[str, Any]) -> PurchaseOrder:
+    return services.cancel_order(order.id)
 
 
-@bp.post("/orders/<uuid:order_id>/close")
-@require_permission("purchase.orders:cancel")
-def close_order(order_id: Any) -> Any:
-    """Close a (partly) received order."""
-    return _transition(order_id, services.close_order)
+def _close(order: PurchaseOrder, _data: dict[str, Any]) -> PurchaseOrder:
+    return services.close_order(order.id)
 
 
-@bp.post("/orders/<uuid:order_id>/receive")
-@require_permission("purchase.orders:receive")
-def receive(order_id: Any) -> Any:
-    """Receive goods: {"lines": [{"line_id", "quantity"}], "note"}."""
-    receipt = services.receive(order_id, _body())
-    session.commit()
-    return ok(dump_receipt(receipt), 201)
+def _receive(order: PurchaseOrder, data: dict[str, Any]) -> dict[str, Any]:
+    return dict(ReceiptOut().dump(services.receive(order.id, data)))
 
 
-@bp.post("/orders/<uuid:order_id>/return")
-@require_permission("purchase.orders:receive")
-def return_goods(order_id: Any) -> Any:
-    """Return received goods to the supplier."""
-    receipt = services.return_goods(order_id, _body())
-    session.commit()
-    return ok(dump_receipt(receipt), 201)
+def _return(order: PurchaseOrder, data: dict[str, Any]) -> dict[str, Any]:
+    return dict(ReceiptOut().dump(services.return_goods(order.id, data)))
 
 
-@bp.get("/receipts")
-@require_permission("purchase.orders:read")
-def list_receipts() -> Any:
-    """Receipts and returns, newest first; filter: order_id."""
-    limit, offset = _page()
-    rows, total = services.list_receipts(
-        order_id=request.args.get("order_id"), limit=limit, offset=offset
-    )
-    return ok(
-        [dump_receipt(r) for r in rows],
-        extra_meta={"total": total, "limit": limit, "offset": offset},
-    )
+orders = Resource(
+    "orders",
+    PurchaseOrder,
+    OrderOut,
+    {
+        "read": "purchase.orders:read",
+        "create": "purchase.orders:create",
+        "update": "purchase.orders:update",
+        "delete": "purchase.orders:update",  # the manifest's update covers deleting drafts
+    },
+    create_schema=OrderCreateInput,
+    update_schema=OrderInput,
+    filterable=(
+        "state",
+        "account_id",
+        "warehouse_id",
+        "order_date",
+        "expected_date",
+        "number",
+        "created_at",
+    ),
+    sortable=("created_at", "number", "order_date", "expected_date", "amount_total"),
+    # Supplier names live in contacts, whose tables purchase does not query: number only.
+    searchable=("number",),
+    default_sort=("-created_at",),
+    actions=(
+        Action(
+            "send",
+            _send,
+            "purchase.orders:confirm",
+            schema=SendInput,
+            summary="Mark the order sent (numbering it) and mail its PDF to the supplier",
+        ),
+        Action(
+            "confirm",
+            _confirm,
+            "purchase.orders:confirm",
+            summary="Confirm a draft or sent order (numbering it)",
+        ),
+        Action(
+            "cancel",
+            _cancel,
+            "purchase.orders:cancel",
+            summary="Cancel an order on which nothing was received",
+        ),
+        Action(
+            "close",
+            _close,
+            "purchase.orders:cancel",
+            summary="Close a (partly) received order: nothing more is expected",
+        ),
+        Action(
+            "receive",
+            _receive,
+            "purchase.orders:receive",
+            schema=ReceiveInput,
+            status=201,
+            summary="Receive goods into the order's warehouse; answers the receipt",
+        ),
+        Action(
+            "return",
+            _return,
+            "purchase.orders:receive",
+            schema=ReceiveInput,
+            status=201,
+            summary="Return received goods to the supplier; answers the return",
+        ),
+    ),
+    create=_create_order,
+    update=_update_order,
+    delete=_delete_order,
+    summary="Purchase orders with their lines (DELETE removes an unnumbered draft only)",
+)
+
+receipts = Resource(
+    "receipts",
+    Receipt,
+    ReceiptOut,
+    {"read": "purchase.orders:read"},
+    filterable=("order_id", "kind", "number", "received_at"),
+    sortable=("received_at", "number"),
+    searchable=("number",),
+    default_sort=("-received_at",),
+    read_only=True,
+    summary="Receipts and returns (made by the orders' receive and return actions)",
+)
 
 
-@bp.get("/receipts/<uuid:receipt_id>")
-@require_permission("purchase.orders:read")
-def get_receipt(receipt_id: Any) -> Any:
-    """One receipt or return."""
-    return ok(dump_receipt(services.get_receipt(receipt_id)))
+# --- supplier prices ---------------------------------------------------------------------
+
+TIER = ("account_id", "product_id", "min_quantity")
+
+
+def _set_price(data: dict[str, Any]) -> SupplierPrice:
+    return services.set_supplier_price(data)
+
+
+def _change_price(price: SupplierPrice, data: dict[str, Any]) -> SupplierPrice:
+    # The tier (vendor, product, minimum quantity) is what set_supplier_price finds the row
+    # by; a PUT naming another tier would change a different price, so it is refused.
+    for name in TIER:
+        if name in data and data[name] != getattr(price, name):
+            raise ValidationError(
+                "cannot change; delete this price and create one for the other "
+                "vendor, product or minimum quantity",
+                field=name,
+            )
+    current = {
+        "supplier_code": price.supplier_code,
+        "price": price.price,
+        **{name: getattr(price, name) for name in TIER},
+    }
+    return services.set_supplier_price({**current, **data})
+
+
+def _delete_price(price: SupplierPrice) -> None:
+    services.delete_supplier_price(price.id)
+
+
+supplier_prices = Resource(
+    "supplier-prices",
+    SupplierPrice,
+    SupplierPriceOut,
+    {
+        "read": "purchase.suppliers:read",
+        "create": "purchase.suppliers:manage",
+        "update": "purchase.suppliers:manage",
+        "delete": "purchase.suppliers:manage",
+    },
+    create_schema=SupplierPriceInput,
+    update_schema=SupplierPriceChange,
+    filterable=("account_id", "product_id", "min_quantity", "price"),
+    sortable=("product_id", "min_quantity", "price", "created_at"),
+    searchable=("supplier_code",),
+    default_sort=("product_id", "min_quantity"),
+    create=_set_price,
+    update=_change_price,
+    delete=_delete_price,
+    summary="What vendors charge for products from a minimum quantity on "
+    "(POST of an existing tier changes its price)",
+)
+
+
+# --- the routes that are not a record's CRUD -----------------------------------------------
+
+
+def _supplier(account_id: uuid.UUID) -> dict[str, Any]:
+    summary = next(s for s in services.list_suppliers() if s.account_id == account_id)
+    return dict(SupplierOut().dump(summary))
 
 
 @bp.get("/suppliers")
 @require_permission("purchase.suppliers:read")
+@documented(response=SupplierOut, many=True)
 def list_suppliers() -> Any:
     """Vendors with their purchase terms and open order counts."""
-    return ok([dump_supplier(s) for s in services.list_suppliers()])
+    return ok(SupplierOut(many=True).dump(services.list_suppliers()))
 
 
 @bp.put("/suppliers/<uuid:account_id>")
 @require_permission("purchase.suppliers:manage")
-def set_supplier(account_id: Any) -> Any:
-    """Set a vendor's payment terms, lead time and currency."""
-    services.set_supplier_terms({**_body(), "account_id": str(account_id)})
-    session.commit()
-    summary = next(s for s in services.list_suppliers() if s.account_id == account_id)
-    return ok(dump_supplier(summary))
-
-
-@bp.get("/supplier-prices")
-@require_permission("purchase.suppliers:read")
-def list_prices() -> Any:
-    """Supplier prices; filters: account_id, product_id."""
-    rows = services.supplier_prices(
-        account_id=request.args.get("account_id"), product_id=request.args.get("product_id")
-    )
-    return ok([dump_price(p) for p in rows])
-
-
-@bp.post("/supplier-prices")
-@require_permission("purchase.suppliers:manage")
-def set_price() -> Any:
-    """Create or change a supplier price."""
-    price = services.set_supplier_price(_body())
-    session.commit()
-    return ok(dump_price(price), 201)
-
-
-@bp.delete("/supplier-prices/<uuid:price_id>")
-@require_permission("purchase.suppliers:manage")
-def delete_price(price_id: Any) -> Any:
-    """Remove a supplier price."""
-    services.delete_supplier_price(price_id)
-    session.commit()
-    return ok({"deleted": str(price_id)})
+@idempotent
+@documented(body=SupplierTermsInput, response=SupplierOut)
+def set_supplier(account_id: uuid.UUID) -> Any:
+    """Set a vendor's payment terms, lead time and currency (what is left out is reset)."""
+    services.set_supplier_terms({**json_object(), "account_id": str(account_id)})
+    return ok(_supplier(account_id))
 
 
 @bp.post("/reorder")
 @require_permission("purchase.orders:create")
+@idempotent
+@documented(response=ReorderOut, status=201)
 def reorder() -> Any:
-    """Make draft orders from the reorder suggestions."""
-    result = services.create_reorder_drafts()
-    session.commit()
-    return ok(
-        {
-            "orders": [dump_order(o) for o in result.orders],
-            "skipped": [
-                {"product_id": str(s.product_id), "reason": s.reason} for s in result.skipped
-            ],
-        },
-        201,
-    )
-
-
-def _settings_dict() -> dict[str, Any]:
-    found = services.get_settings()
-    tolerance = Decimal(found.receipt_tolerance_pct).quantize(Decimal("0.0001"))
-    return {
-        "receipt_tolerance_pct": format(tolerance, "f"),
-        "default_currency": found.default_currency,
-        "auto_reorder": found.auto_reorder,
-    }
+    """Make draft orders from the reorder suggestions (one per supplier and warehouse)."""
+    return ok(ReorderOut().dump(services.create_reorder_drafts()), 201)
 
 
 @bp.get("/settings")
 @require_permission("purchase.suppliers:read")
+@documented(response=SettingsOut)
 def get_settings() -> Any:
     """The tenant's purchase settings."""
-    return ok(_settings_dict())
+    return ok(SettingsOut().dump(services.get_settings()))
 
 
 @bp.patch("/settings")
 @require_permission("purchase.suppliers:manage")
+@idempotent
+@documented(body=SettingsInput, response=SettingsOut)
 def update_settings() -> Any:
     """Change the receipt tolerance %, default currency or daily auto-reorder."""
-    services.update_settings(_body())
-    session.commit()
-    return ok(_settings_dict())
+    return ok(SettingsOut().dump(services.update_settings(json_object())))

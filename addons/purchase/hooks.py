@@ -20,11 +20,19 @@ def _may(permission: str) -> bool:
 
 @hookimpl
 def register_blueprints() -> list[Blueprint]:
-    """The purchase API and web pages."""
+    """purchase's own API routes (suppliers, reorder, settings) and its web pages."""
     from addons.purchase.api import bp as api_bp
     from addons.purchase.views import bp as web_bp
 
     return [api_bp, web_bp]
+
+
+@hookimpl
+def register_api_resources() -> list[Any]:
+    """Orders, receipts and supplier prices on the kernel's API toolkit."""
+    from addons.purchase.api import orders, receipts, supplier_prices
+
+    return [orders, receipts, supplier_prices]
 
 
 @hookimpl

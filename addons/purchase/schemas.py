@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import marshmallow
-from marshmallow import RAISE, Schema, fields, pre_load, validate
+from marshmallow import RAISE, Schema, fields, pre_dump, pre_load, validate
 
 from core.api.body import flatten
 from core.errors import ValidationError
@@ -66,6 +64,19 @@ class OrderInput(_Blankless):
     version = fields.Integer(load_default=None, allow_none=True)
 
 
+class OrderCreateInput(OrderInput):
+    """A new order as the API takes it (`version` belongs to changes only)."""
+
+    class Meta(_Blankless.Meta):
+        exclude = ("version",)
+
+
+class SendInput(_Blankless):
+    """Sending an order: the address to mail it to (default: the supplier's email)."""
+
+    to = fields.Email(load_default=None, allow_none=True)
+
+
 class ReceiveLineInput(_Blankless):
     """How much of one order line arrives (or goes back)."""
 
@@ -93,6 +104,13 @@ class SupplierInput(_Blankless):
     currency = fields.String(load_default="EUR", validate=CURRENCY)
 
 
+class SupplierTermsInput(SupplierInput):
+    """A vendor's buying terms as `PUT /suppliers/<account_id>` takes them."""
+
+    class Meta(_Blankless.Meta):
+        exclude = ("account_id",)
+
+
 class SupplierPriceInput(_Blankless):
     """A vendor's price for a product from a minimum quantity on."""
 
@@ -101,6 +119,14 @@ class SupplierPriceInput(_Blankless):
     supplier_code = fields.String(load_default="", validate=validate.Length(max=64))
     price = _decimal(required=True, validate=NOT_NEGATIVE)
     min_quantity = _decimal(load_default=Decimal(1), validate=POSITIVE)
+
+
+class SupplierPriceChange(_Blankless):
+    """A change to a supplier price: vendor, product and minimum quantity name the tier and
+    stay as they are (delete the price and create another to move it)."""
+
+    supplier_code = fields.String(load_default="", validate=validate.Length(max=64))
+    price = _decimal(required=True, validate=NOT_NEGATIVE)
 
 
 class SettingsInput(_Blankless):
@@ -122,94 +148,134 @@ def load(schema: Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
 # --- output: what the API returns -------------------------------------------------------
 
 
-def _s(value: Any) -> Any:
-    """Decimals as strings (exact), dates and ids as ISO text, None as is."""
-    if value is None:
-        return None
-    if isinstance(value, Decimal):
-        # Four places, as the database stores them, whether or not the row was reloaded.
-        return format(value.quantize(Decimal("0.0001")), "f")
-    if isinstance(value, (dt.date, dt.datetime, uuid.UUID)):
-        return value.isoformat() if not isinstance(value, uuid.UUID) else str(value)
-    return value
+def _amount(**kwargs: Any) -> fields.Decimal:
+    # Four places, as the database stores them, whether or not the row was reloaded.
+    return fields.Decimal(places=4, as_string=True, dump_only=True, **kwargs)
 
 
-def dump_line(line: Any) -> dict[str, Any]:
-    """An order line as the API returns it."""
-    names = (
-        "id",
-        "product_id",
-        "description",
-        "quantity",
-        "unit_cost",
-        "tax_rate",
-        "discount_pct",
-        "received_qty",
-        "returned_qty",
-        "amount_net",
-        "amount_tax",
-    )
-    out = {n: _s(getattr(line, n)) for n in names}
-    out["open_qty"] = _s(line.open_qty)
-    return out
+class OrderLineOut(Schema):
+    """An order line as the API shows it."""
+
+    id = fields.UUID(dump_only=True)
+    product_id = fields.UUID(dump_only=True)
+    description = fields.String(dump_only=True)
+    quantity = _amount()
+    unit_cost = _amount()
+    tax_rate = _amount()
+    discount_pct = _amount()
+    received_qty = _amount()
+    returned_qty = _amount()
+    open_qty = _amount()
+    amount_net = _amount()
+    amount_tax = _amount()
 
 
-def dump_order(order: Any) -> dict[str, Any]:
-    """A purchase order with its lines as the API returns it."""
-    names = (
-        "id",
-        "number",
-        "state",
-        "account_id",
-        "warehouse_id",
-        "order_date",
-        "expected_date",
-        "currency",
-        "notes",
-        "amount_untaxed",
-        "amount_tax",
-        "amount_total",
-        "sent_at",
-        "confirmed_at",
-        "created_at",
-        "updated_at",
-        "version",
-    )
-    out = {n: _s(getattr(order, n)) for n in names}
-    out["lines"] = [dump_line(ln) for ln in order.lines]
-    return out
+class OrderOut(Schema):
+    """A purchase order with its lines as the API shows it."""
+
+    id = fields.UUID(dump_only=True)
+    number = fields.String(allow_none=True, dump_only=True)
+    state = fields.String(dump_only=True)
+    account_id = fields.UUID(dump_only=True)
+    warehouse_id = fields.UUID(dump_only=True)
+    order_date = fields.Date(dump_only=True)
+    expected_date = fields.Date(allow_none=True, dump_only=True)
+    currency = fields.String(dump_only=True)
+    notes = fields.String(dump_only=True)
+    amount_untaxed = _amount()
+    amount_tax = _amount()
+    amount_total = _amount()
+    sent_at = fields.AwareDateTime(allow_none=True, dump_only=True)
+    confirmed_at = fields.AwareDateTime(allow_none=True, dump_only=True)
+    created_by = fields.UUID(allow_none=True, dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    lines = fields.List(fields.Nested(OrderLineOut), dump_only=True)
 
 
-def dump_receipt(receipt: Any) -> dict[str, Any]:
-    """A receipt (or return) with its lines as the API returns it."""
-    out = {
-        n: _s(getattr(receipt, n))
-        for n in ("id", "number", "kind", "order_id", "received_at", "note", "created_by")
-    }
-    out["lines"] = [
-        {n: _s(getattr(rl, n)) for n in ("order_line_id", "product_id", "quantity", "unit_cost")}
-        for rl in receipt.lines
-    ]
-    return out
+class ReceiptLineOut(Schema):
+    """What one receipt line brought in (or sent back), at which net unit cost."""
+
+    id = fields.UUID(dump_only=True)
+    order_line_id = fields.UUID(dump_only=True)
+    product_id = fields.UUID(dump_only=True)
+    quantity = _amount()
+    unit_cost = _amount()
 
 
-def dump_supplier(summary: Any) -> dict[str, Any]:
-    """A vendor with purchase's terms as the API returns it."""
-    terms = summary.terms
-    return {
-        "account_id": str(summary.account_id),
-        "name": summary.name,
-        "payment_terms": terms.payment_terms if terms else "",
-        "lead_time_days": terms.lead_time_days if terms else 0,
-        "currency": terms.currency if terms else None,
-        "open_orders": summary.open_orders,
-        "prices": summary.prices,
-    }
+class ReceiptOut(Schema):
+    """A receipt (kind `receipt`) or a return (kind `return`) with its lines."""
+
+    id = fields.UUID(dump_only=True)
+    number = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True)
+    order_id = fields.UUID(dump_only=True)
+    received_at = fields.AwareDateTime(dump_only=True)
+    note = fields.String(dump_only=True)
+    created_by = fields.UUID(allow_none=True, dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    version = fields.Integer(dump_only=True)
+    lines = fields.List(fields.Nested(ReceiptLineOut), dump_only=True)
 
 
-def dump_price(price: Any) -> dict[str, Any]:
-    """A supplier price as the API returns it."""
-    return {
-        n: _s(getattr(price, n))
-        for n in ("id", "account_id", "product_id", "supplier_code", "price", "min_quantity")
-    }
+class SupplierPriceOut(Schema):
+    """A supplier price as the API shows it."""
+
+    id = fields.UUID(dump_only=True)
+    account_id = fields.UUID(dump_only=True)
+    product_id = fields.UUID(dump_only=True)
+    supplier_code = fields.String(dump_only=True)
+    price = _amount()
+    min_quantity = _amount()
+    version = fields.Integer(dump_only=True)
+    created_at = fields.AwareDateTime(dump_only=True)
+    updated_at = fields.AwareDateTime(dump_only=True)
+
+
+class SupplierOut(Schema):
+    """A vendor with purchase's terms and order figures (from `services.SupplierSummary`)."""
+
+    account_id = fields.UUID(dump_only=True)
+    name = fields.String(dump_only=True)
+    payment_terms = fields.String(dump_only=True)
+    lead_time_days = fields.Integer(dump_only=True)
+    currency = fields.String(allow_none=True, dump_only=True)
+    open_orders = fields.Integer(dump_only=True)
+    prices = fields.Integer(dump_only=True, metadata={"description": "supplier prices on file"})
+
+    @pre_dump
+    def _terms(self, summary: Any, **_kw: Any) -> dict[str, Any]:
+        # A vendor without purchase terms yet shows the defaults a new order would use.
+        terms = summary.terms
+        return {
+            "account_id": summary.account_id,
+            "name": summary.name,
+            "payment_terms": terms.payment_terms if terms else "",
+            "lead_time_days": terms.lead_time_days if terms else 0,
+            "currency": terms.currency if terms else None,
+            "open_orders": summary.open_orders,
+            "prices": summary.prices,
+        }
+
+
+class SettingsOut(Schema):
+    """The tenant's purchase settings."""
+
+    receipt_tolerance_pct = _amount()
+    default_currency = fields.String(dump_only=True)
+    auto_reorder = fields.Boolean(dump_only=True)
+
+
+class SkippedOut(Schema):
+    """A reorder suggestion no draft was made for, and why."""
+
+    product_id = fields.UUID(dump_only=True)
+    reason = fields.String(dump_only=True)
+
+
+class ReorderOut(Schema):
+    """What `POST /reorder` did: the drafts it made and the suggestions it skipped."""
+
+    orders = fields.List(fields.Nested(OrderOut), dump_only=True)
+    skipped = fields.List(fields.Nested(SkippedOut), dump_only=True)
