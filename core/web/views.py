@@ -7,6 +7,10 @@
 
 The form uses the API's marshmallow schema; writes go through `create`/`update` callables
 (the addon's services) so that rules live in one place.
+
+An addon with richer pages of its own takes only some of them (`pages=("list", "export")`),
+brings its own search (`query=`), filters (`Filter(where=...)`), rows (`rows=`), CSV
+(`export=`) and links (`detail_url=`, `new_url=`), and keeps its URLs (`path=`, `endpoints=`).
 """
 
 from __future__ import annotations
@@ -48,6 +52,17 @@ from core.web.forms import (
 )
 
 MAX_PER_PAGE = 200
+PAGES = ("list", "export", "new", "detail", "edit", "comment", "delete")
+# The permission each page needs ("delete" is served only when a delete permission is given).
+_PAGE_PERMISSION = {
+    "list": "read",
+    "export": "read",
+    "new": "create",
+    "detail": "read",
+    "edit": "update",
+    "comment": "read",
+    "delete": "delete",
+}
 # Spreadsheets run cells that start with these as formulas: a record named "=HYPERLINK(...)"
 # must not become one in the export.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -62,6 +77,8 @@ class Column:
     sortable: bool = True
     link: bool = False
     format: Callable[[Any], str] | None = None
+    # The cell as trusted HTML (a badge, an include); the CSV still uses `text`.
+    html: Callable[[Any], Markup] | None = None
 
     @property
     def title(self) -> str:
@@ -69,7 +86,7 @@ class Column:
         return self.label or self.key.replace("_", " ").capitalize()
 
     def text(self, record: Any) -> str:
-        """The cell's text for `record`."""
+        """The cell's text for `record` (a row: the record, or what `rows=` made of it)."""
         value = getattr(record, self.key, None)
         if self.format is not None:
             return self.format(value)
@@ -82,16 +99,26 @@ class Column:
 
 @dataclass(frozen=True)
 class Filter:
-    """A filter of the list: equality on an attribute, with the choices offered."""
+    """A filter of the list: equality on an attribute, or `where(value)`, with its choices."""
 
     key: str
     label: str | None = None
     choices: Sequence[tuple[str, str]] = ()
+    # The WHERE clause for a chosen value, when equality on a column is not enough
+    # (a tag among a JSON list, a state group); `key` then only names the query argument.
+    where: Callable[[str], ColumnElement[bool]] | None = None
+    # The query-string argument (default `f_<key>`); lets a ported page keep its old links.
+    arg: str | None = None
 
     @property
     def title(self) -> str:
         """The filter's label."""
         return self.label or self.key.replace("_", " ").capitalize()
+
+    @property
+    def param(self) -> str:
+        """The query-string argument that carries the chosen value."""
+        return self.arg or f"f_{self.key}"
 
 
 @dataclass
@@ -103,6 +130,7 @@ class ListState:
     sort: str = ""
     page: int = 1
     per_page: int = 25
+    params: dict[str, str] = field(default_factory=dict)  # filter key -> query argument
 
     def args(self, **changes: Any) -> dict[str, Any]:
         """Query-string arguments for a link to this list with `changes` applied."""
@@ -112,7 +140,7 @@ class ListState:
             "page": self.page if self.page > 1 else None,
             "per_page": self.per_page,
         }
-        out.update({f"f_{k}": v for k, v in self.filters.items() if v})
+        out.update({self.params.get(k, f"f_{k}"): v for k, v in self.filters.items() if v})
         out.update(changes)
         return {k: v for k, v in out.items() if v not in (None, "")}
 
@@ -144,10 +172,10 @@ class ModelViews:
         *,
         name: str,
         model: type,
-        schema: type[Schema],
         title: str,
         columns: Sequence[Column],
         permissions: Mapping[str, str],
+        schema: type[Schema] | None = None,
         search: Sequence[str] = (),
         filters: Sequence[Filter] = (),
         form_fields: Sequence[str] | None = None,
@@ -158,13 +186,32 @@ class ModelViews:
         delete: Callable[[Any], Any] | None = None,
         record_label: Callable[[Any], str] | None = None,
         singular: str | None = None,
+        pages: Sequence[str] = PAGES,
+        path: str | None = None,
+        endpoints: Mapping[str, str] | None = None,
+        query: Callable[[ListState], Any] | None = None,
+        rows: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+        export: Callable[[Sequence[Any]], str] | None = None,
+        detail_url: Callable[[Any], str] | None = None,
+        new_url: Callable[[], str] | None = None,
+        list_template: str = "web/list.html",
+        search_hint: str = "",
     ) -> None:
-        missing = {"read", "create", "update"} - set(permissions)
+        unknown = set(pages) - set(PAGES)
+        if unknown:
+            raise ValueError(f"ModelViews {name!r}: unknown pages {sorted(unknown)}")
+        self.pages = tuple(p for p in PAGES if p in pages)
+        if "delete" not in permissions:
+            self.pages = tuple(p for p in self.pages if p != "delete")
+        needed = {_PAGE_PERMISSION[p] for p in self.pages}
+        missing = needed - set(permissions)
         if missing:
             raise ValueError(f"ModelViews {name!r}: permissions lack {sorted(missing)}")
+        if schema is None and {"new", "detail", "edit"} & set(self.pages):
+            raise ValueError(f"ModelViews {name!r}: the form and detail pages need a schema")
         self.name = name
         self.model = model
-        self.schema = schema
+        self.schema: type[Schema] = schema or Schema
         self.title = title
         self.singular = singular or title.rstrip("s")
         self.columns = list(columns)
@@ -179,50 +226,63 @@ class ModelViews:
         self._delete = delete or self._default_delete
         self.record_label = record_label or (lambda r: str(getattr(r, "name", None) or r.id))
         self.table_name = str(getattr(model, "__tablename__", name))
+        self.path = path if path is not None else f"/{name}"
+        self.endpoints = {p: f"{name}_{p}" for p in PAGES} | dict(endpoints or {})
+        self._query = query
+        self._rows = rows
+        self._export = export
+        self._detail_url = detail_url
+        self._new_url = new_url
+        self.list_template = list_template
+        self.search_hint = search_hint
+        # A `query` hook does its own search with `state.q`, so the box shows for it too.
+        self.searchable = bool(self.search) or query is not None
         self.blueprint = ""
 
     # --- routes ---
 
     def register(self, bp: Blueprint) -> None:
-        """Add the list, export, new, detail, edit and comment routes to `bp`."""
+        """Add the routes of the pages this view serves (all by default) to `bp`."""
         mapped: set[str] = set(inspect(self.model).columns.keys())
-        for key in [*self.search, *(f.key for f in self.filters)]:
+        keys = [*self.search, *(f.key for f in self.filters if f.where is None)]
+        for key in keys:
             if key not in mapped:
                 raise ValueError(
                     f"ModelViews {self.name!r}: {key!r} is not a column of {self.model.__name__}"
                 )
         self.blueprint = bp.name
-        read, create, update = (self.permissions[k] for k in ("read", "create", "update"))
-        n = self.name
-        routes: list[tuple[str, str, Callable[..., Any], str, list[str]]] = [
-            (f"/{n}", "list", self.list_view, read, ["GET"]),
-            (f"/{n}/export.csv", "export", self.export_view, read, ["GET"]),
-            (f"/{n}/new", "new", self.new_view, create, ["GET", "POST"]),
-            (f"/{n}/<uuid:record_id>", "detail", self.detail_view, read, ["GET"]),
-            (f"/{n}/<uuid:record_id>/edit", "edit", self.edit_view, update, ["GET", "POST"]),
-            (f"/{n}/<uuid:record_id>/comments", "comment", self.comment_view, read, ["POST"]),
-        ]
-        if "delete" in self.permissions:
-            routes.append(
-                (
-                    f"/{n}/<uuid:record_id>/delete",
-                    "delete",
-                    self.delete_view,
-                    self.permissions["delete"],
-                    ["POST"],
-                )
-            )
-        for rule, suffix, view, permission, methods in routes:
+        base = self.path.rstrip("/")
+        rules: dict[str, tuple[str, list[str]]] = {
+            "list": (self.path or "/", ["GET"]),
+            "export": (f"{base}/export.csv", ["GET"]),
+            "new": (f"{base}/new", ["GET", "POST"]),
+            "detail": (f"{base}/<uuid:record_id>", ["GET"]),
+            "edit": (f"{base}/<uuid:record_id>/edit", ["GET", "POST"]),
+            "comment": (f"{base}/<uuid:record_id>/comments", ["POST"]),
+            "delete": (f"{base}/<uuid:record_id>/delete", ["POST"]),
+        }
+        views: dict[str, Callable[..., Any]] = {
+            "list": self.list_view,
+            "export": self.export_view,
+            "new": self.new_view,
+            "detail": self.detail_view,
+            "edit": self.edit_view,
+            "comment": self.comment_view,
+            "delete": self.delete_view,
+        }
+        for page in self.pages:
+            rule, methods = rules[page]
+            permission = self.permissions[_PAGE_PERMISSION[page]]
             bp.add_url_rule(
                 rule,
-                endpoint=f"{n}_{suffix}",
-                view_func=require_permission(permission)(view),
+                endpoint=self.endpoints[page],
+                view_func=require_permission(permission)(views[page]),
                 methods=methods,
             )
 
     def url(self, suffix: str, **values: Any) -> str:
         """URL of one of this model's pages ('list', 'detail', ...)."""
-        return url_for(f"{self.blueprint}.{self.name}_{suffix}", **values)
+        return url_for(f"{self.blueprint}.{self.endpoints[suffix]}", **values)
 
     def may(self, action: str) -> bool:
         """Whether the current principal holds the permission of `action` (False if none)."""
@@ -230,29 +290,48 @@ class ModelViews:
         permission = self.permissions.get(action)
         return principal is not None and permission is not None and principal.can(permission)
 
+    def record_url(self, row: Any) -> str | None:
+        """Where a list row links to: `detail_url(row)`, the generic detail page, or nowhere."""
+        if self._detail_url is not None:
+            return self._detail_url(row)
+        if "detail" in self.pages:
+            return self.url("detail", record_id=row.id)
+        return None
+
+    def create_url(self) -> str | None:
+        """The *New* button's target for a user who may create (None: no button)."""
+        if not self.may("create"):
+            return None
+        if self._new_url is not None:
+            return self._new_url()
+        return self.url("new") if "new" in self.pages else None
+
+    def sortable(self, column: Column) -> bool:
+        """Whether the list can be sorted by `column` (a sortable column of the model)."""
+        return column.sortable and column.key in set(inspect(self.model).columns.keys())
+
     # --- list ---
 
     def list_state(self) -> ListState:
         """The list's state from the query string (unknown sorts and filters are ignored)."""
         args = request.args
         sort = args.get("sort", "") or self.default_sort
-        mapped: set[str] = set(inspect(self.model).columns.keys())
-        sortable = {c.key for c in self.columns if c.sortable and c.key in mapped}
-        if sort.lstrip("-") not in sortable:
+        if sort.lstrip("-") not in {c.key for c in self.columns if self.sortable(c)}:
             sort = self.default_sort
-        filters = {f.key: args.get(f"f_{f.key}", "") for f in self.filters}
+        filters = {f.key: args.get(f.param, "").strip() for f in self.filters}
         return ListState(
             q=args.get("q", "").strip(),
             filters={k: v for k, v in filters.items() if v},
             sort=sort,
             page=_int_arg(args.get("page"), 1, 1, 10**6),
             per_page=_int_arg(args.get("per_page"), self.per_page, 1, MAX_PER_PAGE),
+            params={f.key: f.param for f in self.filters},
         )
 
     def conditions(self, state: ListState) -> list[ColumnElement[bool]]:
-        """WHERE clauses for the search box and the filters."""
+        """WHERE clauses for the search box (without a `query` hook) and the filters."""
         where: list[ColumnElement[bool]] = []
-        if state.q and self.search:
+        if state.q and self.search and self._query is None:
             where.append(
                 or_(
                     *(
@@ -262,7 +341,12 @@ class ModelViews:
                 )
             )
         mapper: Any = inspect(self.model)
+        by_key = {f.key: f for f in self.filters}
         for key, raw in state.filters.items():
+            custom = by_key[key].where
+            if custom is not None:
+                where.append(custom(raw))
+                continue
             column = mapper.columns[key]
             value: Any = raw
             if isinstance(column.type, Boolean):
@@ -270,60 +354,81 @@ class ModelViews:
             where.append(getattr(self.model, key) == value)
         return where
 
+    def filtered(self, state: ListState) -> Any:
+        """The SELECT of the searched and filtered list, unsorted (the `query` hook's base)."""
+        base = self._query(state) if self._query is not None else select(self.model)
+        return base.where(*self.conditions(state))
+
     def query(self, state: ListState) -> Any:
         """The SELECT of the filtered, sorted list (unpaginated)."""
-        stmt: Any = select(self.model).where(*self.conditions(state))
+        stmt: Any = self.filtered(state)
         if state.sort:
             column = getattr(self.model, state.sort.lstrip("-"))
-            stmt = stmt.order_by(column.desc() if state.sort.startswith("-") else column.asc())
+            stmt = stmt.order_by(None).order_by(
+                column.desc() if state.sort.startswith("-") else column.asc()
+            )
         return stmt.order_by(self.model.id)  # type: ignore[attr-defined]
+
+    def make_rows(self, records: Sequence[Any]) -> Sequence[Any]:
+        """What the columns read: the records, or what the `rows` hook makes of them."""
+        return self._rows(records) if self._rows is not None else records
 
     def list_view(self) -> Any:
         """The list page: search, filters, sortable headers, pagination."""
         state = self.list_state()
-        total = (
-            session.scalar(
-                select(func.count()).select_from(self.model).where(*self.conditions(state))
-            )
-            or 0
-        )
-        pages = max(1, math.ceil(total / state.per_page))
-        state.page = min(state.page, pages)
-        rows = session.scalars(
-            self.query(state).limit(state.per_page).offset((state.page - 1) * state.per_page)
-        ).all()
+        error, status = "", 200
+        rows: Sequence[Any] = []
+        total = 0
+        try:
+            filtered = self.filtered(state)
+            total = session.scalar(select(func.count()).select_from(filtered.subquery())) or 0
+            pages = max(1, math.ceil(total / state.per_page))
+            state.page = min(state.page, pages)
+            records = session.scalars(
+                self.query(state).limit(state.per_page).offset((state.page - 1) * state.per_page)
+            ).all()
+            rows = self.make_rows(records)
+        except DomainError as err:
+            # An addon's search refuses input it cannot search for (say, only punctuation).
+            session.rollback()
+            error, status, pages = err.message, 422, 1
         return render_template(
-            "web/list.html",
+            self.list_template,
             views=self,
             state=state,
             rows=rows,
             total=total,
             pages=pages,
+            error=error,
             breadcrumbs=[(self.title, None)],
-        )
+        ), status
 
     def export_view(self) -> Response:
-        """The filtered list (every page) as CSV, columns as on screen."""
+        """The filtered list (every page) as CSV, columns as on screen (or the `export` hook)."""
         state = self.list_state()
+        try:
+            records = session.scalars(self.query(state)).all()
+        except DomainError as err:
+            session.rollback()
+            return Response(err.message + "\n", status=422, mimetype="text/plain")
+        filename = f"{self.name}.csv"
+        headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        if self._export is not None:
+            return Response(self._export(records), mimetype="text/csv", headers=headers)
 
         def lines() -> Iterator[str]:
             buf = io.StringIO()
             writer = csv.writer(buf)
             writer.writerow([c.title for c in self.columns])
-            for record in session.scalars(self.query(state)):
-                writer.writerow([_cell(c.text(record)) for c in self.columns])
+            for row in self.make_rows(records):
+                writer.writerow([_cell(c.text(row)) for c in self.columns])
                 yield buf.getvalue()
                 buf.seek(0)
                 buf.truncate()
             yield buf.getvalue()
 
         # Built before returning: the session belongs to this request, not to the stream.
-        body = "".join(lines())
-        return Response(
-            body,
-            mimetype="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="{self.name}.csv"'},
-        )
+        return Response("".join(lines()), mimetype="text/csv", headers=headers)
 
     # --- form ---
 

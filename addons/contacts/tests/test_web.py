@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 
 import pytest
 from sqlalchemy import select
 
+from addons.contacts import services
 from addons.contacts.models import Account
 from tests.fixtures import count_rows
 
@@ -66,7 +69,9 @@ def test_create_show_edit_and_search_an_account(client, make_member, tenant, ses
     assert edit.status_code == 303
     listing = client.get("/contacts/?q=rockets").get_data(as_text=True)
     assert "Acme Rockets GmbH" in listing and "customer, vendor" in listing
-    assert "No accounts" in client.get("/contacts/?q=zeppelin").get_data(as_text=True)
+    assert "Nothing here yet matching your search" in client.get("/contacts/?q=zeppelin").get_data(
+        as_text=True
+    )
     stale = client.post(f"/contacts/{account.id}/edit", data={"name": "Late edit", "version": "1"})
     assert stale.status_code == 409 and "changed by someone else" in stale.get_data(as_text=True)
 
@@ -163,3 +168,85 @@ def test_pages_need_permissions_and_hide_other_tenants(
     assert reader.get("/contacts/").status_code == 200
     assert reader.get("/contacts/new").status_code == 403
     assert reader.get(f"/contacts/{theirs.id}").status_code == 404
+
+
+def names_on(html: str) -> list[str]:
+    """The account names the list shows, in order (the links to their 360° pages)."""
+    return re.findall(r'<a href="/contacts/[0-9a-f-]{36}">([^<]+)</a>', html)
+
+
+@pytest.fixture()
+def book(tenant, session, as_tenant):
+    """Five accounts: kinds, statuses and tags to filter on, names to sort and search."""
+    with as_tenant(tenant):
+        services.create_account(
+            {"name": "Bravo Metals", "kinds": ["vendor"], "email": "sales@bravo.example"}
+        )
+        services.create_account(
+            {"name": "Alpha Foods", "kinds": ["customer"], "tags": ["vip"], "phone": "030 5550"}
+        )
+        services.create_account({"name": "Delta Tools", "kinds": ["customer", "vendor"]})
+        held = services.create_account({"name": "Charlie Paper", "kinds": ["customer"]})
+        services.place_on_hold(held.id, "unpaid invoices")
+        services.create_account({"name": "Echo Labs", "kinds": ["partner"], "tags": ["vip"]})
+        session.flush()
+    return tenant
+
+
+def test_the_accounts_list_sorts_filters_and_pages(client, make_member, book):
+    login(client, make_member, book)
+    page = client.get("/contacts/").get_data(as_text=True)
+    assert names_on(page) == [
+        "Alpha Foods",
+        "Bravo Metals",
+        "Charlie Paper",
+        "Delta Tools",
+        "Echo Labs",
+    ]
+    assert "5 records" in page and "on hold</span>" in page
+    assert names_on(client.get("/contacts/?sort=-name").get_data(as_text=True))[0] == "Echo Labs"
+    # The old links (?kind=, ?status=) still filter.
+    customers = names_on(client.get("/contacts/?kind=customer").get_data(as_text=True))
+    assert customers == ["Alpha Foods", "Charlie Paper", "Delta Tools"]
+    on_hold = names_on(client.get("/contacts/?status=on_hold").get_data(as_text=True))
+    assert on_hold == ["Charlie Paper"]
+    vip_customers = client.get("/contacts/?tag=vip&kind=customer").get_data(as_text=True)
+    assert names_on(vip_customers) == ["Alpha Foods"]
+    first = client.get("/contacts/?per_page=2&sort=name").get_data(as_text=True)
+    third = client.get("/contacts/?per_page=2&sort=name&page=3").get_data(as_text=True)
+    assert names_on(first) == ["Alpha Foods", "Bravo Metals"]
+    assert names_on(third) == ["Echo Labs"]
+    assert 'aria-current="page">3<' in third
+
+
+def test_the_accounts_search_box_uses_the_contacts_search(client, make_member, book):
+    login(client, make_member, book)
+    assert names_on(client.get("/contacts/?q=bravo").get_data(as_text=True)) == ["Bravo Metals"]
+    assert names_on(client.get("/contacts/?q=sales@bravo").get_data(as_text=True)) == [
+        "Bravo Metals"
+    ]
+    assert names_on(client.get("/contacts/?q=030-5550").get_data(as_text=True)) == ["Alpha Foods"]
+    nothing = client.get("/contacts/?q=%21%21%21")  # only punctuation: nothing to search for
+    assert nothing.status_code == 422
+    assert "give a name, email or phone" in nothing.get_data(as_text=True)
+
+
+def test_the_accounts_export_is_the_filtered_list_in_the_import_format(client, make_member, book):
+    login(client, make_member, book)
+    resp = client.get("/contacts/export.csv?kind=customer&sort=-name")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert 'filename="accounts.csv"' in resp.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [r["name"] for r in rows] == ["Delta Tools", "Charlie Paper", "Alpha Foods"]
+    assert rows[2]["kinds"] == "customer" and rows[2]["tags"] == "vip"
+    searched = client.get("/contacts/export.csv?q=echo").get_data(as_text=True)
+    assert [r["name"] for r in csv.DictReader(io.StringIO(searched))] == ["Echo Labs"]
+    page = client.get("/contacts/?q=echo&kind=partner").get_data(as_text=True)
+    export_link = re.search(r'href="(/contacts/export.csv[^"]*)"', page).group(1)
+    assert "q=echo" in export_link and "kind=partner" in export_link  # the button keeps them
+
+
+def test_the_accounts_list_and_export_need_the_read_permission(client, make_member, book):
+    login(client, make_member, book, roles=["employee"])
+    assert client.get("/contacts/").status_code == 403
+    assert client.get("/contacts/export.csv").status_code == 403
