@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy import Connection, ForeignKey, Table, event, inspect, select, text
 from sqlalchemy.orm import (
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     declared_attr,
@@ -110,19 +111,40 @@ def _is_tenant_table(table: Any) -> bool:
     return isinstance(table, Table) and table in _tenant_tables_cache()
 
 
-_TABLES: dict[int, frozenset[Table]] = {}
+_TABLES: dict[str, frozenset[Table]] = {}
 
 
 def _tenant_tables_cache() -> frozenset[Table]:
-    """Tenant-owned tables, recomputed whenever new models have been mapped."""
-    from core.db import Base
-
-    n = len(Base.registry.mappers)
-    cached = _TABLES.get(n)
+    """Tenant-owned tables, recomputed after new models have been mapped."""
+    cached = _TABLES.get("tables")
     if cached is None:
-        _TABLES.clear()
-        cached = _TABLES[n] = frozenset(tenant_owned_tables())
+        cached = _TABLES["tables"] = frozenset(tenant_owned_tables())
     return cached
+
+
+@event.listens_for(Mapper, "after_mapper_constructed")
+def _forget_tenant_tables(_mapper: Mapper[Any], _cls: type) -> None:
+    # Counting `registry.mappers` on every call cost more than the check it guarded.
+    _TABLES.clear()
+    _MAPPERS.clear()
+    _PLANS.clear()
+
+
+_MAPPERS: dict[Table, Mapper[Any] | None] = {}
+
+
+def _tenant_mapper(table: Table) -> Mapper[Any] | None:
+    """The `TenantOwned` mapper whose own table is `table` (to look rows up by identity)."""
+    if table not in _MAPPERS:
+        from core.db import Base
+
+        found = [
+            m
+            for m in Base.registry.mappers
+            if m.local_table is table and issubclass(m.class_, TenantOwned) and not m.inherits
+        ]
+        _MAPPERS[table] = found[0] if len(found) == 1 else None
+    return _MAPPERS[table]
 
 
 # --- the query path --------------------------------------------------------------------
@@ -168,14 +190,34 @@ def _sync_rls(session: Session) -> None:
         _apply_rls(session, conn)
 
 
+_RLS_AT_SAVEPOINT = "pergola_rls_at_savepoint"
+
+
 def _on_after_begin(session: Session, _transaction: Any, connection: Connection) -> None:
-    if connection.dialect.name == "postgresql":
+    # A savepoint inherits its transaction's setting: set it again only if the context moved.
+    if connection.dialect.name == "postgresql" and session.info.get("pergola_rls") != _rls_key():
         _apply_rls(session, connection)
 
 
-def _on_after_transaction_end(session: Session, _transaction: Any) -> None:
-    # A rolled-back savepoint also rolls back set_config: forget what we set, re-set on use.
-    session.info.pop("pergola_rls", None)
+def _on_after_transaction_create(session: Session, transaction: Any) -> None:
+    if transaction.nested:
+        saved = session.info.setdefault(_RLS_AT_SAVEPOINT, {})
+        saved[transaction] = session.info.get("pergola_rls")
+
+
+def _on_after_transaction_end(session: Session, transaction: Any) -> None:
+    if not transaction.nested:
+        session.info.pop("pergola_rls", None)
+        session.info.pop(_RLS_AT_SAVEPOINT, None)
+        session.info.pop(_VERIFIED, None)
+        return
+    # A rolled-back savepoint also rolls back a set_config made inside it; one made before
+    # it stands either way. So the setting is known only if it did not change inside.
+    before = session.info.get(_RLS_AT_SAVEPOINT, {}).pop(transaction, None)
+    if session.info.get("pergola_rls") != before:
+        session.info.pop("pergola_rls", None)
+    # A row verified inside a rolled-back savepoint may be gone: verify again.
+    session.info.pop(_VERIFIED, None)
 
 
 def _on_execute(state: ORMExecuteState) -> None:
@@ -187,6 +229,8 @@ def _on_execute(state: ORMExecuteState) -> None:
     if state.is_insert:
         _stamp_insert_params(state)
         return
+    if state.is_update and _system.get():
+        state.session.info.pop(_VERIFIED, None)  # it may move rows between tenants
     include_deleted = state.execution_options.get("include_deleted", False)
     options = []
     if not include_deleted:
@@ -277,58 +321,110 @@ def _on_before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
             raise TenantContextError(
                 f"{type(obj).__name__} created in system context without a tenant_id"
             )
+        elif obj in session.dirty:
+            # System context may move a row to another tenant: verify references afresh.
+            session.info.pop(_VERIFIED, None)
         if obj in session.deleted:
             continue
         _collect_reference_checks(obj, fk_checks)
     _check_references(session, fk_checks, tid if not system else None)
 
 
+def _reference_plan(mapper: Mapper[Any]) -> tuple[list[str], list[tuple[str, Table]]]:
+    """What of `mapper` can point at tenant-owned rows: many-to-one relationship keys, and
+    (attribute key, referenced table) of each foreign-key column. Worked out once per mapper."""
+    plan = _PLANS.get(mapper)
+    if plan is None:
+        rels = [
+            rel.key
+            for rel in mapper.relationships
+            if rel.direction.name == "MANYTOONE" and issubclass(rel.mapper.class_, TenantOwned)
+        ]
+        cols = []
+        for col in mapper.local_table.columns:
+            for fk in col.foreign_keys:
+                ref = fk.column.table
+                if _is_tenant_table(ref) and col.name != "tenant_id":
+                    cols.append((mapper.get_property_by_column(col).key, cast(Table, ref)))
+        plan = _PLANS[mapper] = (rels, cols)
+    return plan
+
+
+_PLANS: dict[Mapper[Any], tuple[list[str], list[tuple[str, Table]]]] = {}
+
+
 def _collect_reference_checks(obj: Any, fk_checks: dict[Table, dict[Any, str]]) -> None:
     """Note every reference from `obj` to a tenant-owned row, to verify it is ours."""
     state = inspect(obj)
-    mapper = state.mapper
-    for rel in mapper.relationships:
-        if rel.direction.name != "MANYTOONE" or not issubclass(rel.mapper.class_, TenantOwned):
-            continue
-        target = state.attrs[rel.key].loaded_value
+    rels, cols = _reference_plan(state.mapper)
+    for key in rels:
+        target = state.attrs[key].loaded_value
         if isinstance(target, TenantOwned) and target.tenant_id not in (None, obj.tenant_id):
             raise ValidationError(
                 "refers to a record of another tenant",
-                field=rel.key,
-                details={rel.key: ["no such record"]},
+                field=key,
+                details={key: ["no such record"]},
             )
-    for col in mapper.local_table.columns:
-        for fk in col.foreign_keys:
-            ref = fk.column.table
-            if not _is_tenant_table(ref) or col.name == "tenant_id":
-                continue
-            prop = mapper.get_property_by_column(col)
-            hist = state.attrs[prop.key].history
-            if state.pending or hist.added:
-                value = getattr(obj, prop.key)
-                if value is not None:
-                    fk_checks[ref][value] = prop.key
+    for key, ref in cols:
+        if state.pending or state.attrs[key].history.added:
+            value = getattr(obj, key)
+            if value is not None:
+                fk_checks[ref][value] = key
+
+
+_VERIFIED = "pergola_verified_refs"
+_UNKNOWN = object()
+
+
+def _no_such_record(field: str) -> ValidationError:
+    return ValidationError(
+        f"{field}: no such record", field=field, details={field: ["no such record"]}
+    )
+
+
+def _known_tenant(session: Session, table: Table, new_rows: dict[Any, Any], ident: Any) -> Any:
+    """The tenant of row `ident` of `table` if the session holds it loaded, else `_UNKNOWN`.
+
+    Looked up by identity key, not by scanning the identity map (a bulk import holds
+    thousands of rows), and read from the loaded state, never by loading an expired row.
+    """
+    if ident in new_rows:
+        return new_rows[ident]
+    mapper = _tenant_mapper(table)
+    if mapper is None or len(mapper.primary_key) != 1:
+        for o in session.identity_map.values():
+            if getattr(o, "__table__", None) is table and getattr(o, "id", None) == ident:
+                return inspect(o).dict.get("tenant_id", _UNKNOWN)
+        return _UNKNOWN
+    obj = session.identity_map.get(mapper.identity_key_from_primary_key((ident,)))
+    if obj is None:
+        return _UNKNOWN
+    return inspect(obj).dict.get("tenant_id", _UNKNOWN)
 
 
 def _check_references(
     session: Session, fk_checks: dict[Table, dict[Any, str]], tid: uuid.UUID | None
 ) -> None:
+    """Refuse references to rows of another tenant (or to no row): one query per referenced
+    table for the ids neither in the session nor verified earlier in this transaction."""
+    if not fk_checks:
+        return
+    # Rows added in this same flush are not in the database yet; they were checked above.
+    new_by_table: dict[Any, dict[Any, Any]] = defaultdict(dict)
+    for o in session.new:
+        if isinstance(o, TenantOwned):
+            new_by_table[getattr(o, "__table__", None)][getattr(o, "id", None)] = o.tenant_id
+    verified: set[tuple[Any, ...]] = session.info.setdefault(_VERIFIED, set())
     for table, wanted in fk_checks.items():
-        ids = list(wanted)
-        # Rows added in this same flush are not in the database yet; they were checked above.
-        # Rows already in the session are known without a query: their tenant is loaded.
-        known = {
-            getattr(o, "id", None): o.tenant_id
-            for o in (*session.new, *session.identity_map.values())
-            if getattr(o, "__table__", None) is table and isinstance(o, TenantOwned)
-        }
-        for i in ids:
-            if i in known and tid is not None and known[i] not in (None, tid):
-                field = wanted[i]
-                raise ValidationError(
-                    f"{field}: no such record", field=field, details={field: ["no such record"]}
-                )
-        ids = [i for i in ids if i not in known]
+        ids = []
+        for i, field in wanted.items():
+            if (tid, table, i) in verified:
+                continue
+            owner = _known_tenant(session, table, new_by_table.get(table, {}), i)
+            if owner is _UNKNOWN:
+                ids.append(i)
+            elif tid is not None and owner not in (None, tid):
+                raise _no_such_record(field)
         if not ids:
             continue
         stmt = select(table.c.id).where(table.c.id.in_(ids))
@@ -338,10 +434,9 @@ def _check_references(
             found = set(session.execute(stmt).scalars())
         missing = [i for i in ids if i not in found]
         if missing:
-            field = wanted[missing[0]]
-            raise ValidationError(
-                f"{field}: no such record", field=field, details={field: ["no such record"]}
-            )
+            raise _no_such_record(wanted[missing[0]])
+        # A row's tenant never changes, so within this transaction it stays verified.
+        verified.update((tid, table, i) for i in ids)
 
 
 def install(session_class: type[Session]) -> None:
@@ -349,6 +444,7 @@ def install(session_class: type[Session]) -> None:
     event.listen(session_class, "do_orm_execute", _on_execute)
     event.listen(session_class, "before_flush", _on_before_flush)
     event.listen(session_class, "after_begin", _on_after_begin)
+    event.listen(session_class, "after_transaction_create", _on_after_transaction_create)
     event.listen(session_class, "after_transaction_end", _on_after_transaction_end)
 
 

@@ -248,3 +248,59 @@ def test_bulk_update_by_primary_key_is_refused_in_a_tenant(session, two_tenants)
     session.expire_all()
     with tenant_context(b.id):
         assert session.scalars(select(Project.name)).one() == "beta"
+
+
+@pytest.mark.parametrize("position", [0, 2, 4])
+def test_a_flush_of_many_references_refuses_another_tenants_row_in_any_position(
+    session, two_tenants, position
+):
+    """References are checked in one query per table: one bad id among many still fails."""
+    a, b = two_tenants
+    with tenant_context(b.id):
+        beta = session.scalars(select(Project.id)).one()
+    with tenant_context(a.id):
+        alpha = session.scalars(select(Project.id)).one()
+    session.expunge_all()  # neither project is in the session: the database is asked
+    with tenant_context(a.id):
+        ids = [alpha] * 5
+        ids[position] = beta
+        with pytest.raises(ValidationError) as err, session.begin_nested():
+            session.add_all([Task(title=f"t{i}", project_id=p) for i, p in enumerate(ids)])
+            session.flush()
+        assert err.value.details == {"project_id": ["no such record"]}
+        assert session.scalar(select(func.count()).select_from(Task)) == 2
+
+
+def test_a_row_verified_for_one_tenant_is_not_taken_as_verified_for_another(session, two_tenants):
+    a, b = two_tenants
+    with tenant_context(b.id):
+        beta = session.scalars(select(Project.id)).one()
+    session.expunge_all()
+    with tenant_context(b.id):
+        session.add(Task(title="b's own", project_id=beta))
+        session.flush()  # verified, for tenant B, for the rest of the transaction
+    session.expunge_all()
+    with tenant_context(a.id):
+        with pytest.raises(ValidationError) as err, session.begin_nested():
+            session.add(Task(title="a's", project_id=beta))
+            session.flush()
+        assert err.value.details == {"project_id": ["no such record"]}
+
+
+@pytest.mark.postgres
+def test_row_level_security_follows_the_context_across_savepoints(session, two_tenants):
+    """A setting made inside a savepoint is undone by its rollback; the next read re-sets it."""
+    a, b = two_tenants
+    names = text("SELECT name FROM test_project")
+    with tenant_context(a.id):
+        assert session.execute(names).scalars().all() == ["alpha"]
+        savepoint = session.begin_nested()
+        with tenant_context(b.id):
+            assert session.execute(names).scalars().all() == ["beta"]
+        savepoint.rollback()
+        with tenant_context(b.id):
+            assert session.execute(names).scalars().all() == ["beta"]
+        assert session.execute(names).scalars().all() == ["alpha"]
+        with session.begin_nested(), tenant_context(b.id):
+            assert session.execute(names).scalars().all() == ["beta"]
+        assert session.execute(names).scalars().all() == ["alpha"]
