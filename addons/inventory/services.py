@@ -20,6 +20,7 @@ from typing import Any, cast
 from flask import has_request_context
 from sqlalchemy import (
     ColumnElement,
+    Select,
     Table,
     and_,
     case,
@@ -980,6 +981,49 @@ def _contains(kit_id: uuid.UUID, target: uuid.UUID, depth: int = 0) -> bool:
     return any(c == target or _contains(c, target, depth + 1) for c in children)
 
 
+def products_query(
+    search: str = "", *, status: str | None = None, category: Any = None
+) -> Select[tuple[Product]]:
+    """The SELECT of products matching `search` (SKU or name contains, barcode equals)."""
+    stmt = select(Product)
+    if search and search.strip():
+        like = f"%{search.strip().lower()}%"
+        stmt = stmt.where(
+            or_(
+                Product.sku_key.like(like),
+                func.lower(Product.name).like(like),
+                Product.barcode == search.strip(),
+            )
+        )
+    if status:
+        stmt = stmt.where(Product.status == status)
+    if category:
+        stmt = stmt.where(Product.category_id == _category_id(category, "category"))
+    return stmt
+
+
+def stock_totals(products: Sequence[Product]) -> dict[uuid.UUID, tuple[Decimal, Decimal]]:
+    """(on hand, reserved) over every warehouse the caller may see, per product given."""
+    ids = [p.id for p in products]
+    if not ids:
+        return {}
+    stmt = (
+        select(
+            StockLevel.product_id,
+            func.sum(StockLevel.on_hand),
+            func.sum(StockLevel.reserved),
+        )
+        .where(StockLevel.product_id.in_(ids))
+        .group_by(StockLevel.product_id)
+    )
+    to_dec = ExactDecimal().process_result_value
+    dialect = session.get_bind().dialect
+    out = {pid: (Decimal(0), Decimal(0)) for pid in ids}
+    for pid, on_hand, reserved in session.execute(stmt).all():
+        out[pid] = (to_dec(on_hand, dialect) or Decimal(0), to_dec(reserved, dialect) or Decimal(0))
+    return out
+
+
 def list_products(
     *,
     search: str = "",
@@ -989,41 +1033,13 @@ def list_products(
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
     """Products with their on-hand, reserved and available totals, and the total count."""
-    totals = (
-        select(
-            StockLevel.product_id,
-            func.sum(StockLevel.on_hand).label("on_hand"),
-            func.sum(StockLevel.reserved).label("reserved"),
-        )
-        .group_by(StockLevel.product_id)
-        .subquery()
-    )
-    stmt = select(Product, totals.c.on_hand, totals.c.reserved).outerjoin(
-        totals, totals.c.product_id == Product.id
-    )
-    count_stmt = select(func.count()).select_from(Product)
-    filters = []
-    if search:
-        like = f"%{search.strip().lower()}%"
-        filters.append(
-            or_(
-                Product.sku_key.like(like),
-                func.lower(Product.name).like(like),
-                Product.barcode == search.strip(),
-            )
-        )
-    if status:
-        filters.append(Product.status == status)
-    if category:
-        filters.append(Product.category_id == _category_id(category, "category"))
-    stmt = stmt.where(*filters).order_by(Product.sku_key).limit(limit).offset(offset)
-    total = session.scalar(count_stmt.where(*filters)) or 0
-    to_dec = ExactDecimal().process_result_value
-    dialect = session.get_bind().dialect
+    stmt = products_query(search, status=status, category=category)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    products = list(session.scalars(stmt.order_by(Product.sku_key).limit(limit).offset(offset)))
+    totals = stock_totals(products)
     rows = []
-    for product, on_hand, reserved in session.execute(stmt).all():
-        oh = to_dec(on_hand, dialect) or Decimal(0)
-        rs = to_dec(reserved, dialect) or Decimal(0)
+    for product in products:
+        oh, rs = totals[product.id]
         rows.append({"product": product, "on_hand": oh, "reserved": rs, "available": oh - rs})
     return rows, int(total)
 
@@ -1397,15 +1413,18 @@ def import_row(row: Mapping[str, Any]) -> str:
     return "updated"
 
 
-def export_csv() -> str:
-    """Every product as CSV text, in the format `import_row` reads."""
+def export_csv(products: Iterable[Product] | None = None) -> str:
+    """The products given (default: every product) as CSV text, in the format `import_row`
+    reads."""
     import csv
     import io
 
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
     writer.writeheader()
-    for p in session.scalars(select(Product).order_by(Product.sku_key)):
+    if products is None:
+        products = session.scalars(select(Product).order_by(Product.sku_key))
+    for p in products:
         writer.writerow(
             {
                 f: (
