@@ -1,19 +1,29 @@
-"""inventory's web pages (thin: parse the form, call a service, render or redirect)."""
+"""inventory's web pages (thin: parse the form, call a service, render or redirect).
+
+Warehouses are the kernel's generic pages (`core.web.views.ModelViews`: list, CSV, form,
+detail with activity); the products list and its CSV export are the generic list with
+inventory's search and stock totals, while the product page and form, the stock forms and
+the reports stay written out.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from addons.inventory import services
+from addons.inventory.models import PRODUCT_STATUSES, PRODUCT_TYPES, Product, Warehouse
+from addons.inventory.schemas import WarehouseSchema
 from core.auth import require_permission
 from core.db import session
 from core.errors import DomainError
 from core.registry import hook
+from core.web.views import Column, Filter, ModelViews
 
 web = Blueprint("inventory_web", __name__, url_prefix="/inventory")
 
@@ -37,22 +47,90 @@ def _form() -> dict[str, Any]:
     return {k: v for k, v in request.form.items() if k != "csrf_token"}
 
 
-@web.get("/products")
-@require_permission("inventory.products:read")
-def product_list() -> Any:
-    """Products with on-hand, reserved and available columns."""
-    page = max(int(request.args.get("page", "1") or 1), 1)
-    rows, total = services.list_products(
-        search=request.args.get("q", ""), limit=50, offset=(page - 1) * 50
-    )
-    return render_template(
-        "inventory/product_list.html",
-        rows=rows,
-        total=total,
-        page=page,
-        q=request.args.get("q", ""),
-        pages=max((total + 49) // 50, 1),
-    )
+class _Stocked:
+    """A product as the list shows it: its fields plus on hand, reserved and available."""
+
+    def __init__(self, product: Product, on_hand: Decimal, reserved: Decimal) -> None:
+        self.product = product
+        self.on_hand = on_hand
+        self.reserved = reserved
+        self.available = on_hand - reserved
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.product, name)
+
+
+def _with_stock(products: Sequence[Product]) -> list[_Stocked]:
+    totals = services.stock_totals(products)
+    return [_Stocked(p, *totals[p.id]) for p in products]
+
+
+def _qty(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+products = ModelViews(
+    name="products",
+    model=Product,
+    title="Products",
+    singular="Product",
+    pages=("list", "export"),
+    path="/products",
+    endpoints={"list": "product_list", "export": "product_export"},
+    list_template="inventory/product_list.html",
+    columns=[
+        Column("sku", "SKU", link=True),
+        Column("name"),
+        Column("type", format=lambda t: t.replace("_", " ")),
+        Column("status"),
+        Column("uom", "UoM"),
+        Column("on_hand", "On hand", format=_qty),
+        Column("reserved", format=_qty),
+        Column("available", format=_qty),
+    ],
+    query=lambda state: services.products_query(state.q),
+    search_hint="SKU, name or barcode",
+    filters=[
+        Filter("type", choices=[(t, t.replace("_", " ").capitalize()) for t in PRODUCT_TYPES]),
+        Filter("status", choices=[(s, s.capitalize()) for s in PRODUCT_STATUSES]),
+    ],
+    default_sort="sku",
+    rows=_with_stock,
+    permissions={"read": "inventory.products:read", "create": "inventory.products:create"},
+    detail_url=lambda row: url_for("inventory_web.product_detail", product_id=row.id),
+    new_url=lambda: url_for("inventory_web.product_new"),
+    # The format `pergola inventory import` reads, so an export (filtered or not) reads back.
+    export=services.export_csv,
+)
+products.register(web)
+
+warehouses = ModelViews(
+    name="warehouses",
+    model=Warehouse,
+    schema=WarehouseSchema,
+    title="Warehouses",
+    singular="Warehouse",
+    endpoints={"list": "warehouse_list"},
+    list_template="inventory/warehouse_list.html",
+    columns=[
+        Column("code", link=True),
+        Column("name", link=True),
+        Column("address", sortable=False),
+        Column("active"),
+    ],
+    search=["code", "name", "address"],
+    filters=[Filter("active", choices=[("true", "Active"), ("false", "Inactive")])],
+    default_sort="code",
+    permissions={
+        "read": "inventory.warehouses:read",
+        "create": "inventory.warehouses:manage",
+        "update": "inventory.warehouses:manage",
+    },
+    create=services.create_warehouse,
+    update=services.update_warehouse,
+    record_label=lambda w: f"{w.code} {w.name}",
+)
+warehouses.register(web)
 
 
 @web.get("/products/<product_id>")
@@ -208,32 +286,19 @@ def stock_adjust() -> Any:
     return _stock_form("adjust")
 
 
-@web.route("/warehouses", methods=["GET"])
-@require_permission("inventory.warehouses:read")
-def warehouse_list() -> Any:
-    """Warehouses the user may see."""
-    return render_template(
-        "inventory/warehouses.html", warehouses=services.list_warehouses(), error=None, values={}
-    )
-
-
 @web.route("/warehouses", methods=["POST"])
 @require_permission("inventory.warehouses:manage")
 def warehouse_create() -> Any:
-    """Create a warehouse."""
+    """Where the old list page's form posted (code, name, address; active): create, show it."""
     try:
-        services.create_warehouse(_form())
+        warehouse = services.create_warehouse(_form())
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return render_template(
-            "inventory/warehouses.html",
-            error=exc,
-            values=_form(),
-            warehouses=services.list_warehouses(),
-        ), 422
+        flash(f"Warehouse not created — {exc.message}", "danger")
+        return redirect(url_for(".warehouses_new"), 303)
     flash("Warehouse created", "success")
-    return redirect(url_for(".warehouse_list"))
+    return redirect(url_for(".warehouses_detail", record_id=warehouse.id), 303)
 
 
 @web.get("/low-stock")
@@ -267,9 +332,5 @@ def valuation() -> Any:
 @web.get("/products.csv")
 @require_permission("inventory.products:read")
 def products_csv() -> Any:
-    """Every product as CSV (the format `pergola inventory import` reads)."""
-    return Response(
-        services.export_csv(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=products.csv"},
-    )
+    """The old export URL: the products list's CSV (every product unless filtered)."""
+    return redirect(url_for(".product_export", **request.args), 308)

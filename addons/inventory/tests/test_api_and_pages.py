@@ -228,7 +228,7 @@ def login(client, make_member, tenant, roles):
 def test_web_pages_show_stock_and_take_forms(client, tenant, make_member, with_panels):
     login(client, make_member, tenant, ["manager"])
     r = client.post("/inventory/warehouses", data={"code": "MAIN", "name": "Main"})
-    assert r.status_code == 302
+    assert r.status_code == 303  # the old list form still creates, then shows the warehouse
     r = client.post(
         "/inventory/products/new",
         data={
@@ -266,8 +266,13 @@ def test_web_pages_show_stock_and_take_forms(client, tenant, make_member, with_p
         "/inventory/low-stock",
         "/inventory/valuation",
         "/inventory/valuation?by=category",
-        "/inventory/products.csv",
+        "/inventory/products/export.csv",
+        "/inventory/warehouses/export.csv",
+        "/inventory/warehouses/new",
         "/inventory/stock/transfer",
         "/inventory/stock/adjust",
     ):
         assert client.get(path).status_code == 200, path
+    old_csv = client.get("/inventory/products.csv?q=nut")
+    assert old_csv.status_code == 308
+    assert old_csv.headers["Location"].endswith("/inventory/products/export.csv?q=nut")
