@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,27 @@ from core.db import Base, get_db
 
 MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
 KERNEL_VERSIONS = MIGRATIONS_DIR / "versions"
+
+
+def unmapped_tables(connection: Connection) -> frozenset[str]:
+    """Tables the database keeps for itself and no model maps: SQLite's virtual tables (an
+    FTS5 search index, an R*Tree) and their shadow tables. A migration creates them with raw
+    DDL; autogenerate and the drift check leave them alone."""
+    if connection.dialect.name != "sqlite":
+        return frozenset()
+    # table_list's third column is table, view, virtual or shadow (SQLite 3.37+).
+    rows = connection.exec_driver_sql("PRAGMA main.table_list").all()
+    return frozenset(row[1] for row in rows if row[2] in ("virtual", "shadow"))
+
+
+def include_name(connection: Connection) -> Callable[[str | None, str, Mapping[str, Any]], bool]:
+    """An Alembic `include_name` for `connection` that skips its `unmapped_tables`."""
+    skipped = unmapped_tables(connection)
+
+    def include(name: str | None, type_: str, parent_names: Mapping[str, Any]) -> bool:
+        return not (type_ == "table" and name in skipped)
+
+    return include
 
 
 def version_locations(app: Flask) -> list[Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from core.migrate import include_name
 from core.tenancy import ensure_rls
 
 config = context.config
@@ -18,6 +19,8 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_schemas=False,
+        # Virtual tables and their shadows come from raw DDL in migrations, not from models.
+        include_name=include_name(connection),
     )
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":

@@ -71,7 +71,12 @@ def drift(app: Flask) -> list[Any]:
 
     with get_db(app).engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_object": include_object}
+            conn,
+            opts={
+                "compare_type": True,
+                "include_object": include_object,
+                "include_name": migrate.include_name(conn),
+            },
         )
         return list(compare_metadata(context, Base.metadata))
 

@@ -6,7 +6,19 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, literal_column, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    Uuid,
+    column,
+    literal_column,
+    table,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base
@@ -86,7 +98,7 @@ class Account(BusinessModel, SoftDelete, Base):
         return next((a for a in self.addresses if a.kind == kind and a.is_default), None)
 
 
-# On PostgreSQL search uses this full-text expression index; SQLite searches with LIKE.
+# On PostgreSQL search uses this full-text expression index; SQLite uses account_search.
 # ddl_if keeps it out of SQLite; the migration creates it on PostgreSQL only.
 Index(
     "ix_contacts_account_search",
@@ -95,6 +107,21 @@ Index(
     # A textual expression names no table: attach the index to ours explicitly.
     _table=Account.__table__,
 ).ddl_if(dialect="postgresql")
+
+
+# SQLite's search index: an FTS5 virtual table that the contacts migration creates (SQLite
+# only) and keeps in step with contacts_account through triggers. A lightweight table()
+# outside Base.metadata, so it is queried like a table but never created or compared as a
+# model. It holds every tenant's rows: join it to Account so the tenant filter applies.
+account_search = table(
+    "contacts_account_fts",
+    column("account_id", Uuid()),
+    column("name"),
+    column("email"),
+    column("phone"),
+    # Every suffix of the phone without separators: a prefix query finds any run of digits.
+    column("phone_digits"),
+)
 
 
 class Person(BusinessModel, SoftDelete, Base):
@@ -144,4 +171,12 @@ class Address(BusinessModel, SoftDelete, Base):
         return ", ".join(p for p in parts if p)
 
 
-__all__ = ["ACCOUNT_KINDS", "ACCOUNT_STATUSES", "ADDRESS_KINDS", "Account", "Address", "Person"]
+__all__ = [
+    "ACCOUNT_KINDS",
+    "ACCOUNT_STATUSES",
+    "ADDRESS_KINDS",
+    "Account",
+    "Address",
+    "Person",
+    "account_search",
+]

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import logging
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, String, cast, func, literal_column, or_, select
+from sqlalchemy import Select, String, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from addons.contacts.models import ACCOUNT_STATUSES, Account, Address, Person, search_document
+from addons.contacts.models import (
+    ACCOUNT_STATUSES,
+    Account,
+    Address,
+    Person,
+    account_search,
+    search_document,
+)
 from addons.contacts.schemas import AccountSchema, AddressSchema, PersonSchema, load
 from core.db import session
 from core.errors import Conflict, DomainError, NotFound, ValidationError
@@ -237,53 +245,90 @@ def has_tag(tag: str) -> ColumnElement[bool]:
 
 
 def search_accounts(q: str, limit: int = 20) -> list[Account]:
-    """Accounts whose name, email or phone match `q` (words may be prefixes), best first."""
+    """Accounts whose name, email or phone match `q` (every word, each as a prefix), best first."""
     if not (q or "").strip():
         raise ValidationError("give something to search for", field="q")
-    stmt = (
-        select(Account)
-        .where(Account.deleted_at.is_(None), _search_clause(q))
-        .order_by(Account.name)
-        .limit(limit)
-    )
-    return list(session.scalars(stmt))
+    words, digits = _search_terms(q)
+    stmt = select(Account).where(Account.deleted_at.is_(None))
+    if _on_sqlite():
+        # Join, not IN: bm25() ranks the FTS row, and the join to Account brings the
+        # kernel's tenant filter and record rules with it.
+        stmt = (
+            stmt.join(account_search, account_search.c.account_id == Account.id)
+            .where(_fts_match(words, digits))
+            .order_by(_fts_rank(), Account.name, Account.id)
+        )
+    else:
+        stmt = stmt.where(_search_clause(q)).order_by(Account.name, Account.id)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+# A run of at least this many digits in a query is also looked for in phones, digits only.
+PHONE_MIN_DIGITS = 4
+# Characters kept inside a search word (emails, hyphenated names, +49): the rest split words.
+_WORD_CHARS = "@.-_+"
+
+
+def _search_terms(q: str) -> tuple[list[str], str]:
+    """The words of `q` (each with a letter or digit) and all its digits; 422 on `q` if
+    neither gives anything to search for."""
+    q = unicodedata.normalize("NFC", q or "")
+    words = "".join(c if c.isalnum() or c in _WORD_CHARS else " " for c in q).split()
+    # A word of punctuation only ("-", "@") finds nothing on either database: drop it.
+    words = [w for w in words if any(c.isalnum() for c in w)]
+    digits = "".join(c for c in q if c.isdigit())
+    if not words and len(digits) < PHONE_MIN_DIGITS:
+        raise ValidationError("give a name, email or phone to search for", field="q")
+    return words, digits
 
 
 def _search_clause(q: str) -> ColumnElement[bool]:
-    """Full-text on PostgreSQL (the GIN index), LIKE on SQLite; digits also match phones."""
-    words = [w for w in "".join(c if c.isalnum() or c in "@.-_+" else " " for c in q).split()]
-    digits = "".join(c for c in q if c.isdigit())
+    """Accounts matching `q`: full-text on PostgreSQL (the GIN index), FTS5 on SQLite (the
+    contacts_account_fts table); a run of digits also matches phones, digits only."""
+    words, digits = _search_terms(q)
+    if _on_sqlite():
+        matching = select(account_search.c.account_id).where(_fts_match(words, digits))
+        return Account.id.in_(matching)
     clauses: list[ColumnElement[bool]] = []
-    if session.get_bind().dialect.name == "postgresql" and words:
+    if words:
         # to_tsquery with prefix matching; words are quoted so no operator leaks in.
         query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*" for w in words)
         tsquery = func.to_tsquery(literal_column("'simple'"), query)
         clauses.append(search_document().op("@@")(tsquery))
-    elif words:
-        per_word = [
-            or_(
-                func.lower(Account.name).contains(w.lower(), autoescape=True),
-                func.lower(Account.email).contains(w.lower(), autoescape=True),
-                Account.phone.contains(w, autoescape=True),
-            )
-            for w in words
-        ]
-        clauses.append(_and(per_word))
-    if len(digits) >= 4:
+    if len(digits) >= PHONE_MIN_DIGITS:
         # Phones are typed many ways (+49 30 1234, 030-1234): compare digits only.
         stripped = Account.phone
         for ch in (" ", "-", "+", "(", ")", ".", "/"):
             stripped = func.replace(stripped, ch, "")
         clauses.append(stripped.contains(digits))
-    if not clauses:
-        raise ValidationError("give a name, email or phone to search for", field="q")
     return or_(*clauses)
 
 
-def _and(clauses: Sequence[ColumnElement[bool]]) -> ColumnElement[bool]:
-    from sqlalchemy import and_
+def _on_sqlite() -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
-    return and_(*clauses)
+
+def _fts_match(words: Sequence[str], digits: str) -> ColumnElement[bool]:
+    """`contacts_account_fts MATCH <query>`: every word as a prefix in name, email or phone,
+    or the digits anywhere in the phone (a prefix of one of its stored suffixes).
+
+    Words hold only letters, digits and _WORD_CHARS, never a double quote, so each one
+    quoted is a plain FTS5 string: AND, OR, NEAR, `*`, `^`, `:` or `-` in it stay text,
+    and the tokenizer splits it as it split the stored text ("sales@acme.com" is the
+    phrase sales acme com)."""
+    parts = []
+    if words:
+        parts.append("({name email phone} : (" + " AND ".join(f'"{w}"*' for w in words) + "))")
+    if len(digits) >= PHONE_MIN_DIGITS:
+        parts.append(f'({{phone_digits}} : "{digits}"*)')
+    table_ = literal_column(account_search.name)
+    return table_.op("MATCH")(bindparam("fts_query", " OR ".join(parts), type_=String, unique=True))
+
+
+def _fts_rank() -> ColumnElement[float]:
+    """bm25 of the matched FTS row (lower is better); a hit in the name counts most."""
+    # Weights per column: account_id, name, email, phone, phone_digits.
+    return func.bm25(literal_column(account_search.name), 0.0, 10.0, 5.0, 2.0, 1.0)
 
 
 # --- people -----------------------------------------------------------------------------
