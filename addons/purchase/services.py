@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from addons.purchase import partners
 from addons.purchase.models import (
@@ -347,6 +347,21 @@ class OrderPage:
     total: int
 
 
+def orders_query(
+    *, state: str | Sequence[str] | None = None, account_id: Any = None, q: str | None = None
+) -> Select[tuple[PurchaseOrder]]:
+    """The SELECT of orders in `state`(s), of vendor `account_id`, whose number contains `q`."""
+    stmt = select(PurchaseOrder)
+    if state:
+        states = [state] if isinstance(state, str) else list(state)
+        stmt = stmt.where(PurchaseOrder.state.in_(states))
+    if account_id:
+        stmt = stmt.where(PurchaseOrder.account_id == _uuid(account_id, "account_id"))
+    if q and q.strip():
+        stmt = stmt.where(PurchaseOrder.number.ilike(f"%{q.strip()}%"))
+    return stmt
+
+
 def list_orders(
     *,
     state: str | Sequence[str] | None = None,
@@ -356,14 +371,7 @@ def list_orders(
     offset: int = 0,
 ) -> OrderPage:
     """Orders, newest first, filtered by state(s), vendor or number."""
-    stmt = select(PurchaseOrder)
-    if state:
-        states = [state] if isinstance(state, str) else list(state)
-        stmt = stmt.where(PurchaseOrder.state.in_(states))
-    if account_id:
-        stmt = stmt.where(PurchaseOrder.account_id == _uuid(account_id, "account_id"))
-    if q and q.strip():
-        stmt = stmt.where(PurchaseOrder.number.ilike(f"%{q.strip()}%"))
+    stmt = orders_query(state=state, account_id=account_id, q=q)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     items = session.scalars(
         stmt.order_by(PurchaseOrder.created_at.desc(), PurchaseOrder.id).limit(limit).offset(offset)
