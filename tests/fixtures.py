@@ -257,6 +257,11 @@ class Committed:
             # Test-only tables of other test packages may be mapped but not created here
             # (each addon's tests get their own app and freshly migrated database).
             present = set(sa_inspect(s.connection()).get_table_names())
+            tenants = Base.metadata.tables["core_tenant"]
+            # Append-only ledgers (stock movements) may be deleted only with their tenant.
+            s.execute(
+                tenants.update().where(tenants.c.id.in_(self.tenant_ids)).values(status="purging")
+            )
             for table in reversed(Base.metadata.sorted_tables):
                 if table.name not in present:
                     continue
@@ -265,7 +270,6 @@ class Committed:
                     s.execute(table.delete().where(table.c.tenant_id.in_(self.tenant_ids)))
             users = Base.metadata.tables["core_user"]
             members = Base.metadata.tables["core_membership"]
-            tenants = Base.metadata.tables["core_tenant"]
             s.execute(users.delete().where(~users.c.id.in_(select_ids(members.c.user_id))))
             s.execute(tenants.delete().where(tenants.c.id.in_(self.tenant_ids)))
 
