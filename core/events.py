@@ -281,9 +281,19 @@ def _write(
         state="pending",
         next_attempt_at=now + event_settings().grace,
     )
+    queued = isinstance(sess, PergolaSession) and not is_embedded()
+    if queued:
+        # Written as handed over, with the lease, so that the commit needs no second
+        # transaction to say so; if the hand-over fails it is put back to pending (see
+        # `_hand_over`), and if the process dies first the relay sends it when the lease ends.
+        ev.state, ev.next_attempt_at = "queued", now + event_settings().lease
+        ev.dispatched_at, ev.dispatch_count = now, 1
     sess.add(ev)
-    after_commit(sess, "event", ev.id)
+    after_commit(sess, _QUEUED if queued else "event", ev.id)
     return ev.id
+
+
+_QUEUED = "event-queued"  # an event row committed already marked queued
 
 
 def after_commit(sess: Session, kind: str, ident: uuid.UUID) -> None:
@@ -300,10 +310,13 @@ def _after_commit(sess: Session) -> None:
     app = sess.info.pop(_APP, None)
     if not pending or app is None:
         return
-    for kind in ("event", "delivery"):
+    for kind in ("event", _QUEUED, "delivery"):
         ids = list(dict.fromkeys(i for k, i in pending if k == kind))
         try:
-            dispatch(app, kind, ids)
+            if kind == _QUEUED:
+                _hand_over(app, ids)
+            else:
+                dispatch(app, kind, ids)
         except Exception:
             log.exception(
                 "dispatching %d %s(s) after commit failed; the relay will", len(ids), kind
@@ -355,6 +368,33 @@ def dispatch(app: Flask, kind: str, ids: Sequence[uuid.UUID]) -> None:
     if kind == "event":
         values.update(dispatched_at=now, dispatch_count=OutboxEvent.dispatch_count + 1)
     _update_rows(app, model, ids, "pending", values)
+
+
+def _hand_over(app: Flask, ids: Sequence[uuid.UUID]) -> None:
+    """Enqueue events committed as queued; if that fails, make them pending and due at once,
+    as `dispatch` leaves rows it could not hand over."""
+    from core import jobs
+
+    if not ids:
+        return
+    try:
+        jobs.enqueue_many(app, "event", [str(i) for i in ids])
+    except Exception as exc:
+        log.warning("queue unavailable (%s): %d event(s) left to the relay", exc, len(ids))
+        _update_rows(
+            app,
+            OutboxEvent,
+            ids,
+            "queued",
+            {
+                "state": "pending",
+                "next_attempt_at": utcnow(),
+                "dispatched_at": None,
+                "dispatch_count": OutboxEvent.dispatch_count - 1,
+            },
+        )
+        if not isinstance(exc, jobs.QueueUnavailable):
+            raise
 
 
 def _update_rows(

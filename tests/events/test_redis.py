@@ -99,6 +99,7 @@ def test_redis_down_at_commit_is_delivered_once_redis_is_back_and_the_relay_runs
 
         row = world.event(event_id)
         assert row.state == "pending"  # committed, not handed over: Redis is down
+        assert (row.dispatch_count, row.dispatched_at) == (0, None)
         assert row.next_attempt_at <= utcnow()  # and due for the relay at once
         with application.app_context(), pytest.raises(QueueUnavailable):
             events.relay()
@@ -118,6 +119,30 @@ def test_redis_down_at_commit_is_delivered_once_redis_is_back_and_the_relay_runs
         from core.db import get_db
 
         get_db(application).dispose()
+
+
+def test_a_process_dying_between_commit_and_enqueue_loses_nothing(redis_world):
+    """The row commits already marked queued (no second transaction): the lease's end makes
+    it due, as for a worker that died."""
+    world = redis_world
+    t = world.tenant()
+
+    def crash_after_commit():
+        event_id = emit("probe.created", {"note": "late"})
+        session.info.pop("pergola_outbox")  # as if the process died right after COMMIT
+        return event_id
+
+    event_id = world.run(t, crash_after_commit)
+    assert queued(world.app) == 0
+    assert world.event(event_id).state == "queued"
+    with world.app.app_context():
+        assert events.relay().events == 0
+        assert events.relay(now=utcnow() + dt.timedelta(minutes=16)).events == 1
+    assert work_burst(world.app)
+
+    assert [e.note for e in world.effects(t)] == ["late"]
+    row = world.event(event_id)
+    assert (row.state, row.dispatch_count) == ("done", 2)
 
 
 def test_worker_killed_mid_job_is_redelivered_and_applied_once(redis_world, start_worker, tmp_path):
