@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from core import login as login_service
+from core.api.endpoint import documented
+from core.api.kernel_schemas import LoginIn, MeOut, RefreshTokenIn, RevokedOut, TokensOut
 from core.auth import current_principal
 from core.db import session
 from core.envelope import ok
@@ -30,6 +32,7 @@ def _json_fields(*names: str) -> dict[str, str]:
 @bp.post("/login")
 @public
 @login_limits
+@documented(body=LoginIn, response=TokensOut)
 def login() -> Any:
     """Trade email, password and tenant for an access JWT and a refresh token."""
     data = _json_fields("email", "password")
@@ -42,6 +45,7 @@ def login() -> Any:
 @bp.post("/refresh")
 @public
 @limiter.limit(LOGIN_PER_ADDRESS)
+@documented(body=RefreshTokenIn, response=TokensOut)
 def refresh() -> Any:
     """Spend a refresh token for a new pair (the old one stops working)."""
     data = _json_fields("refresh_token")
@@ -54,6 +58,7 @@ def refresh() -> Any:
 
 @bp.post("/logout")
 @public
+@documented(body=RefreshTokenIn, response=RevokedOut)
 def logout() -> Any:
     """Revoke the login a refresh token belongs to."""
     data = _json_fields("refresh_token")
@@ -64,6 +69,7 @@ def logout() -> Any:
 
 @bp.get("/me")
 @login_required
+@documented(response=MeOut)
 def me() -> Any:
     """Who the credential belongs to, in which tenant, with which permissions."""
     principal = current_principal()

@@ -42,6 +42,7 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     # the audit log, and the API's idempotency keys (imported with its docs blueprint).
     from core import audit
     from core.api import docs as api_docs
+    from core.api import routes as api_routes
 
     db = Database(settings.database_url, **settings.extra.get("engine_options", {}))
     db.init_app(app)
@@ -57,6 +58,9 @@ def build_app(config: dict[str, Any] | None = None) -> Flask:
     registry = build_registry(settings)
     registry.init_app(app)
     events.init_app(app)
+    # The kernel's own API blueprints (auth, audit, webhooks, notifications) get what the
+    # registry gives an addon's: the API rate limit and writes as one unit of work.
+    api_routes.adopt_all(app)
     return app
 
 

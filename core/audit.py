@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, g, has_app_context, has_request_context, jsonify, request
+from flask import Blueprint, g, has_app_context, has_request_context, request
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -42,8 +42,11 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.attributes import instance_state
 
+from core.api.endpoint import documented
+from core.api.kernel_schemas import AuditEntryOut, AuditQuery
 from core.auth import current_principal, require_permission
 from core.db import Base, PergolaSession
+from core.envelope import ok
 from core.errors import PermissionDenied, ValidationError
 from core.mixins import SoftDelete, utcnow
 from core.tenancy import TenantOwned, tenant_context
@@ -608,6 +611,7 @@ def _limit_arg(raw: str | None) -> int:
 
 @blueprint.get("")
 @require_permission("core.audit:read")
+@documented(query=AuditQuery, response=AuditEntryOut, many=True)
 def list_entries() -> Any:
     """The caller's tenant's audit entries, newest first: ?model=TABLE&record=ID&limit=N."""
     principal = current_principal()
@@ -620,4 +624,4 @@ def list_entries() -> Any:
             record=args.get("record") or None,
             limit=_limit_arg(args.get("limit")),
         )
-    return jsonify(success=True, data=[e.to_dict() for e in entries])
+    return ok([e.to_dict() for e in entries])  # the envelope, with meta

@@ -8,6 +8,8 @@ from typing import Any
 from flask import Blueprint, request
 
 from core import notifications
+from core.api.endpoint import documented
+from core.api.kernel_schemas import MarkedOut, MarkReadIn, NotificationOut, NotificationsQuery
 from core.auth import AuthenticationRequired, current_principal, require_permission
 from core.db import session
 from core.envelope import ok
@@ -27,6 +29,7 @@ def _user_id() -> uuid.UUID:
 
 @bp.get("")
 @require_permission(PERMISSION)
+@documented(query=NotificationsQuery, response=NotificationOut, many=True)
 def list_notifications() -> Any:
     """The caller's notifications, newest first (`?unread=1`, `?limit=50`)."""
     try:
@@ -44,6 +47,7 @@ def list_notifications() -> Any:
 
 @bp.post("/read")
 @require_permission(PERMISSION)
+@documented(body=MarkReadIn, response=MarkedOut)
 def mark_read() -> Any:
     """Mark notifications read: `{"ids": [...]}`, or all of them without `ids`."""
     body = request.get_json(silent=True) or {}

@@ -288,7 +288,11 @@ class Registry:
         return results
 
     def _add_blueprint(self, app: Flask, bp: Blueprint, owner: str) -> None:
+        from core.api.routes import adopt
+
         app.register_blueprint(bp)
+        # Routes under /api/ share the API's rate limit and unit of work, by construction.
+        adopt(app, bp)
         self._blueprint_owner[bp.name] = owner
         if owner in self.addons:
             self.addons[owner].blueprints.append(bp)

@@ -9,6 +9,14 @@ from marshmallow import EXCLUDE, Schema, fields
 from marshmallow import ValidationError as SchemaError
 
 from core import webhooks
+from core.api.endpoint import documented
+from core.api.kernel_schemas import (
+    DeliveriesQuery,
+    DeliveryOut,
+    DeliveryRetriedOut,
+    WebhookDeletedOut,
+    WebhookEndpointOut,
+)
 from core.auth import require_permission
 from core.db import session
 from core.envelope import ok
@@ -60,6 +68,7 @@ def _load(schema: Schema) -> dict[str, Any]:
 
 @bp.get("")
 @require_permission(PERMISSION)
+@documented(response=WebhookEndpointOut, many=True)
 def list_endpoints() -> Any:
     """The tenant's webhook endpoints."""
     return ok([webhooks.endpoint_dict(e) for e in webhooks.list_endpoints()])
@@ -67,6 +76,7 @@ def list_endpoints() -> Any:
 
 @bp.post("")
 @require_permission(PERMISSION)
+@documented(body=EndpointCreate, response=WebhookEndpointOut, status=201)
 def create_endpoint() -> Any:
     """Register an endpoint; the answer carries its secret (shown this once)."""
     data = _load(EndpointCreate())
@@ -83,6 +93,7 @@ def create_endpoint() -> Any:
 
 @bp.get("/<endpoint_id>")
 @require_permission(PERMISSION)
+@documented(response=WebhookEndpointOut)
 def get_endpoint(endpoint_id: str) -> Any:
     """One endpoint."""
     return ok(webhooks.endpoint_dict(webhooks.get_endpoint(endpoint_id)))
@@ -90,6 +101,7 @@ def get_endpoint(endpoint_id: str) -> Any:
 
 @bp.patch("/<endpoint_id>")
 @require_permission(PERMISSION)
+@documented(body=EndpointUpdate, response=WebhookEndpointOut)
 def update_endpoint(endpoint_id: str) -> Any:
     """Change an endpoint; `{"active": true}` re-enables a disabled one."""
     endpoint = webhooks.update_endpoint(endpoint_id, _load(EndpointUpdate()))
@@ -99,6 +111,7 @@ def update_endpoint(endpoint_id: str) -> Any:
 
 @bp.delete("/<endpoint_id>")
 @require_permission(PERMISSION)
+@documented(response=WebhookDeletedOut)
 def delete_endpoint(endpoint_id: str) -> Any:
     """Remove an endpoint with its delivery log."""
     webhooks.delete_endpoint(endpoint_id)
@@ -108,6 +121,7 @@ def delete_endpoint(endpoint_id: str) -> Any:
 
 @bp.post("/<endpoint_id>/rotate-secret")
 @require_permission(PERMISSION)
+@documented(response=WebhookEndpointOut)
 def rotate_secret(endpoint_id: str) -> Any:
     """Give the endpoint a new secret; the answer carries it (shown this once)."""
     endpoint = webhooks.rotate_secret(endpoint_id)
@@ -117,6 +131,7 @@ def rotate_secret(endpoint_id: str) -> Any:
 
 @bp.get("/<endpoint_id>/deliveries")
 @require_permission(PERMISSION)
+@documented(query=DeliveriesQuery, response=DeliveryOut, many=True)
 def list_deliveries(endpoint_id: str) -> Any:
     """The endpoint's deliveries, newest first, each with its attempts
     (`?state=failed`, `?limit=50`)."""
@@ -133,6 +148,7 @@ def list_deliveries(endpoint_id: str) -> Any:
 
 @bp.post("/<endpoint_id>/deliveries/<delivery_id>/retry")
 @require_permission(PERMISSION)
+@documented(response=DeliveryRetriedOut, status=202)
 def retry_delivery(endpoint_id: str, delivery_id: str) -> Any:
     """Send a delivery again, with a fresh round of attempts."""
     delivery = webhooks.retry_delivery(endpoint_id, delivery_id)

@@ -11,7 +11,9 @@ from core.api import (
     resources_of,
 )
 from core.api.limits import limit_api
-from core.api.openapi import build_document
+from core.api.openapi import SpecBuilder
+from core.api.openapi_routes import KERNEL_TAG, RouteDocs
+from core.api.routes import api_rules
 from core.auth import current_principal
 from core.registry import KERNEL, current_registry
 from core.routing import login_required, public
@@ -23,20 +25,30 @@ SWAGGER_UI = "vendor/swagger-ui-5.35.0"
 @bp.get("/api/v1/openapi.json")
 @login_required
 def openapi() -> Any:
-    """The OpenAPI document of the resources the caller's tenant has enabled."""
+    """The OpenAPI document of the kernel's routes and those of the caller's enabled addons."""
     principal = current_principal()
     assert principal is not None  # login_required let us in
     registry = current_registry()
     enabled = registry.enabled_addons(principal.tenant_id)
-    pairs: list[tuple[str, Any]] = []
+    builder = SpecBuilder()
+    routes = RouteDocs(builder)
     for name, blueprint in current_app.blueprints.items():
         owner = registry.blueprint_owner(name)  # None: the kernel's
         if owner is not None and owner not in enabled:
             continue
-        pairs.extend(
-            (getattr(blueprint, "pergola_addon", KERNEL), r) for r in resources_of(blueprint)
-        )
-    return jsonify(build_document(pairs))
+        resources = resources_of(blueprint)
+        if resources:
+            addon = getattr(blueprint, "pergola_addon", KERNEL)
+            for resource in resources:
+                builder.add_resource(addon, resource)
+        elif getattr(blueprint, "pergola_in_openapi", True):
+            rules = [
+                (rule, current_app.view_functions[rule.endpoint])
+                for rule in api_rules(current_app, name)
+                if rule.rule.startswith("/api/v1/")
+            ]
+            routes.add(owner or KERNEL_TAG, rules)
+    return jsonify(builder.to_dict())
 
 
 @bp.get("/api/docs")
@@ -46,4 +58,5 @@ def docs() -> Any:
     return render_template("api/docs.html", swagger_ui=SWAGGER_UI)
 
 
+bp.pergola_in_openapi = False  # type: ignore[attr-defined]  # the document and its viewer
 limit_api(bp)

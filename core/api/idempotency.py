@@ -89,6 +89,19 @@ def idempotent(view: F) -> F:
             )
         return _commit(response, key)
 
+    wrapper.pergola_unit_of_work = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def unit_of_work(view: F) -> F:
+    """Decorate a write view: commit its work on a 2xx answer, roll it back otherwise, and
+    ignore `Idempotency-Key` (for public views, whose answers are not the caller's to keep)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return _commit(make_response(view(*args, **kwargs)))
+
+    wrapper.pergola_unit_of_work = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

@@ -37,5 +37,12 @@ def api_rate_key() -> str:
 
 
 def limit_api(bp: Blueprint) -> None:
-    """Put `bp`'s routes on the shared API budget."""
+    """Put `bp`'s routes on the shared API budget (once: a second call changes nothing).
+
+    A route with a limit of its own (login, refresh) keeps only that one: Flask-Limiter lets
+    a decorated limit override the blueprint's, so a login attempt is not counted twice.
+    """
+    if getattr(bp, "pergola_api_limited", False):
+        return
     limiter.shared_limit(api_limit, scope="api", key_func=api_rate_key)(bp)
+    bp.pergola_api_limited = True  # type: ignore[attr-defined]
