@@ -19,10 +19,9 @@ from marshmallow import INCLUDE, Schema, fields, post_dump, validate
 
 from addons.contacts import services
 from addons.contacts.models import Account, Address, Person
-from addons.contacts.schemas import AccountSchema, MergeSchema, PersonSchema, load
-from core.api import Resource
+from addons.contacts.schemas import AccountSchema, AddressSchema, MergeSchema, PersonSchema, load
+from core.api import Resource, documented
 from core.auth import require_permission
-from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
 
@@ -177,7 +176,7 @@ people = Resource(
     PersonOut,
     "contacts.people",
     create_schema=PersonSchema,
-    filterable=("account_id", "last_name", "email", "created_at"),
+    filterable=("account_id", "last_name", "email", "is_primary", "created_at"),
     sortable=("last_name", "first_name", "created_at"),
     searchable=("first_name", "last_name", "email", "phone"),
     default_sort=("last_name", "first_name"),
@@ -189,6 +188,42 @@ people = Resource(
 
 
 # --- the routes that are not plain CRUD -------------------------------------------------
+# They flush and never commit: the kernel runs each write as one unit of work (committed
+# with its Idempotency-Key record on a 2xx answer, rolled back otherwise).
+
+
+class ReasonIn(Schema):
+    """Body of hold and release: why (optional; kept in the account's history)."""
+
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class AddressPatchIn(AddressSchema):
+    """Body of PATCH /addresses/<id>: any subset of an address's fields."""
+
+    country = fields.String()
+
+
+class SearchQuery(Schema):
+    """Query of GET /search."""
+
+    q = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+
+
+class DuplicateGroupOut(Schema):
+    """Accounts sharing an email or a tax id."""
+
+    reason = fields.String()
+    value = fields.String()
+    accounts = fields.List(fields.Nested(AccountOut))
+
+
+class AddressArchivedOut(Schema):
+    """The answer of DELETE /addresses/<id>."""
+
+    id = fields.UUID()
+    archived = fields.Boolean()
 
 
 def _body() -> dict[str, Any]:
@@ -196,6 +231,13 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValidationError("send a JSON object", field="body")
     return data
+
+
+def _reason() -> str:
+    """The optional `reason` of an optional JSON body."""
+    if not request.get_data(cache=True).strip():
+        return ""
+    return str(load(ReasonIn(), _body())["reason"])
 
 
 def _limit() -> int:
@@ -210,26 +252,23 @@ def _limit() -> int:
 
 @bp.post("/accounts/<uuid:account_id>/hold")
 @require_permission("contacts.accounts:update")
+@documented(body=ReasonIn, response=AccountOut)
 def hold_account(account_id: uuid.UUID) -> Any:
     """Put an account on hold; body: {"reason": "..."}."""
-    reason = str((request.get_json(silent=True) or {}).get("reason", ""))
-    account = services.place_on_hold(account_id, reason)
-    session.commit()
-    return ok(dump_account(account))
+    return ok(dump_account(services.place_on_hold(account_id, _reason())))
 
 
 @bp.post("/accounts/<uuid:account_id>/release")
 @require_permission("contacts.accounts:update")
+@documented(body=ReasonIn, response=AccountOut)
 def release_account(account_id: uuid.UUID) -> Any:
     """Take an account off hold."""
-    reason = str((request.get_json(silent=True) or {}).get("reason", ""))
-    account = services.release(account_id, reason)
-    session.commit()
-    return ok(dump_account(account))
+    return ok(dump_account(services.release(account_id, _reason())))
 
 
 @bp.get("/accounts/<uuid:account_id>/addresses")
 @require_permission("contacts.accounts:read")
+@documented(response=AddressOut, many=True)
 def list_addresses(account_id: uuid.UUID) -> Any:
     """An account's addresses."""
     return ok([dump_address(a) for a in services.list_addresses(account_id)])
@@ -237,33 +276,32 @@ def list_addresses(account_id: uuid.UUID) -> Any:
 
 @bp.post("/accounts/<uuid:account_id>/addresses")
 @require_permission("contacts.accounts:update")
+@documented(body=AddressSchema, response=AddressOut, status=201)
 def add_address(account_id: uuid.UUID) -> Any:
     """Add an address to an account."""
-    address = services.add_address(account_id, _body())
-    session.commit()
-    return ok(dump_address(address), 201)
+    return ok(dump_address(services.add_address(account_id, _body())), 201)
 
 
 @bp.patch("/addresses/<uuid:address_id>")
 @require_permission("contacts.accounts:update")
+@documented(body=AddressPatchIn, response=AddressOut)
 def patch_address(address_id: uuid.UUID) -> Any:
     """Change an address."""
-    address = services.update_address(address_id, _body())
-    session.commit()
-    return ok(dump_address(address))
+    return ok(dump_address(services.update_address(address_id, _body())))
 
 
 @bp.delete("/addresses/<uuid:address_id>")
 @require_permission("contacts.accounts:update")
+@documented(response=AddressArchivedOut)
 def delete_address(address_id: uuid.UUID) -> Any:
     """Remove an address."""
     services.delete_address(address_id)
-    session.commit()
     return ok({"id": str(address_id), "archived": True})
 
 
 @bp.get("/search")
 @require_permission("contacts.accounts:read")
+@documented(query=SearchQuery, response=AccountOut, many=True)
 def search() -> Any:
     """Accounts whose name, email or phone match ?q=."""
     limit = _limit()
@@ -274,6 +312,7 @@ def search() -> Any:
 
 @bp.get("/duplicates")
 @require_permission("contacts.accounts:read")
+@documented(response=DuplicateGroupOut, many=True)
 def duplicates() -> Any:
     """Groups of accounts sharing an email or a tax id."""
     return ok(
@@ -290,9 +329,8 @@ def duplicates() -> Any:
 
 @bp.post("/merge")
 @require_permission("contacts.accounts:update")
+@documented(body=MergeSchema, response=AccountOut)
 def merge() -> Any:
     """Merge `duplicate_id` into `master_id`; the duplicate is archived."""
     body = load(MergeSchema(), _body())
-    master = services.merge_accounts(body["master_id"], body["duplicate_id"])
-    session.commit()
-    return ok(dump_account(master))
+    return ok(dump_account(services.merge_accounts(body["master_id"], body["duplicate_id"])))

@@ -272,3 +272,21 @@ def test_other_tenants_ids_are_404(client, api_headers, make_tenant, sales):
     assert person.status_code == 404 and "account_id" in person.get_json()["error"]["details"]
     listed = client.get(f"{BASE}/accounts", headers=sales).get_json()
     assert listed["meta"]["pagination"]["total"] == 0
+
+
+def test_people_filter_on_is_primary_and_refuse_a_range_on_it(client, sales):
+    acc = create(client, sales)
+    for last in ("Lee", "Kim"):  # the first person of an account becomes its primary contact
+        resp = client.post(
+            f"{BASE}/people", json={"account_id": acc["id"], "last_name": last}, headers=sales
+        )
+        assert resp.status_code == 201
+    primary = client.get(f"{BASE}/people?filter[is_primary][eq]=true", headers=sales)
+    assert [p["last_name"] for p in primary.get_json()["data"]] == ["Lee"]
+    others = client.get(f"{BASE}/people?filter[is_primary][eq]=false", headers=sales)
+    assert [p["last_name"] for p in others.get_json()["data"]] == ["Kim"]
+    ranged = client.get(f"{BASE}/people?filter[is_primary][gt]=true", headers=sales)
+    assert ranged.status_code == 422
+    error = ranged.get_json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "filter[is_primary][gt]" in error["details"] and "is_primary" in error["message"]
