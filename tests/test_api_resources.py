@@ -81,7 +81,7 @@ def test_money_sent_as_a_json_number_stays_exact(client, headers):
 def test_a_business_rule_keeps_its_own_error_code(client, headers):
     _create(client, headers, name="Twice")
     resp = client.post(URL, json={"name": "Twice"}, headers=headers)
-    assert resp.status_code == 400
+    assert resp.status_code == 409
     assert resp.get_json()["error"]["code"] == "DUPLICATE_NAME"
     assert resp.get_json()["error"]["details"] == {"name": ["already exists"]}
 
@@ -235,12 +235,12 @@ def test_bulk_with_a_bad_item_writes_nothing_and_names_the_index(client, headers
     assert count_rows("test_project") == 0
 
 
-def test_bulk_refused_by_a_business_rule_writes_nothing(client, headers):
+def test_bulk_item_refused_by_a_business_rule_keeps_its_status_and_writes_nothing(client, headers):
     _create(client, headers, name="Taken")
     resp = client.post(
         f"{URL}/bulk", json={"items": [{"name": "New"}, {"name": "Taken"}]}, headers=headers
     )
-    assert resp.status_code == 400
+    assert resp.status_code == 409  # the rule's own answer (a conflict), not a generic 400
     body = resp.get_json()["error"]
     assert body["code"] == "DUPLICATE_NAME" and body["details"] == {
         "items.1": ["a project named 'Taken' exists"]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.api import Action, Resource
 from core.auth import current_principal
 from core.db import session
-from core.errors import DomainError
+from core.errors import Conflict
 from tests.kernel_models import Project, Task
 
 MONEY = {"as_string": True, "validate": validate.Range(min=Decimal(0), max=Decimal(10) ** 12)}
@@ -38,9 +38,10 @@ class ProjectSchema(Schema):
 
 
 def create_project(data: dict[str, Any]) -> Project:
-    """The service: names are unique per tenant; the owner defaults to the caller."""
+    """The service: names are unique per tenant (409 otherwise); the owner defaults to the
+    caller."""
     if session.scalar(select(Project.id).where(Project.name == data["name"])) is not None:
-        raise DomainError(
+        raise Conflict(
             f"a project named {data['name']!r} exists",
             code="DUPLICATE_NAME",
             details={"name": ["already exists"]},
