@@ -269,3 +269,68 @@ def test_editing_keeps_existing_lines_and_adds_new_ones(client, world, buyer, se
         (world.widget.id, 5),
     ]
     assert lines[1].id == kept
+
+
+def _order(w: Any, quantity: str, then: Any = None) -> Any:
+    order = services.create_order(
+        {
+            "account_id": str(w.vendor.id),
+            "warehouse_id": str(w.main.id),
+            "lines": [{"product_id": str(w.widget.id), "quantity": quantity, "unit_cost": "1"}],
+        }
+    )
+    return then(order.id) if then else order
+
+
+@pytest.fixture()
+def four_orders(world):
+    """A draft, a sent order and two confirmed ones, totals 1, 2, 3 and 4."""
+    return [
+        _order(world, "1"),
+        _order(world, "2", services.send_order),
+        _order(world, "3", services.confirm_order),
+        _order(world, "4", services.confirm_order),
+    ]
+
+
+def _numbers(html: str) -> list[str]:
+    import re
+
+    return re.findall(r'<a href="/purchase/orders/[0-9a-f-]{36}">([^<]+)</a>', html)
+
+
+def test_orders_list_sorts_filters_searches_and_pages(client, world, buyer, four_orders):
+    _draft, sent, first, second = four_orders
+    page = client.get("/purchase/orders").get_data(as_text=True)
+    assert sorted(_numbers(page)) == sorted([second.number, first.number, sent.number, "Draft"])
+    assert "4 records" in page and 'data-state="confirmed"' in page
+    by_total = client.get("/purchase/orders?sort=amount_total").get_data(as_text=True)
+    assert _numbers(by_total) == ["Draft", sent.number, first.number, second.number]
+    confirmed = client.get("/purchase/orders?state=confirmed&sort=-amount_total")
+    # The old ?state= links (suppliers page, reorder) still filter.
+    assert _numbers(confirmed.get_data(as_text=True)) == [second.number, first.number]
+    assert _numbers(client.get(f"/purchase/orders?q={sent.number}").get_data(as_text=True)) == [
+        sent.number
+    ]
+    last = client.get("/purchase/orders?per_page=3&page=2&sort=-amount_total").get_data(
+        as_text=True
+    )
+    assert _numbers(last) == ["Draft"]
+
+
+def test_orders_export_is_the_filtered_list(client, world, buyer, four_orders):
+    _draft, _sent, first, second = four_orders
+    resp = client.get("/purchase/orders/export.csv?state=confirmed&sort=amount_total")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    lines = resp.get_data(as_text=True).splitlines()
+    assert lines[0] == "Number,Supplier,State,Ordered,Expected,Total,Currency"
+    assert [line.split(",")[:3] for line in lines[1:]] == [
+        [first.number, "Acme Supplies", "confirmed"],
+        [second.number, "Acme Supplies", "confirmed"],
+    ]
+
+
+def test_orders_list_needs_the_read_permission(client, world, make_member, four_orders):
+    _login(client, world.tenant, make_member(world.tenant, roles=["employee"]))
+    assert client.get("/purchase/orders").status_code == 403
+    assert client.get("/purchase/orders/export.csv").status_code == 403
