@@ -407,6 +407,15 @@ def test_sparse_fieldsets_return_only_the_asked_fields(client, headers, seeded):
     assert one == {"budget": "10.0000"}
 
 
+def test_a_sparse_expanded_list_gives_every_row_only_its_own_asked_fields(client, headers, seeded):
+    resp = client.get(f"{URL}?fields=name&expand=tasks&sort=name&per_page=3", headers=headers)
+    rows = resp.get_json()["data"]
+    assert [set(row) for row in rows] == [{"name", "tasks"}] * 3
+    assert [(row["name"], [t["title"] for t in row["tasks"]]) for row in rows] == [
+        (name, [f"{name} task 0", f"{name} task 1"]) for name in ["Alpha", "Beta", "Delta"]
+    ]
+
+
 def test_expand_loads_relations_without_n_plus_1_queries(client, headers, seeded, app):
     engine = get_db(app).engine
 
