@@ -275,3 +275,41 @@ def test_log_in_with_the_keyboard_only(page: Any, live: Live) -> None:
     page.locator("#user-menu").focus()
     page.keyboard.press("Enter")
     assert page.get_by_role("link", name="Change password").is_visible()
+
+
+def test_contacts_accounts_list_searches_filters_sorts_and_exports(page: Any, live: Live) -> None:
+    from addons.contacts import services as contacts
+    from core.db import session
+    from core.tenancy import tenant_context
+
+    tenant = live.tenant("Contacts Browser Co", ["contacts"])
+    email = live.admin(tenant)
+    with live.app.app_context(), tenant_context(tenant.id):
+        contacts.create_account({"name": "Zulu Freight", "kinds": ["vendor"]})
+        contacts.create_account({"name": "Yankee Mills", "kinds": ["customer"], "tags": ["vip"]})
+        contacts.create_account({"name": "Xray Optics", "kinds": ["customer"]})
+        session.commit()
+    log_in(page, email)
+    page.get_by_role("link", name="Contacts").first.click()
+    names = page.locator("tbody tr td:first-child")
+    assert names.all_inner_texts() == ["Xray Optics", "Yankee Mills", "Zulu Freight"]
+    page.get_by_role("link", name="Name").click()  # the sorted column's header flips the order
+    assert names.all_inner_texts() == ["Zulu Freight", "Yankee Mills", "Xray Optics"]
+    page.get_by_label("Kind").select_option("customer")
+    page.get_by_role("button", name="Search").click()
+    assert names.all_inner_texts() == ["Yankee Mills", "Xray Optics"]
+    page.get_by_role("searchbox", name="Search").fill("mill")
+    page.get_by_role("button", name="Search").click()
+    assert names.all_inner_texts() == ["Yankee Mills"]
+    assert "1 record" in page.get_by_text("1 record").inner_text()
+    shot(page, "09-contacts-list")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Export CSV").click()
+    download = info.value
+    assert download.suggested_filename == "accounts.csv"
+    text = Path(download.path()).read_text()
+    assert text.splitlines()[0].startswith("name,kinds,")
+    assert [line.split(",")[0] for line in text.splitlines()[1:]] == ["Yankee Mills"]
+    page.get_by_role("link", name="Yankee Mills").click()  # contacts' own 360° page
+    page.wait_for_url("**/contacts/*")
+    assert page.get_by_role("heading", name="Yankee Mills").first.is_visible()
