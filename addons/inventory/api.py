@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 from sqlalchemy import delete, exists, or_, select
 
 from addons.inventory import services
@@ -33,13 +33,154 @@ from addons.inventory.schemas import (
     WarehouseSchema,
     load,
 )
-from core.api import Resource
+from core.api import Resource, documented
 from core.auth import check, require_permission
 from core.db import session
 from core.envelope import ok
 from core.errors import Conflict, ValidationError
 
 api = Blueprint("inventory_api", __name__, url_prefix="/api/v1/inventory")
+# The write routes flush and never commit: the kernel runs each as one unit of work
+# (committed with its Idempotency-Key record on a 2xx answer, rolled back otherwise).
+
+
+# --- what the stock routes take and answer (for the OpenAPI document) ---------------------
+
+
+class MovementOut(Schema):
+    """A ledger line."""
+
+    id = fields.UUID()
+    created_at = fields.String()
+    kind = fields.String()
+    product_id = fields.UUID()
+    warehouse_id = fields.UUID()
+    quantity = fields.String()
+    quantity_before = fields.String(allow_none=True)
+    quantity_after = fields.String(allow_none=True)
+    reserved_change = fields.String(allow_none=True)
+    reserved_after = fields.String(allow_none=True)
+    unit_cost = fields.String(allow_none=True)
+    reference_type = fields.String(allow_none=True)
+    reference_id = fields.String(allow_none=True)
+    transfer_id = fields.UUID(allow_none=True)
+    user_id = fields.UUID(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class TransferOut(Schema):
+    """Both sides of a transfer."""
+
+    transfer_id = fields.UUID()
+    out = fields.Nested(MovementOut)
+    into = fields.Nested(MovementOut, data_key="in")
+
+
+class LevelOut(Schema):
+    """A stock level."""
+
+    product_id = fields.UUID()
+    warehouse_id = fields.UUID()
+    on_hand = fields.String()
+    reserved = fields.String()
+    available = fields.String()
+    reorder_point = fields.String(allow_none=True)
+    reorder_quantity = fields.String(allow_none=True)
+    is_low = fields.Boolean()
+
+
+class LowStockOut(LevelOut):
+    """A level below its reorder point, with what to order."""
+
+    sku = fields.String()
+    name = fields.String()
+    warehouse_code = fields.String()
+    suggested_quantity = fields.String(allow_none=True)
+
+
+class ValuationOut(Schema):
+    """The stock value of a warehouse or a category."""
+
+    id = fields.UUID(allow_none=True)
+    code = fields.String()
+    name = fields.String()
+    products = fields.Integer()
+    quantity = fields.String()
+    value = fields.String()
+
+
+class AvailabilityOut(Schema):
+    """Whether a quantity is available."""
+
+    product_id = fields.String()
+    quantity_available = fields.String()
+    is_available = fields.Boolean()
+
+
+class AssignedOut(Schema):
+    """A storekeeper assigned to a warehouse."""
+
+    warehouse_id = fields.String()
+    assigned = fields.Boolean()
+
+
+class AvailabilityQuery(Schema):
+    """Query of GET /stock/<product>/check."""
+
+    warehouse = fields.String(metadata={"description": "A warehouse id or code (default: all)"})
+    quantity = fields.String(metadata={"description": "The quantity wanted"})
+
+
+class MovementsQuery(Schema):
+    """Query of GET /movements."""
+
+    product = fields.String()
+    warehouse = fields.String()
+    kind = fields.String()
+    reference_type = fields.String()
+    reference_id = fields.String()
+    since = fields.DateTime()
+    until = fields.DateTime()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String(metadata={"description": "meta.next_cursor of the previous page"})
+
+
+class ValuationQuery(Schema):
+    """Query of GET /valuation."""
+
+    by = fields.String(load_default="warehouse", validate=validate.OneOf(("warehouse", "category")))
+
+
+class CountIn(Schema):
+    """Body of POST /counts."""
+
+    warehouse = fields.String(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+    reason = fields.String(load_default="stock count")
+
+
+class AssignUserIn(Schema):
+    """Body of POST /warehouses/<id>/users."""
+
+    user_id = fields.UUID(required=True)
+
+
+class ReorderIn(Schema):
+    """Body of PUT /stock/<product>/reorder."""
+
+    warehouse = fields.String(required=True)
+    reorder_point = fields.Raw(allow_none=True)
+    reorder_quantity = fields.Raw(allow_none=True)
+
+
+def _object() -> dict[str, Any]:
+    """The JSON body, which must be an object (an empty body counts as `{}`)."""
+    if not request.get_data(cache=True).strip():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ValidationError("send a JSON object", field="body")
+    return body
 
 
 def _num(value: Decimal | None) -> str | None:
@@ -111,6 +252,7 @@ def level_json(level: StockLevel) -> dict[str, Any]:
 
 @api.get("/stock/<product_id>/check")
 @require_permission("inventory.stock:read")
+@documented(query=AvailabilityQuery, response=AvailabilityOut)
 def check_stock(product_id: str) -> Any:
     """`{quantity_available, is_available}` for `?warehouse=&quantity=`."""
     result = services.check_availability(
@@ -139,6 +281,7 @@ _KIND_PERMISSION = {
 
 @api.post("/transactions")
 @require_permission("inventory.stock:read")
+@documented(body=TransactionSchema, response=MovementOut, status=201)
 def post_transaction() -> Any:
     """Record a stock change; the permission depends on its `kind` (event
     `inventory.stock.updated`)."""
@@ -161,12 +304,12 @@ def post_transaction() -> Any:
             "consumption": services.consume_reservation,
         }[kind]
         m = fn(*args, reference=ref, reason=body["reason"])
-    session.commit()
     return ok(movement_json(m), 201)
 
 
 @api.post("/transfers")
 @require_permission("inventory.stock:transfer")
+@documented(body=TransferSchema, response=TransferOut, status=201)
 def post_transfer() -> Any:
     """Move stock between warehouses: both sides or neither."""
     body = load(TransferSchema(), request.get_json(silent=True))
@@ -178,7 +321,6 @@ def post_transfer() -> Any:
         reference=(body["reference_type"], body["reference_id"]),
         reason=body["reason"],
     )
-    session.commit()
     return ok(
         {"transfer_id": str(out.transfer_id), "out": movement_json(out), "in": movement_json(into)},
         201,
@@ -187,19 +329,20 @@ def post_transfer() -> Any:
 
 @api.post("/counts")
 @require_permission("inventory.stock:count")
+@documented(body=CountIn, response=MovementOut, many=True, status=201)
 def post_count() -> Any:
     """Counted quantities `{warehouse, counts: {product: qty}, reason}` → adjustments."""
-    body = request.get_json(silent=True) or {}
+    body = _object()
     counts = body.get("counts")
     if not isinstance(counts, dict):
         raise ValidationError("an object of product → counted quantity", field="counts")
     moves = services.count(body.get("warehouse"), counts, body.get("reason") or "stock count")
-    session.commit()
     return ok([movement_json(m) for m in moves], 201)
 
 
 @api.get("/movements")
 @require_permission("inventory.stock:read")
+@documented(query=MovementsQuery, response=MovementOut, many=True)
 def list_movements() -> Any:
     """The ledger, newest first: `product`, `warehouse`, `kind`, `reference_type`,
     `reference_id`, `since`, `until`, `limit`, `cursor` (from `meta.next_cursor`)."""
@@ -219,6 +362,7 @@ def list_movements() -> Any:
 
 @api.get("/low-stock")
 @require_permission("inventory.reports:read")
+@documented(response=LowStockOut, many=True)
 def low_stock() -> Any:
     """Levels below their reorder point, with a suggested order quantity."""
     return ok(
@@ -237,6 +381,7 @@ def low_stock() -> Any:
 
 @api.get("/valuation")
 @require_permission("inventory.reports:read")
+@documented(query=ValuationQuery, response=ValuationOut, many=True)
 def valuation() -> Any:
     """Stock value per warehouse (`?by=warehouse`, default) or per category."""
     rows = services.valuation(request.args.get("by", "warehouse"))
@@ -260,25 +405,25 @@ def valuation() -> Any:
 
 @api.post("/warehouses/<warehouse_id>/users")
 @require_permission("inventory.warehouses:manage")
+@documented(body=AssignUserIn, response=AssignedOut, status=201)
 def assign_user(warehouse_id: str) -> Any:
     """Assign `{user_id}` to the warehouse."""
-    services.assign_user(warehouse_id, (request.get_json(silent=True) or {}).get("user_id"))
-    session.commit()
+    services.assign_user(warehouse_id, _object().get("user_id"))
     return ok({"warehouse_id": warehouse_id, "assigned": True}, 201)
 
 
 @api.put("/stock/<product_id>/reorder")
 @require_permission("inventory.warehouses:manage")
+@documented(body=ReorderIn, response=LevelOut)
 def set_reorder(product_id: str) -> Any:
     """Set `{warehouse, reorder_point, reorder_quantity}` for a product."""
-    body = request.get_json(silent=True) or {}
+    body = _object()
     level = services.set_reorder(
         services.find_product(product_id),
         body.get("warehouse"),
         body.get("reorder_point"),
         body.get("reorder_quantity"),
     )
-    session.commit()
     return ok(level_json(level))
 
 
