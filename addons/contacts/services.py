@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, String, bindparam, cast, func, literal_column, or_, select
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.sql.elements import ColumnElement
 
 from addons.contacts.models import (
@@ -291,10 +292,7 @@ def _search_clause(q: str) -> ColumnElement[bool]:
         return Account.id.in_(matching)
     clauses: list[ColumnElement[bool]] = []
     if words:
-        # to_tsquery with prefix matching; words are quoted so no operator leaks in.
-        query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*" for w in words)
-        tsquery = func.to_tsquery(literal_column("'simple'"), query)
-        clauses.append(search_document().op("@@")(tsquery))
+        clauses.append(search_document().op("@@")(_tsquery(words)))
     if len(digits) >= PHONE_MIN_DIGITS:
         # Phones are typed many ways (+49 30 1234, 030-1234): compare digits only.
         stripped = Account.phone
@@ -302,6 +300,32 @@ def _search_clause(q: str) -> ColumnElement[bool]:
             stripped = func.replace(stripped, ch, "")
         clauses.append(stripped.contains(digits))
     return or_(*clauses)
+
+
+def _tsquery(words: Sequence[str]) -> ColumnElement[Any]:
+    """Every word as a prefix, for PostgreSQL; words are quoted so no operator leaks in."""
+    emails = [w for w in words if _is_partial_email(w)]
+    plain = [w for w in words if w not in emails]
+    parts: list[ColumnElement[Any]] = []
+    if plain:
+        query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*" for w in plain)
+        parts.append(func.to_tsquery(literal_column("'simple'"), query))
+    for word in emails:
+        # The parser keeps a whole email as one lexeme but splits a partial one ("boom@acme"
+        # becomes boom <-> acme), so typing an email would find nothing until it is
+        # complete: cast it as a literal lexeme prefix instead (emails are stored lower-case).
+        lexeme = "'" + word.lower().replace("'", "").replace("\\", "") + "':*"
+        parts.append(cast(bindparam("lexeme", lexeme, unique=True), TSQUERY))
+    query_ = parts[0]
+    for part in parts[1:]:
+        query_ = query_.op("&&")(part)
+    return query_
+
+
+def _is_partial_email(word: str) -> bool:
+    """`local@` or `local@domain...`: something the parser would split unlike the stored email."""
+    local, at, domain = word.partition("@")
+    return bool(local and at and "@" not in domain)
 
 
 def _on_sqlite() -> bool:
