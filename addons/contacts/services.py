@@ -418,12 +418,13 @@ def list_people(
     if account_id is not None:
         stmt = stmt.where(Person.account_id == get_account(account_id).id)
     if q and q.strip():
-        like = f"%{q.strip().lower()}%"
+        # A substring scan of one tenant's people; % and _ in q are text, not wildcards.
+        term = q.strip().lower()
         stmt = stmt.where(
             or_(
-                func.lower(Person.first_name).like(like),
-                func.lower(Person.last_name).like(like),
-                func.lower(Person.email).like(like),
+                func.lower(Person.first_name).contains(term, autoescape=True),
+                func.lower(Person.last_name).contains(term, autoescape=True),
+                func.lower(Person.email).contains(term, autoescape=True),
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

@@ -295,6 +295,15 @@ def test_the_list_search_box_uses_the_same_search(client, make_member, make_tena
     assert re.findall(links, quoted.get_data(as_text=True)) == ["Gloria Foods"]
 
 
+def test_people_search_takes_wildcards_as_text(acme, make_account):
+    account = make_account("Acme")
+    services.add_person({"account_id": str(account.id), "first_name": "Ann", "last_name": "Lee"})
+    services.add_person({"account_id": str(account.id), "last_name": "100% Sure"})
+    assert [p.last_name for p in services.list_people(q="lee").items] == ["Lee"]
+    assert [p.last_name for p in services.list_people(q="%").items] == ["100% Sure"]
+    assert services.list_people(q="l_e").items == []
+
+
 # --- the SQLite index itself --------------------------------------------------------------
 
 
