@@ -458,23 +458,81 @@ def _row_diff(
     return changes
 
 
+def _recorded_columns(mapper: Mapper[Any]) -> tuple[list[str], list[Any]]:
+    """The keys and ORM attributes `_read_rows` reads: primary key, tenant, recorded columns."""
+    pks = _pk_attrs(mapper)
+    keys = [*pks, "tenant_id", *(k for k, _ in _recorded_keys(mapper) if k not in pks)]
+    return keys, [getattr(mapper.class_, k) for k in keys]
+
+
+def _can_return(state: ORMExecuteState, mapper: Mapper[Any], stmt: Any) -> bool:
+    """True when the statement can hand back the rows it changed with RETURNING, and has no
+    RETURNING of its own whose rows the caller wants.
+
+    PostgreSQL only: SQLite (3.35 and later) has RETURNING, but its driver then reports a
+    rowcount of 0 to the caller, who may rely on it; there the rows are read again instead,
+    in-process and without a round trip.
+    """
+    if stmt._returning or (stmt.whereclause is None and isinstance(state.parameters, list)):
+        return False
+    dialect = state.session.get_bind(mapper=mapper).dialect
+    if not getattr(dialect, "supports_sane_rowcount_returning", False):
+        return False
+    return bool(dialect.delete_returning if state.is_delete else dialect.update_returning)
+
+
+def _invoke_returning(
+    state: ORMExecuteState, mapper: Mapper[Any], stmt: Any
+) -> tuple[Any, dict[tuple[Any, ...], dict[str, Any]]]:
+    """Run the statement with RETURNING of the recorded columns: (its result, the rows)."""
+    keys, cols = _recorded_columns(mapper)
+    n = len(_pk_attrs(mapper))
+    # The caller's result keeps its rowcount; its rows (none asked for) are read here.
+    result = state.invoke_statement(
+        statement=stmt.returning(*cols).execution_options(preserve_rowcount=True)
+    )
+    rows = {}
+    for row in result.all():
+        values = dict(zip(keys, row, strict=True))
+        rows[tuple(row[:n])] = values
+    # The ORM wraps RETURNING rows; the caller asked for none and gets, as without
+    # RETURNING, the cursor's result (its rowcount).
+    raw = getattr(result, "raw", None)
+    return (raw if raw is not None else result), rows
+
+
 def _bulk_change(state: ORMExecuteState, mapper: Mapper[Any]) -> Any:
     session = state.session
     stmt: Any = state.statement
     pks = _pk_attrs(mapper)
     include_deleted = bool(state.execution_options.get("include_deleted", False))
     params = state.parameters
+    returning = _can_return(state, mapper, stmt)
+    if returning and state.is_delete:
+        # DELETE ... RETURNING hands back the last values: no read before, nor lock.
+        result, before = _invoke_returning(state, mapper, stmt)
+        entries = [
+            _entry(mapper, "delete", ident, old["tenant_id"], _row_diff(mapper, old, None))
+            for ident, old in before.items()
+        ]
+        write_entries(session, entries)
+        return result
     if isinstance(params, list) and params and stmt.whereclause is None:
         # Bulk UPDATE by primary key: one parameter set per row.
         idents = [tuple(p[k] for k in pks) for p in params]
         before = _read_by_pk(session, mapper, idents, lock=True)
     else:
         before = _read_rows(session, mapper, stmt.whereclause, include_deleted, lock=True)
-    result = state.invoke_statement()
+    if returning:
+        # UPDATE ... RETURNING hands back the new values: no second read.
+        result, after = _invoke_returning(state, mapper, stmt)
+        before = {ident: old for ident, old in before.items() if ident in after}
+    else:
+        result = state.invoke_statement()
     entries = []
     if state.is_delete:
-        after: dict[tuple[Any, ...], dict[str, Any]] = {}
-    else:
+        after = {}
+    elif not returning:
         after = _read_by_pk(session, mapper, list(before))
     for ident, old in before.items():
         new = after.get(ident)

@@ -408,7 +408,10 @@ def test_a_bulk_update_records_each_changed_row(session, in_tenant):
     a, b, c = Project(name="a"), Project(name="b"), Project(name="c")
     session.add_all([a, b, c])
     session.flush()
-    session.execute(update(Project).where(Project.name.in_(["a", "b"])).values(budget=Decimal("5")))
+    changed = session.execute(
+        update(Project).where(Project.name.in_(["a", "b"])).values(budget=Decimal("5"))
+    )
+    assert changed.rowcount == 2  # the audit's own reading leaves the caller's result whole
     session.execute(update(Project).where(Project.name == "c").values(name="c"))  # no change
 
     for p, action in ((a, "update"), (b, "update"), (c, "create")):
@@ -442,7 +445,7 @@ def test_a_bulk_delete_records_the_last_values(session, in_tenant):
     t1, t2 = Task(title="one", project=p), Task(title="two", project=p)
     session.add(p)
     session.flush()
-    session.execute(delete(Task).where(Task.project_id == p.id))
+    assert session.execute(delete(Task).where(Task.project_id == p.id)).rowcount == 2
 
     for t in (t1, t2):
         last = audit_entries(model=Task, record=t.id)[0]

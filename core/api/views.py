@@ -156,7 +156,7 @@ def dump_many(
     not once per record: building one copies its declared fields, the larger cost."""
     schema = r.schema(only=fields) if fields else r.schema()
     out: list[dict[str, Any]] = schema.dump(objs, many=True)
-    relationships = sa_inspect(r.model).relationships
+    relationships: Any = sa_inspect(r.model).relationships
     for rel in expand or []:
         rel_schema = r.expandable[rel]()
         many = bool(relationships[rel].uselist)
