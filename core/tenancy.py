@@ -206,6 +206,8 @@ def _on_after_transaction_create(session: Session, transaction: Any) -> None:
 
 
 def _on_after_transaction_end(session: Session, transaction: Any) -> None:
+    if transaction.parent is not None and not transaction.nested:
+        return  # a flush's subtransaction: no SQL transaction began or ended
     if not transaction.nested:
         session.info.pop("pergola_rls", None)
         session.info.pop(_RLS_AT_SAVEPOINT, None)
