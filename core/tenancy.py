@@ -236,13 +236,7 @@ def _on_execute(state: ORMExecuteState) -> None:
     include_deleted = state.execution_options.get("include_deleted", False)
     options = []
     if not include_deleted:
-        from core.mixins import SoftDelete
-
-        options.append(
-            with_loader_criteria(
-                SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True
-            )
-        )
+        options.append(_criteria(None))
     if not _system.get():
         tid = _tenant_id.get()
         if tid is None:
@@ -263,11 +257,7 @@ def _on_execute(state: ORMExecuteState) -> None:
                     "bulk UPDATE by primary key on tenant-owned data is refused; "
                     "use update(Model).where(...).values(...) or change loaded objects"
                 )
-            options.append(
-                with_loader_criteria(
-                    TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True
-                )
-            )
+            options.append(_criteria(tid))
         # Aggregates that must see the whole tenant (a product's total stock for its
         # average cost) opt out of record rules, never of the tenant wall.
         if not state.execution_options.get("skip_record_rules", False):
@@ -275,6 +265,33 @@ def _on_execute(state: ORMExecuteState) -> None:
                 options.extend(provider())
     if options and (state.is_select or state.is_update or state.is_delete):
         state.statement = state.statement.options(*options)
+
+
+_CRITERIA: dict[uuid.UUID | None, Any] = {}
+
+
+def _criteria(tid: uuid.UUID | None) -> Any:
+    """The loader criterion of tenant `tid`, or (None) the one hiding soft-deleted rows.
+
+    Built once and reused: building one analyses its lambda, which cost more per statement
+    than the rest of the query path. An option binds its tenant for good, so it can be shared.
+    """
+    found = _CRITERIA.get(tid)
+    if found is None:
+        if len(_CRITERIA) > 4096:
+            _CRITERIA.clear()  # a bound on memory for a process serving many tenants
+        if tid is None:
+            from core.mixins import SoftDelete
+
+            found = with_loader_criteria(
+                SoftDelete, lambda cls: cls.deleted_at.is_(None), include_aliases=True
+            )
+        else:
+            found = with_loader_criteria(
+                TenantOwned, lambda cls: cls.tenant_id == tid, include_aliases=True
+            )
+        _CRITERIA[tid] = found
+    return found
 
 
 _criteria_providers: list[Callable[[], list[Any]]] = []
