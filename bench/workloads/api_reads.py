@@ -150,6 +150,9 @@ def api_reads(ctx: Context) -> list[Result]:
     base = raw_list(raw, tid)
     base()
     in_process()  # warm both
+    rows = client.get(PATH, headers=headers).get_json()["data"]
+    if any(row["account"]["id"] != row["account_id"] for row in rows):
+        raise RuntimeError("expand=account gave a row another row's account")
     t_base, s_base = samples(base, n)
     t_in, s_in = samples(in_process, n)
     out = [

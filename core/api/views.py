@@ -158,11 +158,20 @@ def dump_many(
     out: list[dict[str, Any]] = schema.dump(objs, many=True)
     relationships: Any = sa_inspect(r.model).relationships
     for rel in expand or []:
-        rel_schema = r.expandable[rel]()
-        many = bool(relationships[rel].uselist)
-        for data, obj in zip(out, objs, strict=True):
-            value = getattr(obj, rel)
-            data[rel] = None if value is None else rel_schema.dump(value, many=many)
+        values = [getattr(obj, rel) for obj in objs]
+        # One dump of every related record of the page, then handed back to each row.
+        if relationships[rel].uselist:
+            flat = [v for value in values for v in value]
+        else:
+            flat = [value for value in values if value is not None]
+        dumped = iter(r.expandable[rel]().dump(flat, many=True))
+        for data, value in zip(out, values, strict=True):
+            if value is None:
+                data[rel] = None
+            elif relationships[rel].uselist:
+                data[rel] = [next(dumped) for _ in value]
+            else:
+                data[rel] = next(dumped)
     return out
 
 
