@@ -133,3 +133,11 @@ def test_routes_of_an_addon_the_tenant_disabled_are_not_documented(client, tenan
     current_registry().disable(tenant.id, ["testkit"])
     paths = client.get(DOC, headers=headers).get_json()["paths"]
     assert THINGS not in paths and "/api/v1/auth/login" in paths
+
+
+def test_nul_characters_are_refused_before_a_custom_route_sees_them(client, headers):
+    resp = client.post(THINGS, json={"name": "a\x00b"}, headers=headers)
+    assert resp.status_code == 422 and "name" in resp.get_json()["error"]["details"]
+    resp = client.get("/api/v1/inventory/movements?product=a%00b", headers=headers)
+    assert resp.status_code == 422 and "product" in resp.get_json()["error"]["details"]
+    assert count_rows("test_project") == 0
