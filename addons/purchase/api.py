@@ -38,7 +38,7 @@ from core.api.body import json_object
 from core.api.idempotency import idempotent
 from core.auth import require_permission
 from core.envelope import ok
-from core.errors import ValidationError
+from core.errors import NotFound, ValidationError
 
 bp = Blueprint("purchase_api", __name__, url_prefix="/api/v1/purchase")
 
@@ -232,7 +232,9 @@ supplier_prices = Resource(
 
 
 def _supplier(account_id: uuid.UUID) -> dict[str, Any]:
-    summary = next(s for s in services.list_suppliers() if s.account_id == account_id)
+    summary = next((s for s in services.list_suppliers() if s.account_id == account_id), None)
+    if summary is None:  # set_supplier_terms checked it is a vendor; this is a safety net
+        raise NotFound("no such vendor", details={"account_id": [str(account_id)]})
     return dict(SupplierOut().dump(summary))
 
 
