@@ -214,6 +214,14 @@ def test_writes_outside_the_services_keep_the_search_right(book):
     )
     assert names("contact@umbrella") == []
     assert names("rain@cover") == ["Parasol"]
+    if on_sqlite():  # an upsert that replaces the row must not leave it in the index twice
+        session.execute(
+            text(
+                "INSERT OR REPLACE INTO contacts_account SELECT * FROM contacts_account "
+                "WHERE name = 'Parasol'"
+            )
+        )
+        assert names("parasol") == ["Parasol"]
     session.execute(delete(Account).where(Account.name == "Parasol"))
     assert names("parasol") == []
     if on_sqlite():
@@ -266,9 +274,9 @@ def test_another_tenants_account_of_the_same_name_is_never_found(make_tenant, as
 
 def test_the_api_search_answers_the_same(client, api_headers, make_tenant, as_tenant):
     tenant = make_tenant()
-    headers = api_headers(tenant, roles=["sales"])
     with as_tenant(tenant):
         services.create_account({"name": "Globex", "phone": "+1 (555) 010-9999"})
+    headers = api_headers(tenant, roles=["sales"])
     found = client.get("/api/v1/contacts/search?q=555%20010%209999", headers=headers)
     assert [a["name"] for a in found.get_json()["data"]] == ["Globex"]
     empty = client.get("/api/v1/contacts/search?q=%22%22", headers=headers)
@@ -277,15 +285,15 @@ def test_the_api_search_answers_the_same(client, api_headers, make_tenant, as_te
 
 def test_the_list_search_box_uses_the_same_search(client, make_member, make_tenant, as_tenant):
     tenant = make_tenant()
+    with as_tenant(tenant):
+        services.create_account({"name": "Globex", "phone": "+1 (555) 010-9999"})
+        services.create_account({"name": "Gloria Foods", "email": "hello@gloria.example"})
     user = make_member(tenant, roles=["sales"])
     resp = client.post(
         "/login",
         data={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
     )
     assert resp.status_code in (302, 303)
-    with as_tenant(tenant):
-        services.create_account({"name": "Globex", "phone": "+1 (555) 010-9999"})
-        services.create_account({"name": "Gloria Foods", "email": "hello@gloria.example"})
     links = r'<a href="/contacts/[0-9a-f-]{36}">([^<]+)</a>'
     listing = client.get("/contacts/", query_string={"q": "glo"}).get_data(as_text=True)
     assert re.findall(links, listing) == ["Globex", "Gloria Foods"]

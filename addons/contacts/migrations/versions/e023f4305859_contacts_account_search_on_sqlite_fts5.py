@@ -72,8 +72,11 @@ def upgrade() -> None:
         "account_id, name, email, phone, phone_digits, "
         "tokenize = 'unicode61 remove_diacritics 2')"
     )
+    # The insert trigger clears the id first: INSERT OR REPLACE deletes the old row without
+    # firing the delete trigger (unless recursive_triggers is on) and must not leave two.
     op.execute(
         f"CREATE TRIGGER {FTS}_insert AFTER INSERT ON contacts_account BEGIN "
+        f"{_delete('new')}; "
         f"{_insert('new')}FROM (SELECT {_stripped('new.phone')} AS s); END"
     )
     op.execute(
