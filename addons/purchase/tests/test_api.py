@@ -490,6 +490,17 @@ def test_the_openapi_document_lists_purchases_resources_and_actions(client, worl
     assert {"get", "post"} <= set(paths[f"{BASE}/supplier-prices"])
     names = {p["name"] for p in paths[orders]["get"]["parameters"]}
     assert {"filter[state][eq]", "filter[account_id][eq]", "filter[order_date][gte]", "q"} <= names
+    for path, method in (
+        ("/suppliers", "get"),
+        ("/suppliers/{account_id}", "put"),
+        ("/reorder", "post"),
+        ("/settings", "get"),
+        ("/settings", "patch"),
+    ):
+        assert method in paths[f"{BASE}{path}"], path  # the custom routes, @documented
+    terms = paths[f"{BASE}/suppliers/{{account_id}}"]["put"]["requestBody"]["content"]
+    terms_ref = terms["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     schemas = doc["components"]["schemas"]
+    assert set(schemas[terms_ref]["properties"]) == {"payment_terms", "lead_time_days", "currency"}
     assert schemas["PurchaseOrders"]["properties"]["lines"]["type"] == "array"
     assert set(schemas["PurchaseOrdersCreate"]["required"]) == {"account_id", "warehouse_id"}
