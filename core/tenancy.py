@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, cast
 
-from sqlalchemy import Connection, ForeignKey, Table, event, inspect, select, text
+from sqlalchemy import Connection, Engine, ForeignKey, Table, event, inspect, select, text
 from sqlalchemy.orm import (
     Mapped,
     Mapper,
@@ -168,7 +168,14 @@ def _rls_key() -> tuple[str, str]:
     return ("on" if _system.get() else "off", str(tid) if tid else "")
 
 
-def _apply_rls(session: Session, connection: Connection) -> None:
+# What the connection's transaction last set, kept on the DBAPI connection (shared by every
+# session that uses it) and maintained by its transaction events below, so that the setting
+# is sent once per transaction, not before every statement.
+_RLS = "pergola_rls"
+_RLS_SAVEPOINTS = "pergola_rls_savepoints"
+
+
+def _apply_rls(connection: Connection) -> None:
     key = _rls_key()
     connection.execute(
         text(
@@ -177,7 +184,7 @@ def _apply_rls(session: Session, connection: Connection) -> None:
         ),
         {"b": key[0], "t": key[1]},
     )
-    session.info["pergola_rls"] = key
+    connection.info[_RLS] = key
 
 
 def _sync_rls(session: Session) -> None:
@@ -186,38 +193,47 @@ def _sync_rls(session: Session) -> None:
     if bind.dialect.name != "postgresql":
         return
     conn = session.connection()  # begins the transaction if needed: after_begin applies
-    if session.info.get("pergola_rls") != _rls_key():
-        _apply_rls(session, conn)
-
-
-_RLS_AT_SAVEPOINT = "pergola_rls_at_savepoint"
+    if conn.info.get(_RLS) != _rls_key():
+        _apply_rls(conn)
 
 
 def _on_after_begin(session: Session, _transaction: Any, connection: Connection) -> None:
-    # A savepoint inherits its transaction's setting: set it again only if the context moved.
-    if connection.dialect.name == "postgresql" and session.info.get("pergola_rls") != _rls_key():
-        _apply_rls(session, connection)
+    if connection.dialect.name == "postgresql" and connection.info.get(_RLS) != _rls_key():
+        _apply_rls(connection)
 
 
-def _on_after_transaction_create(session: Session, transaction: Any) -> None:
-    if transaction.nested:
-        saved = session.info.setdefault(_RLS_AT_SAVEPOINT, {})
-        saved[transaction] = session.info.get("pergola_rls")
+@event.listens_for(Engine, "begin")
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _on_transaction_edge(connection: Connection) -> None:
+    # set_config(..., true) lasts until the transaction ends.
+    connection.info.pop(_RLS, None)
+    connection.info.pop(_RLS_SAVEPOINTS, None)
+
+
+@event.listens_for(Engine, "savepoint")
+def _on_savepoint(connection: Connection, name: str) -> None:
+    connection.info.setdefault(_RLS_SAVEPOINTS, {})[name] = connection.info.get(_RLS)
+
+
+@event.listens_for(Engine, "rollback_savepoint")
+def _on_rollback_savepoint(connection: Connection, name: str, _context: Any) -> None:
+    # Rolling back to a savepoint also undoes a set_config made after it.
+    before = connection.info.get(_RLS_SAVEPOINTS, {}).pop(name, None)
+    if before is None:
+        connection.info.pop(_RLS, None)
+    else:
+        connection.info[_RLS] = before
+
+
+@event.listens_for(Engine, "release_savepoint")
+def _on_release_savepoint(connection: Connection, name: str, _context: Any) -> None:
+    connection.info.get(_RLS_SAVEPOINTS, {}).pop(name, None)
 
 
 def _on_after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is not None and not transaction.nested:
         return  # a flush's subtransaction: no SQL transaction began or ended
-    if not transaction.nested:
-        session.info.pop("pergola_rls", None)
-        session.info.pop(_RLS_AT_SAVEPOINT, None)
-        session.info.pop(_VERIFIED, None)
-        return
-    # A rolled-back savepoint also rolls back a set_config made inside it; one made before
-    # it stands either way. So the setting is known only if it did not change inside.
-    before = session.info.get(_RLS_AT_SAVEPOINT, {}).pop(transaction, None)
-    if session.info.get("pergola_rls") != before:
-        session.info.pop("pergola_rls", None)
     # A row verified inside a rolled-back savepoint may be gone: verify again.
     session.info.pop(_VERIFIED, None)
 
@@ -463,7 +479,6 @@ def install(session_class: type[Session]) -> None:
     event.listen(session_class, "do_orm_execute", _on_execute)
     event.listen(session_class, "before_flush", _on_before_flush)
     event.listen(session_class, "after_begin", _on_after_begin)
-    event.listen(session_class, "after_transaction_create", _on_after_transaction_create)
     event.listen(session_class, "after_transaction_end", _on_after_transaction_end)
 
 
