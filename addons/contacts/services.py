@@ -231,7 +231,7 @@ def accounts_query(q: str | None = None) -> Select[tuple[Account]]:
     """The SELECT of live accounts matching the search `q` (all of them without one)."""
     stmt = select(Account).where(Account.deleted_at.is_(None))
     if q and q.strip():
-        stmt = stmt.where(_search_clause(q))
+        stmt = stmt.where(search_clause(q))
     return stmt
 
 
@@ -260,7 +260,7 @@ def search_accounts(q: str, limit: int = 20) -> list[Account]:
             .order_by(_fts_rank(), Account.name, Account.id)
         )
     else:
-        stmt = stmt.where(_search_clause(q)).order_by(Account.name, Account.id)
+        stmt = stmt.where(search_clause(q)).order_by(Account.name, Account.id)
     return list(session.scalars(stmt.limit(limit)))
 
 
@@ -283,7 +283,7 @@ def _search_terms(q: str) -> tuple[list[str], str]:
     return words, digits
 
 
-def _search_clause(q: str) -> ColumnElement[bool]:
+def search_clause(q: str) -> ColumnElement[bool]:
     """Accounts matching `q`: full-text on PostgreSQL (the GIN index), FTS5 on SQLite (the
     contacts_account_fts table); a run of digits also matches phones, digits only."""
     words, digits = _search_terms(q)

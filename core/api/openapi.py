@@ -503,13 +503,14 @@ class SpecBuilder:
             },
             *self._read_params(r),
         ]
-        if r.searchable:
+        if r.has_search:
+            where = ", ".join(r.searchable) if r.search is None else "the resource's search"
             params.append(
                 {
                     "name": "q",
                     "in": "query",
                     "required": False,
-                    "description": f"Text search in {', '.join(r.searchable)}",
+                    "description": f"Text search ({where})",
                     "schema": {"type": "string"},
                 }
             )
@@ -518,6 +519,8 @@ class SpecBuilder:
             for op in OPERATORS:
                 if op == "contains" and not is_text(r, name):
                     continue
+                if op in ("lt", "lte", "gt", "gte") and field_schema.get("type") == "boolean":
+                    continue  # refused with 422: yes/no has no order
                 schema = {"type": "string"} if op in ("in", "contains") else field_schema
                 params.append(
                     {

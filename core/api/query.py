@@ -171,7 +171,7 @@ def parse(resource: Resource, args: Mapping[str, str]) -> ListQuery:
         query.sort.append((name, desc))
     q = args.get("q")
     if q is not None:
-        if not resource.searchable:
+        if not resource.has_search:
             raise ValidationError("this resource has no text search", field="q")
         query.q = q.strip() or None
     if "fields" in args:
@@ -237,7 +237,9 @@ def statement(resource: Resource, query: ListQuery) -> Select[Any]:
     stmt: Select[Any] = select(model)
     for name, op, value in query.filters:
         stmt = stmt.where(_condition(getattr(model, name), op, value))
-    if query.q:
+    if query.q and resource.search is not None:
+        stmt = stmt.where(resource.search(query.q))
+    elif query.q:
         stmt = stmt.where(
             or_(*(_condition(getattr(model, n), "contains", query.q) for n in resource.searchable))
         )

@@ -36,7 +36,9 @@ class Resource:
     (`"contacts.accounts"` → `contacts.accounts:read` ...). `create`, `update` and `delete`
     are the addon's service functions; the defaults do plain ORM work (soft delete when
     the model has `deleted_at`). A `read_only` resource has only list, get and its actions
-    (and needs only a `read` permission).
+    (and needs only a `read` permission). `q=` searches the `searchable` text fields for a
+    substring, unless `search` is given: a service function turning the text into a WHERE
+    clause (an addon's full-text search), which may raise a ValidationError on `q`.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Resource:
     filterable: tuple[str, ...] = ()
     sortable: tuple[str, ...] = ()
     searchable: tuple[str, ...] = ()
+    search: Callable[[str], Any] | None = None
     expandable: Mapping[str, type[Schema]] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     default_sort: tuple[str, ...] = ("id",)
@@ -72,6 +75,11 @@ class Resource:
     def input_update(self) -> type[Schema]:
         """The schema that validates an update (PATCH loads it partially)."""
         return self.update_schema or self.create_schema or self.schema
+
+    @property
+    def has_search(self) -> bool:
+        """True when the list takes `q=`."""
+        return bool(self.searchable) or self.search is not None
 
     @property
     def has_version(self) -> bool:

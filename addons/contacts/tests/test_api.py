@@ -290,3 +290,10 @@ def test_people_filter_on_is_primary_and_refuse_a_range_on_it(client, sales):
     error = ranged.get_json()["error"]
     assert error["code"] == "VALIDATION_ERROR"
     assert "filter[is_primary][gt]" in error["details"] and "is_primary" in error["message"]
+
+
+def test_the_openapi_document_offers_only_eq_and_ne_on_is_primary(client, sales):
+    paths = client.get("/api/v1/openapi.json", headers=sales).get_json()["paths"]
+    params = {p["name"] for p in paths[f"{BASE}/people"]["get"]["parameters"]}
+    assert {"filter[is_primary][eq]", "filter[is_primary][ne]"} <= params
+    assert not {f"filter[is_primary][{op}]" for op in ("lt", "lte", "gt", "gte")} & params

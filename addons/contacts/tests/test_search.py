@@ -382,3 +382,23 @@ def test_the_migration_backfills_existing_accounts_and_its_downgrade_drops_the_i
         assert not FTS_TRIGGERS & set(triggers.scalars())
         assert "contacts_account" in inspect(conn).get_table_names()
     engine.dispose()
+
+
+def test_the_accounts_list_api_searches_the_same_way(client, api_headers, make_tenant, as_tenant):
+    tenant = make_tenant()
+    with as_tenant(tenant):
+        services.create_account({"name": "Globex", "phone": "+1 (555) 010-9999"})
+        services.create_account({"name": "Gloria Foods", "email": "hello@gloria.example"})
+        services.create_account({"name": "Initech"})
+    headers = api_headers(tenant, roles=["sales"])
+
+    def found(q: str) -> list[str]:
+        resp = client.get("/api/v1/contacts/accounts", query_string={"q": q}, headers=headers)
+        assert resp.status_code == 200, resp.get_json()
+        return [a["name"] for a in resp.get_json()["data"]]
+
+    assert found("glo") == ["Globex", "Gloria Foods"]
+    assert found("foo glo") == ["Gloria Foods"]  # every word, in any order: not a substring
+    assert found("555 010 9999") == ["Globex"]  # a phone typed without its punctuation
+    empty = client.get("/api/v1/contacts/accounts?q=%22%22", headers=headers)
+    assert empty.status_code == 422 and "q" in empty.get_json()["error"]["details"]
