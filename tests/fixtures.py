@@ -66,22 +66,28 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def reset_database(db: Database) -> None:
     """Drop every table (PostgreSQL: the whole schema) so migrations start from empty."""
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
             conn.exec_driver_sql("CREATE SCHEMA public")
-        else:
-            conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
-            names = (
-                conn.exec_driver_sql(
+        return
+    # SQLite ignores `PRAGMA foreign_keys` inside a transaction, and every SQLAlchemy
+    # transaction here starts with BEGIN IMMEDIATE: set it on the driver's connection first.
+    with db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            names = [
+                row[0]
+                for row in raw.execute(
                     "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
                 )
-                .scalars()
-                .all()
-            )
+            ]
             for name in names:
-                conn.exec_driver_sql(f'DROP TABLE IF EXISTS "{name}"')
-            conn.exec_driver_sql("PRAGMA foreign_keys = ON")
+                raw.execute(f'DROP TABLE IF EXISTS "{name}"')
+        finally:
+            raw.execute("PRAGMA foreign_keys = ON")
 
 
 @pytest.fixture(scope="session")
