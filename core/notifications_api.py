@@ -11,7 +11,6 @@ from core import notifications
 from core.api.endpoint import documented
 from core.api.kernel_schemas import MarkedOut, MarkReadIn, NotificationOut, NotificationsQuery
 from core.auth import AuthenticationRequired, current_principal, require_permission
-from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
 
@@ -55,5 +54,4 @@ def mark_read() -> Any:
     if ids is not None and not isinstance(ids, list):
         raise ValidationError("ids must be a list of notification ids", field="ids")
     changed = notifications.mark_read(_user_id(), ids)
-    session.commit()
     return ok({"marked": changed})

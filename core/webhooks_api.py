@@ -10,6 +10,7 @@ from marshmallow import ValidationError as SchemaError
 
 from core import webhooks
 from core.api.endpoint import documented
+from core.api.idempotency import shows_secret
 from core.api.kernel_schemas import (
     DeliveriesQuery,
     DeliveryOut,
@@ -18,7 +19,6 @@ from core.api.kernel_schemas import (
     WebhookEndpointOut,
 )
 from core.auth import require_permission
-from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
 
@@ -77,6 +77,7 @@ def list_endpoints() -> Any:
 @bp.post("")
 @require_permission(PERMISSION)
 @documented(body=EndpointCreate, response=WebhookEndpointOut, status=201)
+@shows_secret
 def create_endpoint() -> Any:
     """Register an endpoint; the answer carries its secret (shown this once)."""
     data = _load(EndpointCreate())
@@ -87,7 +88,6 @@ def create_endpoint() -> Any:
         description=data["description"],
         active=data["active"],
     )
-    session.commit()
     return ok(webhooks.endpoint_dict(endpoint, with_secret=True), 201)
 
 
@@ -105,7 +105,6 @@ def get_endpoint(endpoint_id: str) -> Any:
 def update_endpoint(endpoint_id: str) -> Any:
     """Change an endpoint; `{"active": true}` re-enables a disabled one."""
     endpoint = webhooks.update_endpoint(endpoint_id, _load(EndpointUpdate()))
-    session.commit()
     return ok(webhooks.endpoint_dict(endpoint))
 
 
@@ -115,17 +114,16 @@ def update_endpoint(endpoint_id: str) -> Any:
 def delete_endpoint(endpoint_id: str) -> Any:
     """Remove an endpoint with its delivery log."""
     webhooks.delete_endpoint(endpoint_id)
-    session.commit()
     return ok({"id": endpoint_id, "deleted": True})
 
 
 @bp.post("/<endpoint_id>/rotate-secret")
 @require_permission(PERMISSION)
 @documented(response=WebhookEndpointOut)
+@shows_secret
 def rotate_secret(endpoint_id: str) -> Any:
     """Give the endpoint a new secret; the answer carries it (shown this once)."""
     endpoint = webhooks.rotate_secret(endpoint_id)
-    session.commit()
     return ok(webhooks.endpoint_dict(endpoint, with_secret=True))
 
 
@@ -152,5 +150,4 @@ def list_deliveries(endpoint_id: str) -> Any:
 def retry_delivery(endpoint_id: str, delivery_id: str) -> Any:
     """Send a delivery again, with a fresh round of attempts."""
     delivery = webhooks.retry_delivery(endpoint_id, delivery_id)
-    session.commit()
     return ok({"id": str(delivery.id), "state": delivery.state}, 202)

@@ -73,10 +73,18 @@ def idempotent(view: F) -> F:
                     "use a new key for a new request",
                     details={HEADER: ["already used"]},
                 )
+            if getattr(view, "pergola_shows_secret", False):
+                # Its answer held a secret shown once; it was not kept, so it can't be replayed.
+                raise Conflict(
+                    f"the request with {HEADER} {key!r} was already carried out; its answer "
+                    "carried a secret that is shown only once and not stored",
+                    details={HEADER: ["already used"]},
+                )
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         response = make_response(view(*args, **kwargs))
+        body_text = response.get_data(as_text=True)
         if 200 <= response.status_code < 300:
             session.add(
                 IdempotencyKey(
@@ -84,13 +92,21 @@ def idempotent(view: F) -> F:
                     key=key,
                     request_hash=digest,
                     status=response.status_code,
-                    body=response.get_data(as_text=True),
+                    body="" if getattr(view, "pergola_shows_secret", False) else body_text,
                 )
             )
         return _commit(response, key)
 
     wrapper.pergola_unit_of_work = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def shows_secret(view: F) -> F:
+    """Mark a POST view whose answer carries a secret shown once (a webhook's signing key):
+    its `Idempotency-Key` still stops a second run, but the answer is not stored, so a
+    retry gets a 409 instead of the secret again."""
+    view.pergola_shows_secret = True  # type: ignore[attr-defined]
+    return view
 
 
 def unit_of_work(view: F) -> F:

@@ -180,3 +180,26 @@ def test_deliveries_show_each_attempt_and_can_be_retried(
             assert session.scalar(select(WebhookEndpoint.consecutive_failures)) == 0
     finally:
         hook.close()
+
+
+def test_a_keyed_retry_of_a_create_registers_once_and_never_stores_the_secret(
+    client, tenant, api_headers, as_tenant
+):
+    from core.api.models import IdempotencyKey
+    from core.db import session
+
+    headers = {**api_headers(tenant, roles=("admin",)), "Idempotency-Key": "hook-1"}
+    body = {"url": "https://hooks.example.com/a", "event_types": ["*"]}
+    first = client.post("/api/v1/webhooks", headers=headers, json=body)
+    assert first.status_code == 201
+    secret = first.get_json()["data"]["secret"]
+
+    again = client.post("/api/v1/webhooks", headers=headers, json=body)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["details"] == {"Idempotency-Key": ["already used"]}
+    assert secret not in again.get_data(as_text=True)
+    with as_tenant(tenant):
+        assert len(session.scalars(select(WebhookEndpoint)).all()) == 1
+        stored = session.scalars(select(IdempotencyKey)).all()
+        assert [k.key for k in stored] == ["hook-1"]
+        assert all(secret not in k.body for k in stored)
