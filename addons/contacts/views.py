@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy.orm import selectinload
 
 from addons.contacts import services, transfer
 from addons.contacts.extensions import FormSection, Panel
@@ -84,8 +85,11 @@ accounts = ModelViews(
         ),
         Column("created_at", "Created", format=lambda d: d.strftime("%Y-%m-%d")),
     ],
-    # Full-text search on PostgreSQL, the SQLite index elsewhere: the service decides.
-    query=lambda state: services.accounts_query(state.q or None),
+    # Full-text search on PostgreSQL, the SQLite index elsewhere: the service decides. The
+    # page's people (for the primary contact column) come in one query, not one per row.
+    query=lambda state: services.accounts_query(state.q or None).options(
+        selectinload(Account.people)
+    ),
     search_hint="Name, email or phone",
     filters=[
         Filter(

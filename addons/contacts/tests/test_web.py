@@ -7,10 +7,11 @@ import io
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from addons.contacts import services
 from addons.contacts.models import Account
+from core.db import get_db
 from tests.fixtures import count_rows
 
 
@@ -250,3 +251,40 @@ def test_the_accounts_list_and_export_need_the_read_permission(client, make_memb
     login(client, make_member, book, roles=["employee"])
     assert client.get("/contacts/").status_code == 403
     assert client.get("/contacts/export.csv").status_code == 403
+
+
+def test_the_accounts_list_loads_the_primary_contacts_of_a_page_in_one_query(
+    app, client, make_member, tenant, session, as_tenant
+):
+    with as_tenant(tenant):
+        for n in range(25):
+            account = services.create_account({"name": f"Account {n:02d}"})
+            services.add_person(
+                {"account_id": str(account.id), "first_name": "Pat", "last_name": f"Person {n:02d}"}
+            )
+        session.flush()
+    login(client, make_member, tenant)
+    engine = get_db(app).engine
+
+    def statements_for(per_page: int) -> tuple[list[str], str]:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            # PostgreSQL's tenant setting is sent when a connection's setting changed:
+            # bookkeeping, not the page's queries.
+            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+                seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            resp = client.get(f"/contacts/?per_page={per_page}&sort=name")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert resp.status_code == 200
+        return seen, resp.get_data(as_text=True)
+
+    few, _ = statements_for(5)
+    many, html = statements_for(25)
+    assert "Pat Person 00" in html and "Pat Person 24" in html  # every row shows its contact
+    assert len([s for s in many if "contacts_person.is_primary" in s]) == 1  # one load for the page
+    assert len(many) == len(few)  # 25 rows cost no more statements than 5
