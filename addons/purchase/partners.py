@@ -40,16 +40,12 @@ def vendors() -> list[Any]:
 
 
 def account_names(ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-    """Names of accounts by id (archived ones included, as history shows them)."""
+    """Names of accounts by id, in one query (archived ones included, as history shows them)."""
     from addons.contacts import services as contacts
 
-    names = {}
-    for account_id in ids:
-        try:
-            names[account_id] = contacts.get_account(account_id).name
-        except NotFound:
-            names[account_id] = "(archived account)"
-    return names
+    wanted = set(ids)
+    names = contacts.account_names(wanted)
+    return {account_id: names.get(account_id, "(unknown account)") for account_id in wanted}
 
 
 # --- inventory --------------------------------------------------------------------------

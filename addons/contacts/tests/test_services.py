@@ -230,3 +230,40 @@ def test_merging_an_account_with_itself_is_refused(acme, make_account):
     with pytest.raises(ValidationError) as err:
         services.merge_accounts(account.id, account.id)
     assert "duplicate_id" in err.value.details
+
+
+def test_account_names_come_in_one_query_archived_included_other_tenants_left_out(
+    app, make_tenant, as_tenant, session
+):
+    from sqlalchemy import event
+
+    from core.db import get_db
+
+    theirs = make_tenant()
+    with as_tenant(theirs):
+        other = services.create_account({"name": "Not Yours"})
+    ours = make_tenant()
+    with as_tenant(ours):
+        accounts = [services.create_account({"name": f"Supplier {n:02d}"}) for n in range(20)]
+        services.delete_account(accounts[0].id)  # archived: history still shows its name
+        session.flush()
+        session.expunge_all()  # nothing answered from the identity map
+        selects: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+                selects.append(statement)
+
+        engine = get_db(app).engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            few = services.account_names([a.id for a in accounts[:3]])
+            after_few = len(selects)
+            many = services.account_names([*(a.id for a in accounts), other.id])
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    assert few == {a.id: a.name for a in accounts[:3]}
+    assert many == {a.id: a.name for a in accounts}  # the other tenant's account is not named
+    assert many[accounts[0].id] == "Supplier 00"
+    assert after_few == 1 and len(selects) == 2  # one query each, whatever the number of ids
+    assert services.account_names([]) == {}
