@@ -72,6 +72,25 @@ def test_a_raw_update_of_a_movement_is_refused_by_the_database(movement, sql):
     assert (m.quantity, m.unit_cost, m.reason) == (Decimal(10), Decimal(3), "")
 
 
+def test_a_raw_replace_of_a_movement_is_refused_by_the_database(movement):
+    # SQLite's REPLACE deletes the old row without firing DELETE triggers; PostgreSQL's
+    # upsert fires the UPDATE trigger.
+    if session.get_bind().dialect.name == "sqlite":
+        sql = (
+            "INSERT OR REPLACE INTO inventory_stock_movement SELECT * FROM "
+            "inventory_stock_movement WHERE id = :id"
+        )
+    else:
+        sql = (
+            "INSERT INTO inventory_stock_movement SELECT * FROM inventory_stock_movement "
+            "WHERE id = :id ON CONFLICT (id) DO UPDATE SET quantity = 999"
+        )
+    message = refused(sql, id=movement.id)
+
+    assert "inventory_stock_movement is append-only" in message
+    assert stored(movement.id).quantity == Decimal(10)
+
+
 def test_a_raw_delete_of_a_movement_is_refused_by_the_database(movement):
     before = count_rows("inventory_stock_movement")
 

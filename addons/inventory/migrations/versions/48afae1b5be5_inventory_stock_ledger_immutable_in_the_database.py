@@ -57,6 +57,12 @@ SQLITE_GUARD = [
     """CREATE TRIGGER inventory_stock_movement_no_user_update
     BEFORE UPDATE OF user_id ON inventory_stock_movement WHEN NEW.user_id IS NOT NULL
     BEGIN SELECT RAISE(ABORT, 'inventory_stock_movement is append-only: UPDATE is not allowed; post a correcting movement'); END""",
+    # INSERT OR REPLACE / REPLACE INTO deletes the old row without firing DELETE triggers
+    # (recursive_triggers is off): refuse an insert whose id is already in the ledger.
+    """CREATE TRIGGER inventory_stock_movement_no_replace
+    BEFORE INSERT ON inventory_stock_movement
+    WHEN EXISTS (SELECT 1 FROM inventory_stock_movement WHERE id = NEW.id)
+    BEGIN SELECT RAISE(ABORT, 'inventory_stock_movement is append-only: REPLACE is not allowed; post a correcting movement'); END""",
     """CREATE TRIGGER inventory_stock_movement_no_delete
     BEFORE DELETE ON inventory_stock_movement
     WHEN NOT EXISTS (SELECT 1 FROM core_tenant WHERE id = OLD.tenant_id AND status = 'purging')
@@ -81,5 +87,6 @@ def downgrade() -> None:
         op.execute('DROP FUNCTION IF EXISTS inventory_stock_movement_append_only()')
     elif dialect == 'sqlite':
         op.execute('DROP TRIGGER IF EXISTS inventory_stock_movement_no_delete')
+        op.execute('DROP TRIGGER IF EXISTS inventory_stock_movement_no_replace')
         op.execute('DROP TRIGGER IF EXISTS inventory_stock_movement_no_user_update')
         op.execute('DROP TRIGGER IF EXISTS inventory_stock_movement_no_update')
