@@ -128,3 +128,44 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
             case.validate_response(response, checks=checks)
 
         run()
+
+
+def test_a_nested_exact_decimal_is_a_decimal_string_or_a_number_without_string_bounds(app):
+    import json
+    from decimal import Decimal
+
+    from marshmallow import Schema, fields, validate
+    from schemathesis.specs.openapi.definitions import OPENAPI_30_VALIDATOR
+
+    from core.api.openapi import DECIMAL_PATTERN, SpecBuilder
+
+    class CheckLine(Schema):
+        quantity = fields.Decimal(
+            as_string=True,
+            load_default=Decimal(1),
+            validate=validate.Range(min=Decimal(0), max=Decimal(1000)),
+        )
+
+    class CheckOrder(Schema):
+        total = fields.Decimal(as_string=True, validate=validate.Range(min=Decimal(0)))
+        lines = fields.List(fields.Nested(CheckLine))
+        first = fields.Nested(CheckLine)
+
+    builder = SpecBuilder()
+    builder._component("CheckOrderCreate", builder.json_schema(CheckOrder, output=False))
+    builder._component("CheckOrder", builder.json_schema(CheckOrder, output=True))
+    # As the API sends it: Flask's JSON writes a Decimal left in the document as a string.
+    doc = json.loads(app.json.dumps(builder.to_dict()))
+    OPENAPI_30_VALIDATOR.validate(doc)
+    schemas = doc["components"]["schemas"]
+    either = [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "number"}]
+    assert schemas["CheckOrderCreate"]["properties"]["lines"]["items"] == {
+        "$ref": "#/components/schemas/CheckLine"
+    }
+    assert schemas["CheckLine"]["properties"]["quantity"] == {"oneOf": either}
+    assert schemas["CheckOrderCreate"]["properties"]["total"] == {"oneOf": either}
+    # A top-level answer field is the string the API writes.
+    assert schemas["CheckOrder"]["properties"]["total"] == {
+        "type": "string",
+        "pattern": DECIMAL_PATTERN,
+    }

@@ -19,30 +19,9 @@ CURRENCY = validate.Regexp(r"^[A-Z]{3}$", error="use a three-letter ISO code suc
 
 
 def _decimal(**kwargs: Any) -> fields.Decimal:
-    # as_string keeps exact values in JSON; a float would lose cents.
-    return fields.Decimal(
-        places=4, allow_nan=False, as_string=True, metadata=_numeric_doc(kwargs), **kwargs
-    )
-
-
-def _numeric_doc(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Bounds and default as JSON numbers for the OpenAPI document: in a nested schema (order
-    lines, receipt lines) apispec would write the Decimals as strings, which is no JSON Schema
-    (schemathesis refuses the operation)."""
-    doc: dict[str, Any] = {}
-    rule = kwargs.get("validate")
-    if isinstance(rule, validate.Range):
-        doc.update(
-            {
-                k: float(v)
-                for k, v in (("minimum", rule.min), ("maximum", rule.max))
-                if v is not None
-            }
-        )
-    default = kwargs.get("load_default")
-    if isinstance(default, Decimal):
-        doc["default"] = float(default)
-    return doc
+    # as_string keeps exact values in JSON; a float would lose cents. (The OpenAPI document
+    # shows it as a decimal string or a number, nested line schemas included: the kernel.)
+    return fields.Decimal(places=4, allow_nan=False, as_string=True, **kwargs)
 
 
 class _Blankless(Schema):

@@ -33,6 +33,20 @@ WRITE_STATUSES = {
 }
 
 
+def _exact_decimal(converter: Any, field: fields.Field, ret: dict[str, Any], **_kw: Any) -> dict:
+    """apispec attribute function: an `as_string` Decimal is a decimal string, or a number.
+
+    apispec calls it for every field it converts, nested schemas (their components) included;
+    it would write `type: number` with the bounds and default as strings, which no JSON
+    Schema validator takes. `json_schema` narrows a top-level answer field to the string.
+    """
+    if isinstance(field, fields.Decimal) and field.as_string:
+        for k in ("type", "minimum", "maximum", "default", "format"):
+            ret.pop(k, None)
+        ret["oneOf"] = [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "number"}]
+    return {}
+
+
 def _camel(*parts: str) -> str:
     return "".join(p.title() for part in parts for p in part.replace("-", "_").split("_"))
 
@@ -69,6 +83,8 @@ class SpecBuilder:
                 "description": "An API key (pgk_...) sent as the bearer token",
             },
         )
+        assert self.plugin.converter is not None  # set when the plugin joined the spec
+        self.plugin.converter.add_attribute_function(_exact_decimal)
         self._common_components()
 
     # --- components -------------------------------------------------------------------
@@ -150,17 +166,11 @@ class SpecBuilder:
             prop = props.get(field.data_key or name)
             if prop is None:
                 continue
-            if isinstance(field, fields.Decimal) and field.as_string:
-                # Exact decimals travel as strings; requests may send a number too.
-                for k in ("type", "minimum", "maximum", "default", "format"):
-                    prop.pop(k, None)
-                if output:
-                    prop.update(type="string", pattern=DECIMAL_PATTERN)
-                else:
-                    prop["oneOf"] = [
-                        {"type": "string", "pattern": DECIMAL_PATTERN},
-                        {"type": "number"},
-                    ]
+            if isinstance(field, fields.Decimal) and field.as_string and output:
+                # Exact decimals travel as strings (requests may send a number too: the
+                # `oneOf` that `_exact_decimal` wrote, which nested schemas keep for both).
+                prop.pop("oneOf", None)
+                prop.update(type="string", pattern=DECIMAL_PATTERN)
             if not output and (prop.get("readOnly") or field.dump_only):
                 props.pop(field.data_key or name)
         if output:
