@@ -25,9 +25,22 @@ def unmapped_tables(connection: Connection) -> frozenset[str]:
     DDL; autogenerate and the drift check leave them alone."""
     if connection.dialect.name != "sqlite":
         return frozenset()
-    # table_list's third column is table, view, virtual or shadow (SQLite 3.37+).
+    # table_list's third column is table, view, virtual or shadow (SQLite 3.37+); an older
+    # SQLite answers an unknown pragma with no rows, so read sqlite_master instead.
     rows = connection.exec_driver_sql("PRAGMA main.table_list").all()
-    return frozenset(row[1] for row in rows if row[2] in ("virtual", "shadow"))
+    if rows:
+        return frozenset(row[1] for row in rows if row[2] in ("virtual", "shadow"))
+    return unmapped_tables_from_master(connection)
+
+
+def unmapped_tables_from_master(connection: Connection) -> frozenset[str]:
+    """`unmapped_tables` for SQLite before 3.37, read from sqlite_master's DDL."""
+    tables = connection.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+    entries = [(name, sql or "") for name, sql in tables]
+    virtual = {name for name, sql in entries if sql.upper().startswith("CREATE VIRTUAL TABLE")}
+    # A virtual table module names its shadow tables `<table>_<suffix>`.
+    shadow = {name for name, _ in entries if any(name.startswith(f"{v}_") for v in virtual)}
+    return frozenset(virtual | shadow)
 
 
 def include_name(connection: Connection) -> Callable[[str | None, str, Mapping[str, Any]], bool]:

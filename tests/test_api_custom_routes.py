@@ -141,3 +141,17 @@ def test_nul_characters_are_refused_before_a_custom_route_sees_them(client, head
     resp = client.get("/api/v1/inventory/movements?product=a%00b", headers=headers)
     assert resp.status_code == 422 and "product" in resp.get_json()["error"]["details"]
     assert count_rows("test_project") == 0
+
+
+@pytest.mark.parametrize("path", ["/api/v1/webhooks", "/api/v1/notifications/read", THINGS])
+def test_an_anonymous_keyed_post_is_a_401_not_a_500(client, path):
+    resp = client.post(path, json={}, headers={"Idempotency-Key": "anon-1"})
+    assert resp.status_code == 401
+    assert resp.get_json()["error"]["code"] == "AUTHENTICATION_ERROR"
+
+
+def test_a_keyed_post_without_the_permission_is_a_403(client, tenant, api_headers):
+    clerk = {**api_headers(tenant, roles=("sales",)), "Idempotency-Key": "hook-x"}
+    resp = client.post("/api/v1/webhooks", json={"url": "https://x.example"}, headers=clerk)
+    assert resp.status_code == 403
+    assert count_rows("core_idempotency_key") == 0

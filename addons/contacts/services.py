@@ -255,12 +255,13 @@ def accounts_query(q: str | None = None) -> Select[tuple[Account]]:
 
 def has_kind(kind: str) -> ColumnElement[bool]:
     """Accounts of `kind` (customer, vendor, ...) among their kinds."""
-    return cast(Account.kinds, String).like(f'%"{kind}"%')
+    return cast(Account.kinds, String).contains(f'"{kind}"', autoescape=True)
 
 
 def has_tag(tag: str) -> ColumnElement[bool]:
     """Accounts carrying `tag`."""
-    return cast(Account.tags, String).like(f'%"{tag}"%')
+    # autoescape: a % or _ typed in a filter is text, not a wildcard.
+    return cast(Account.tags, String).contains(f'"{tag}"', autoescape=True)
 
 
 def search_accounts(q: str, limit: int = 20) -> list[Account]:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from core.api.models import IdempotencyKey
-from core.auth import current_principal
+from core.auth import AuthenticationRequired, check, current_principal
 from core.db import session
 from core.errors import Conflict, ValidationError
 from core.mixins import utcnow
@@ -61,6 +61,7 @@ def idempotent(view: F) -> F:
         key = request.headers.get(HEADER)
         if key is None or request.method != "POST":
             return _commit(make_response(view(*args, **kwargs)))
+        _may_call(view)  # before the stored answers: they are only for who may still ask
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValidationError(f"must be 1 to {MAX_KEY_LENGTH} characters", field=HEADER)
@@ -99,6 +100,17 @@ def idempotent(view: F) -> F:
 
     wrapper.pergola_unit_of_work = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _may_call(view: Any) -> None:
+    """Refuse (401/403) a caller the view itself would refuse. The kernel wraps a view
+    after its permission check, so without this a replay would skip that check."""
+    permission = getattr(view, "pergola_permission", None)
+    if permission is None or permission == "authenticated":
+        if current_principal() is None:
+            raise AuthenticationRequired("authentication required")
+        return
+    check(permission)
 
 
 def shows_secret(view: F) -> F:

@@ -188,6 +188,10 @@ def test_list_filters_by_kind_status_and_tag(acme, make_account):
     assert [a.name for a in services.list_accounts(kind="customer").items] == ["A", "B"]
     assert [a.name for a in services.list_accounts(status="on_hold").items] == ["C"]
     assert [a.name for a in services.list_accounts(tag="vip").items] == ["A"]
+    # What is typed is text: % and _ are not wildcards matching every tag or kind.
+    assert services.list_accounts(tag="%").items == []
+    assert services.list_accounts(tag="v_p").items == []
+    assert services.list_accounts(kind="%").items == []
     page = services.list_accounts(limit=2, sort="-name")
     assert [a.name for a in page.items] == ["C", "B"] and page.total == 3
 
