@@ -391,3 +391,21 @@ def fresh_database(db_url: str, folder: Path, prefix: str) -> Iterator[str]:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         admin.dispose()
+
+
+@contextlib.contextmanager
+def app_on(url: str, folder: Path) -> Iterator[Flask]:
+    """An app on database `url` (nothing migrated yet), as `pergola db upgrade` would see
+    it; its connections are closed afterwards so the database can be dropped."""
+    application = create_app(
+        {
+            "database_url": url,
+            "testing": True,
+            "instance_path": str(folder / "instance"),
+            "secret_key": "x",
+        }
+    )
+    try:
+        yield application
+    finally:
+        get_db(application).dispose()

@@ -16,10 +16,10 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from core import create_app, migrate
+from core import migrate
 from core.db import Base, get_db
 from core.tenancy import tenant_owned_tables
-from tests.fixtures import fresh_database
+from tests.fixtures import app_on, fresh_database
 
 
 def is_test_only(table: Any) -> bool:
@@ -41,18 +41,8 @@ def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture()
 def fresh_app(fresh_url: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on the fresh database, as `pergola db upgrade` would build it."""
-    application = create_app(
-        {
-            "database_url": fresh_url,
-            "testing": True,
-            "instance_path": str(tmp_path / "instance"),
-            "secret_key": "x",
-        }
-    )
-    try:
+    with app_on(fresh_url, tmp_path) as application:
         yield application
-    finally:
-        get_db(application).dispose()
 
 
 def table_names(app: Flask) -> set[str]:

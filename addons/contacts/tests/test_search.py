@@ -14,10 +14,10 @@ from sqlalchemy import create_engine, delete, inspect, text, update
 
 from addons.contacts import services
 from addons.contacts.models import Account
-from core import create_app, migrate
+from core import migrate
 from core.db import get_db, session
 from core.errors import ValidationError
-from tests.fixtures import count_rows, fresh_database
+from tests.fixtures import app_on, count_rows, fresh_database
 
 FTS_TABLES = {
     "contacts_account_fts",
@@ -340,18 +340,8 @@ def sqlite_app(db_url: str, tmp_path: Path):
     if not db_url.startswith("sqlite"):
         pytest.skip("the FTS5 index is SQLite's; PostgreSQL uses the GIN index")
     for url in fresh_database(db_url, tmp_path, "fts"):
-        application = create_app(
-            {
-                "database_url": url,
-                "testing": True,
-                "instance_path": str(tmp_path / "instance"),
-                "secret_key": "x",
-            }
-        )
-        try:
+        with app_on(url, tmp_path) as application:
             yield application
-        finally:
-            get_db(application).dispose()
 
 
 def test_the_migration_backfills_existing_accounts_and_its_downgrade_drops_the_index(

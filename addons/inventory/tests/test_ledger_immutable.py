@@ -15,12 +15,12 @@ from sqlalchemy.exc import DBAPIError
 
 from addons.inventory import services
 from addons.inventory.models import StockMovement
-from core import create_app, migrate
+from core import migrate
 from core.auth import Principal, set_principal
 from core.db import get_db, session
 from core.models import Membership, Tenant, User
 from core.tenancy import system_context
-from tests.fixtures import count_rows, fresh_database
+from tests.fixtures import app_on, count_rows, fresh_database
 
 TRIGGER_REV = "48afae1b5be5"
 BEFORE_TRIGGERS = "30998e6e6634"
@@ -170,18 +170,8 @@ def guard_triggers(app: Flask) -> set[str]:
 def fresh_app(db_url: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on a brand-new empty database."""
     for url in fresh_database(db_url, tmp_path, "ledger"):
-        application = create_app(
-            {
-                "database_url": url,
-                "testing": True,
-                "instance_path": str(tmp_path / "instance"),
-                "secret_key": "x",
-            }
-        )
-        try:
+        with app_on(url, tmp_path) as application:
             yield application
-        finally:
-            get_db(application).dispose()
 
 
 def test_the_migration_adds_the_triggers_and_its_downgrade_drops_them(fresh_app):
