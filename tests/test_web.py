@@ -655,3 +655,19 @@ def test_bell_is_hidden_without_the_notifications_permission(
     client = login(make_member(tenant, roles=["employee"]), tenant)
     assert 'data-testid="bell"' not in page(client.get("/"))
     assert client.get("/notifications").status_code == 403
+
+
+def test_model_views_refuse_a_read_only_field_the_form_does_not_have():
+    from core.web.views import ModelViews
+    from tests.testkit.web import ProjectForm
+
+    with pytest.raises(ValueError, match=r"readonly_on_edit names \['nope'\]"):
+        ModelViews(
+            name="bad",
+            model=Project,
+            schema=ProjectForm,
+            title="Bad",
+            columns=[],
+            readonly_on_edit=("nope",),
+            permissions={"read": "a.b:c", "create": "a.b:c", "update": "a.b:c"},
+        )

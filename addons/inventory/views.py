@@ -128,6 +128,8 @@ warehouses = ModelViews(
     },
     create=services.create_warehouse,
     update=services.update_warehouse,
+    # The service keeps the code (a reference on paper): the form must not offer to change it.
+    readonly_on_edit=("code",),
     record_label=lambda w: f"{w.code} {w.name}",
 )
 warehouses.register(web)

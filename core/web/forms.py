@@ -38,6 +38,9 @@ class FormField:
     help: str = ""
     step: str | None = None
     errors: list[str] = field(default_factory=list)
+    # Shown but not editable (a code fixed once the record exists); `note` says why.
+    readonly: bool = False
+    note: str = ""
 
     @property
     def widget(self) -> str:

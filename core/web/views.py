@@ -11,6 +11,7 @@ The form uses the API's marshmallow schema; writes go through `create`/`update` 
 An addon with richer pages of its own takes only some of them (`pages=("list", "export")`),
 brings its own search (`query=`), filters (`Filter(where=...)`), rows (`rows=`), CSV
 (`export=`) and links (`detail_url=`, `new_url=`), and keeps its URLs (`path=`, `endpoints=`).
+A field fixed once the record exists (a code) is shown read-only on edit (`readonly_on_edit=`).
 """
 
 from __future__ import annotations
@@ -196,6 +197,7 @@ class ModelViews:
         new_url: Callable[[], str] | None = None,
         list_template: str = "web/list.html",
         search_hint: str = "",
+        readonly_on_edit: Sequence[str] = (),
     ) -> None:
         unknown = set(pages) - set(PAGES)
         if unknown:
@@ -219,6 +221,15 @@ class ModelViews:
         self.search = list(search)
         self.filters = list(filters)
         self.only_fields = list(form_fields) if form_fields else None
+        # Fields the edit form shows but does not change (a code that is a reference on
+        # paper): drawn read-only, and whatever is submitted for them is ignored.
+        self.readonly_on_edit = tuple(readonly_on_edit)
+        editable = self.only_fields or list(self.schema().load_fields)
+        not_in_form = [n for n in self.readonly_on_edit if n not in editable]
+        if not_in_form:
+            raise ValueError(
+                f"ModelViews {name!r}: readonly_on_edit names {not_in_form}, not fields of the form"
+            )
         self.default_sort = default_sort
         self.per_page = per_page
         self._create = create or self._default_create
@@ -460,15 +471,34 @@ class ModelViews:
             session.delete(record)
         session.flush()
 
-    def _form(self) -> list[FormField]:
-        return form_fields(self.schema(), self.only_fields)
+    def _form(self, record: Any | None = None) -> list[FormField]:
+        form = form_fields(self.schema(), self.only_fields)
+        if record is not None:
+            for f in form:
+                if f.name in self.readonly_on_edit:
+                    f.readonly = True
+                    f.note = (
+                        f"Set when the {self.singular.lower()} was created; it cannot be changed."
+                    )
+        return form
 
     def _save(self, record: Any | None, form: list[FormField]) -> tuple[Any, list[str], int]:
         """Validate and save; returns (record or None, messages, status)."""
         schema = self.schema()
         fill_from_request(form, request.form)
+        fixed = [f for f in form if f.readonly]
+        if fixed:
+            # A read-only field shows the stored value again, not what was posted, and is
+            # neither validated nor passed on: the update never sees it.
+            fill_from_record(fixed, schema.dump(record))
+        editable = [f for f in form if not f.readonly]
         try:
-            data = schema.load(raw_input(schema, form, request.form))
+            data = schema.load(
+                raw_input(schema, editable, request.form),
+                partial=tuple(f.name for f in fixed) if fixed else None,
+            )
+            for f in fixed:
+                data.pop(f.name, None)
         except SchemaError as err:
             messages = err.messages if isinstance(err.messages, dict) else {"": err.messages}
             return None, attach_errors(form, messages), 422
@@ -520,7 +550,7 @@ class ModelViews:
     def edit_view(self, record_id: uuid.UUID) -> Any:
         """The form to change a record (optimistic lock through its version)."""
         record = self._get(record_id)
-        form = self._form()
+        form = self._form(record)
         messages: list[str] = []
         status = 200
         version = getattr(record, "version", None)

@@ -119,3 +119,49 @@ def test_the_lists_need_their_read_permission(client, make_member, stocked):
     login(client, make_member, stocked, ["sales"])  # reads products, manages no warehouse
     assert client.get("/inventory/products").status_code == 200
     assert client.get("/inventory/warehouses/new").status_code == 403
+
+
+def test_the_warehouse_code_is_read_only_on_edit_and_a_posted_code_is_ignored(
+    client, make_member, stocked, session, as_tenant
+):
+    from addons.inventory.models import Warehouse
+
+    login(client, make_member, stocked, ["manager"])
+    with as_tenant(stocked):
+        main = services.get_warehouse("MAIN")
+        version = getattr(main, "version", "")
+    form = client.get(f"/inventory/warehouses/{main.id}/edit").get_data(as_text=True)
+    code = re.search(r'<input[^>]*id="code"[^>]*>', form).group(0)
+    assert "readonly" in code and 'value="MAIN"' in code and 'name="code"' not in code
+    assert "it cannot be changed" in form
+    assert re.search(r'<input[^>]*id="name"[^>]*>', form).group(0).count("readonly") == 0
+    new = client.get("/inventory/warehouses/new").get_data(as_text=True)
+    assert "readonly" not in re.search(r'<input[^>]*id="code"[^>]*>', new).group(0)
+
+    # A hand-made post with another code (or none) changes the rest and keeps the code.
+    for posted in ({"code": "HACK"}, {}):
+        resp = client.post(
+            f"/inventory/warehouses/{main.id}/edit",
+            data={
+                "name": "Main depot",
+                "address": "Dock 2",
+                "active": "y",
+                "version": version,
+                **posted,
+            },
+        )
+        assert resp.status_code == 303, resp.get_data(as_text=True)[:500]
+        with as_tenant(stocked):
+            session.expire_all()
+            saved = session.get(Warehouse, main.id)
+            assert (saved.code, saved.name, saved.address) == ("MAIN", "Main depot", "Dock 2")
+            version = getattr(saved, "version", "")
+
+    # An error elsewhere shows the stored code again, not the posted one.
+    bad = client.post(
+        f"/inventory/warehouses/{main.id}/edit",
+        data={"code": "HACK", "name": "", "version": version},
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="name-errors"' in html
+    assert 'value="MAIN"' in re.search(r'<input[^>]*id="code"[^>]*>', html).group(0)
