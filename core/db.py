@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, cast
 
 from flask import Flask, current_app, g, has_request_context, request
@@ -84,8 +86,22 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _json_number(value: object) -> object:
+    """JSON columns get what request bodies hold, where numbers arrive as exact Decimals:
+    write them as JSON numbers (a free-form attribute of 1.5 stays a number)."""
+    if isinstance(value, Decimal) and value.is_finite():
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def json_dumps(value: object) -> str:
+    """Serialise a JSON column's value (Decimal numbers included)."""
+    return json.dumps(value, default=_json_number)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with Pergola's per-dialect settings."""
+    kwargs.setdefault("json_serializer", json_dumps)
     if url.startswith("sqlite"):
         if url in ("sqlite://", "sqlite:///:memory:"):
             kwargs.setdefault("poolclass", StaticPool)

@@ -57,6 +57,19 @@ def test_product_crud_and_duplicate_sku(client, manager):
     assert client.get(f"{API}/products/{prod['id']}", headers=manager).status_code == 404
 
 
+def test_product_attributes_keep_their_numbers(client, manager):
+    # Bodies are parsed with exact decimals; the JSON column must still store the numbers.
+    attributes = {"weight_kg": 1.5, "pack": 12, "size": {"width": 0.25, "unit": "m"}}
+    made = client.post(
+        f"{API}/products",
+        json={"sku": "ROPE-1", "name": "Rope", "attributes": attributes},
+        headers=manager,
+    )
+    assert made.status_code == 201, made.get_json()
+    got = client.get(f"{API}/products/{made.get_json()['data']['id']}", headers=manager)
+    assert got.get_json()["data"]["attributes"] == attributes
+
+
 def test_transactions_check_movements_and_insufficient_stock(client, manager):
     wh, prod = make_stock(client, manager)
     r = client.post(
