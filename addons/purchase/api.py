@@ -110,6 +110,7 @@ orders = Resource(
     # Supplier names live in contacts, whose tables purchase does not query: number only.
     searchable=("number",),
     default_sort=("-created_at",),
+    load=("lines",),
     actions=(
         Action(
             "send",
@@ -168,6 +169,7 @@ receipts = Resource(
     sortable=("received_at", "number"),
     searchable=("number",),
     default_sort=("-received_at",),
+    load=("lines",),
     read_only=True,
     summary="Receipts and returns (made by the orders' receive and return actions)",
 )

@@ -243,7 +243,7 @@ def statement(resource: Resource, query: ListQuery) -> Select[Any]:
         stmt = stmt.where(
             or_(*(_condition(getattr(model, n), "contains", query.q) for n in resource.searchable))
         )
-    for rel in query.expand:
+    for rel in dict.fromkeys([*resource.load, *query.expand]):
         stmt = stmt.options(selectinload(getattr(model, rel)))
     return stmt
 

@@ -39,6 +39,8 @@ class Resource:
     (and needs only a `read` permission). `q=` searches the `searchable` text fields for a
     substring, unless `search` is given: a service function turning the text into a WHERE
     clause (an addon's full-text search), which may raise a ValidationError on `q`.
+    `load` names relationships the output schema always shows (an order's lines): they are
+    loaded for a whole page in one query, not one query per record.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Resource:
     sortable: tuple[str, ...] = ()
     searchable: tuple[str, ...] = ()
     search: Callable[[str], Any] | None = None
+    load: tuple[str, ...] = ()
     expandable: Mapping[str, type[Schema]] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     default_sort: tuple[str, ...] = ("id",)
@@ -95,3 +98,6 @@ class Resource:
         names = [a.name for a in self.actions]
         if len(set(names)) != len(names) or "bulk" in names:
             raise ValueError(f"resource {self.name!r}: action names must be unique, not 'bulk'")
+        unknown = [rel for rel in self.load if not hasattr(self.model, rel)]
+        if unknown:
+            raise ValueError(f"resource {self.name!r}: load names no relationship {unknown}")

@@ -134,7 +134,7 @@ def load_record(r: Resource, record_id: str, expand: list[str] | None = None) ->
 
     model: Any = r.model
     stmt: Any = select(model).where(model.id == _parse_id(record_id))
-    for rel in expand or []:
+    for rel in dict.fromkeys([*r.load, *(expand or [])]):
         stmt = stmt.options(selectinload(getattr(r.model, rel)))
     obj = session.scalar(stmt)
     if obj is None:

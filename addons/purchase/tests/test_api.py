@@ -504,3 +504,30 @@ def test_the_openapi_document_lists_purchases_resources_and_actions(client, worl
     assert set(schemas[terms_ref]["properties"]) == {"payment_terms", "lead_time_days", "currency"}
     assert schemas["PurchaseOrders"]["properties"]["lines"]["type"] == "array"
     assert set(schemas["PurchaseOrdersCreate"]["required"]) == {"account_id", "warehouse_id"}
+
+
+def test_a_page_of_orders_loads_their_lines_in_one_query(app, client, world, buyer):
+    from sqlalchemy import event
+
+    from core.db import get_db
+
+    def selects_for(per_page: int) -> int:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if "purchase_order_line" in statement and statement.lstrip().startswith("SELECT"):
+                seen.append(statement)
+
+        engine = get_db(app).engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            resp = client.get(f"{BASE}/orders?per_page={per_page}", headers=buyer)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        data = resp.get_json()["data"]
+        assert len(data) == per_page and all(len(o["lines"]) == 1 for o in data)
+        return len(seen)
+
+    for _ in range(6):
+        _create(client, buyer, _order_body(world))
+    assert selects_for(2) == selects_for(6) == 1
