@@ -8,16 +8,18 @@ import hmac
 import re
 import secrets
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 from sqlalchemy import delete, select, update
 
 from core.auth import AuthenticationRequired, Principal
 from core.db import session
-from core.errors import NotFound, PermissionDenied, ValidationError
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from core.identity import ApiKey, LoginSession, RefreshToken
 from core.mixins import utcnow
 from core.models import Membership, Tenant, User
@@ -485,3 +487,114 @@ def request_password_reset(email: str, base_url: str) -> None:
         f"Hello {user.name},\n\nTo choose a new password, open:\n{link}\n\n"
         "The link works once, within an hour. If you did not ask, ignore this mail.\n",
     )
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+INVITE_SALT = "pergola.invitation"
+INVITATION_DAYS = 7
+
+
+def invitation_days() -> int:
+    """How many days an invitation link works (`PERGOLA_INVITATION_DAYS`, default 7)."""
+    import os
+
+    raw = _setting("PERGOLA_INVITATION_DAYS", None) or os.environ.get("PERGOLA_INVITATION_DAYS")
+    try:
+        return max(1, int(raw)) if raw else INVITATION_DAYS
+    except ValueError:
+        return INVITATION_DAYS
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """What an invitation link says: who is invited, to which company, by whom, until when."""
+
+    user: User
+    tenant: Tenant
+    inviter: str
+    expires_at: dt.datetime
+
+
+def _invite_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=INVITE_SALT)
+
+
+def invitation_token(
+    user: User, tenant: Tenant, inviter: User | None, issued_at: dt.datetime | None = None
+) -> str:
+    """A signed invitation; like a reset link it carries part of the current hash, so it
+    works once (and not once the user has chosen a password some other way)."""
+    at = issued_at or utcnow()
+    return _invite_serializer().dumps(
+        {
+            "u": str(user.id),
+            "t": str(tenant.id),
+            "i": str(inviter.id) if inviter is not None else "",
+            "at": int(at.timestamp()),
+            "h": _sha256(user.password_hash or "")[:16],
+        }
+    )
+
+
+def read_invitation(token: str) -> Invitation:
+    """The invitation a link carries; a clear error when it is forged, expired or used."""
+    try:
+        data = _invite_serializer().loads(token)
+    except BadSignature as exc:
+        raise ValidationError("the invitation link is invalid", field="token") from exc
+    user = session.get(User, uuid.UUID(data["u"]))
+    tenant = session.get(Tenant, uuid.UUID(data["t"]))
+    if user is None or tenant is None or not user.active:
+        raise ValidationError("the invitation link is invalid", field="token")
+    if _sha256(user.password_hash or "")[:16] != data["h"]:
+        raise ValidationError(
+            "the invitation was already accepted: log in, or ask for a password reset",
+            field="token",
+        )
+    issued = dt.datetime.fromtimestamp(data["at"], dt.UTC)
+    expires_at = issued + dt.timedelta(days=invitation_days())
+    inviter = session.get(User, uuid.UUID(data["i"])) if data["i"] else None
+    who = (inviter.name or inviter.email) if inviter is not None else "An administrator"
+    if utcnow() > expires_at:
+        raise ValidationError(
+            f"the invitation link has expired; ask {who} to send a new one", field="token"
+        )
+    return Invitation(user, tenant, who, expires_at)
+
+
+def send_invitation(user: User, tenant: Tenant, inviter: User | None, base_url: str) -> Path | None:
+    """Mail `user` an invitation to `tenant` from `inviter`, with a set-password link."""
+    from core.mailer import send_mail
+
+    if user.password_hash is not None:
+        raise Conflict(
+            f"{user.email} has already set a password; nothing to resend",
+            details={"email": ["already has a password"]},
+        )
+    who = (inviter.name or inviter.email) if inviter is not None else "An administrator"
+    days = invitation_days()
+    link = f"{base_url.rstrip('/')}/invitation/{invitation_token(user, tenant, inviter)}"
+    return send_mail(
+        user.email,
+        f"{who} invited you to {tenant.name} on Pergola",
+        f"Hello {user.name or user.email},\n\n"
+        f"{who} invited you to join {tenant.name} on Pergola.\n\n"
+        f"To accept, choose your password here:\n{link}\n\n"
+        f"The link works once, within {days} days. If it has expired, ask {who} to send "
+        "you a new invitation.\n",
+    )
+
+
+def accept_invitation(token: str, password: str) -> Invitation:
+    """Set the invited user's password; the link then stops working."""
+    from core.services import MIN_PASSWORD
+
+    invitation = read_invitation(token)
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(
+            f"password must be at least {MIN_PASSWORD} characters", field="password"
+        )
+    invitation.user.password_hash = hash_password(password)
+    session.flush()
+    return invitation

@@ -152,6 +152,31 @@ def reset_password(token: str) -> Any:
     return render_template("auth/reset.html", error=error, token=token), 422 if error else 200
 
 
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(LOGIN_PER_ADDRESS, methods=["POST"])
+def accept_invitation(token: str) -> Any:
+    """Accept an invitation: see who invited you where, and choose a password."""
+    error = None
+    try:
+        invitation = login_service.read_invitation(token)
+    except DomainError as err:
+        session.rollback()
+        return render_template("auth/invitation.html", invitation=None, error=err.message), 410
+    if request.method == "POST":
+        try:
+            login_service.accept_invitation(token, request.form.get("password", ""))
+            session.commit()
+            flash(f"Welcome to {invitation.tenant.name}: log in with your new password", "success")
+            return redirect(url_for("auth.login"))
+        except DomainError as err:
+            session.rollback()
+            error = err.message
+    return render_template("auth/invitation.html", invitation=invitation, error=error), (
+        422 if error else 200
+    )
+
+
 @bp.app_context_processor
 def _inject_identity() -> dict[str, Any]:
     return {"principal": current_principal()}

@@ -110,6 +110,8 @@ class Member:
     active: bool
     roles: list[str]
     last_login_at: Any
+    # Invited and not yet accepted: no password chosen, cannot log in yet.
+    invited: bool = False
 
 
 def members(tenant_id: uuid.UUID) -> list[Member]:
@@ -129,6 +131,7 @@ def members(tenant_id: uuid.UUID) -> list[Member]:
             m.active and u.active,
             sorted(r.name for r in m.roles),  # type: ignore[attr-defined]
             u.last_login_at,
+            u.password_hash is None,
         )
         for m, u in rows
     ]
@@ -144,9 +147,16 @@ def _membership(tenant_id: uuid.UUID, membership_id: uuid.UUID) -> Membership:
 
 
 def add_member(
-    tenant: Tenant, email: str, name: str, password: str, roles: Sequence[str], host_url: str
+    tenant: Tenant,
+    email: str,
+    name: str,
+    password: str,
+    roles: Sequence[str],
+    host_url: str,
+    inviter: uuid.UUID | None = None,
 ) -> tuple[User, bool]:
-    """Create (or add an existing) user with `roles`; without a password, mail an invitation.
+    """Create (or add an existing) user with `roles`; without a password, mail an invitation
+    from `inviter` (a user id) to the company.
 
     Returns the user and whether an invitation went out.
     """
@@ -160,9 +170,24 @@ def add_member(
     )
     invited = False
     if not password and user.password_hash is None:
-        login_service.request_password_reset(user.email, host_url)
+        sender = session.get(User, inviter) if inviter is not None else None
+        login_service.send_invitation(user, tenant, sender, host_url)
         invited = True
     return user, invited
+
+
+def resend_invitation(
+    tenant: Tenant, membership_id: uuid.UUID, inviter: uuid.UUID | None, host_url: str
+) -> User:
+    """Mail a pending member a fresh invitation (a new link, valid from now)."""
+    from core import login as login_service
+
+    membership = _membership(tenant.id, membership_id)
+    user = session.get(User, membership.user_id)
+    assert user is not None  # a membership's user exists (foreign key)
+    sender = session.get(User, inviter) if inviter is not None else None
+    login_service.send_invitation(user, tenant, sender, host_url)
+    return user
 
 
 def set_roles(

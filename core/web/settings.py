@@ -129,6 +129,7 @@ def add_user() -> Any:
             request.form.get("password", ""),
             request.form.getlist("roles"),
             request.host_url,
+            inviter=_me().user_id,
         )
         session.commit()
     except DomainError as err:
@@ -137,6 +138,20 @@ def add_user() -> Any:
         details = err.details if isinstance(err.details, dict) else {field or "": [err.message]}
         return _users_page(details, err.status if err.status < 500 else 422)
     flash(f"Invitation sent to {user.email}" if invited else f"Added {user.email}", "success")
+    return redirect(url_for("web_settings.users"), 303)
+
+
+@bp.post("/users/<uuid:membership_id>/invitation")
+@require_permission("core.users:manage")
+def resend_invitation(membership_id: uuid.UUID) -> Any:
+    """Mail a pending user a new invitation."""
+    try:
+        user = admin.resend_invitation(_tenant(), membership_id, _me().user_id, request.host_url)
+        session.commit()
+        flash(f"Invitation sent again to {user.email}", "success")
+    except DomainError as err:
+        session.rollback()
+        flash(err.message, "danger")
     return redirect(url_for("web_settings.users"), 303)
 
 
