@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from core.identity import Role
-from core.models import Membership
+from core.models import Membership, User
 from tests.kernel_models import Project, Task
 
 PASSWORD = "correct horse battery"
@@ -131,6 +131,22 @@ def test_error_pages_render_in_the_layout(admin):
     assert "Not found" in html and "Acme Corporation" in html and "bootstrap.min.css" in html
 
 
+def test_an_unexpected_error_shows_the_500_page_with_the_request_id_and_logs_the_trace(
+    admin, caplog
+):
+    client, _tenant, _user = admin
+    with caplog.at_level("ERROR"):
+        resp = client.get("/testkit/boom", headers={"X-Request-ID": "req-boom-42"})
+    assert resp.status_code == 500
+    html = page(resp)
+    assert "Something went wrong" in html and "Acme Corporation" in html  # inside the layout
+    assert "req-boom-42" in html and "Nothing was saved" in html
+    assert "Traceback" not in html and "deliberate bug" not in html and "RuntimeError" not in html
+    logged = [r for r in caplog.records if "req-boom-42" in r.getMessage()]
+    assert logged and logged[0].exc_info is not None  # the log has the trace
+    assert "testkit's deliberate bug" in caplog.text and "Traceback" in caplog.text
+
+
 def test_forbidden_page_is_in_the_layout(make_tenant, make_member, login):
     tenant = make_tenant()
     client = login(make_member(tenant, roles=["employee"]), tenant)
@@ -202,12 +218,12 @@ def test_model_views_refuse_a_search_on_an_unknown_column():
     from flask import Blueprint
 
     from core.web.views import ModelViews
-    from tests.testkit.web import ProjectForm
+    from tests.testkit.api import ProjectSchema
 
     views = ModelViews(
         name="bad",
         model=Project,
-        schema=ProjectForm,
+        schema=ProjectSchema,
         title="Bad",
         columns=[],
         search=["nope"],
@@ -229,6 +245,24 @@ def test_csv_export_holds_the_filtered_list_and_defuses_formulas(admin, as_tenan
     assert [r[:2] for r in rows[1:]] == [["Beta", "3.00"], ["'=SUM(A1)", "2.00"], ["Alpha", "1.50"]]
 
 
+def test_csv_export_reads_in_batches_and_keeps_order_and_record_rules(
+    make_tenant, make_member, login, as_tenant, session, monkeypatch
+):
+    from core.web import views
+
+    monkeypatch.setattr(views, "EXPORT_BATCH", 2)  # five rows: three batches
+    tenant = make_tenant()
+    seller = make_member(tenant, roles=["sales"])
+    with as_tenant(tenant):
+        for i in range(5):
+            session.add(Project(name=f"Mine {i}", budget=Decimal(i), owner_id=seller.id))
+        session.add(Project(name="Not mine", budget=Decimal(9)))
+        session.flush()
+    client = login(seller, tenant)
+    rows = list(csv.reader(io.StringIO(page(client.get("/testkit/projects/export.csv")))))
+    assert [r[0] for r in rows] == ["Name", *(f"Mine {i}" for i in range(5))]
+
+
 # --- form view -----------------------------------------------------------------------------
 
 
@@ -237,10 +271,10 @@ def test_form_shows_errors_next_to_fields_and_keeps_input(admin, as_tenant, sess
     html = page(client.get("/testkit/projects/new"))
     assert '<label class="form-label" for="name">Name' in html
     assert 'name="csrf_token"' in html
-    resp = client.post("/testkit/projects/new", data={"name": "X", "budget": "lots"})
+    resp = client.post("/testkit/projects/new", data={"name": "X" * 101, "budget": "lots"})
     assert resp.status_code == 422
     html = page(resp)
-    assert 'value="X"' in html and 'value="lots"' in html  # what the user typed is kept
+    assert f'value="{"X" * 101}"' in html and 'value="lots"' in html  # the typing is kept
     assert re.search(r'id="name-errors"[^>]*>[^<]*(Length|length|Shorter)', html)
     assert re.search(r'id="budget-errors"[^>]*>Not a valid', html)
     with as_tenant(tenant):
@@ -258,8 +292,10 @@ def test_form_shows_a_service_rule_next_to_its_field(admin, as_tenant, session):
     client, tenant, _ = admin
     add_projects(as_tenant, session, tenant, ("Taken", "1"))
     resp = client.post("/testkit/projects/new", data={"name": "Taken", "budget": "2"})
-    assert resp.status_code == 422
-    assert re.search(r'id="name-errors"[^>]*>a project with this name exists', page(resp))
+    assert resp.status_code == 409  # the API's service refuses it, with the API's status
+    html = page(resp)
+    assert re.search(r'id="name-errors"[^>]*>already exists', html)
+    assert 'value="Taken"' in html
 
 
 def test_form_creates_and_redirects_to_the_detail_page(admin, as_tenant, session):
@@ -271,6 +307,128 @@ def test_form_creates_and_redirects_to_the_detail_page(admin, as_tenant, session
     with as_tenant(tenant):
         project = session.scalars(select(Project)).one()
     assert project.budget == Decimal("12.50") and project.tenant_id == tenant.id
+
+
+def test_form_and_api_share_the_schema_and_the_service(admin, as_tenant, session):
+    client, tenant, user = admin
+    # The API's defaults apply to the form: no budget is a budget of 0, no owner is the caller.
+    resp = client.post("/testkit/projects/new", data={"name": "Z", "budget": ""})
+    assert resp.status_code == 303
+    # The API's bounds apply too.
+    resp = client.post("/testkit/projects/new", data={"name": "Big", "budget": "1e13"})
+    assert resp.status_code == 422
+    assert re.search(r'id="budget-errors"[^>]*>Must be greater than or equal to 0', page(resp))
+    again = client.post("/testkit/projects/new", data={"name": "Z"})
+    assert again.status_code == 409  # the API's service, with the API's status
+    with as_tenant(tenant):
+        (project,) = session.scalars(select(Project)).all()
+    assert (project.name, project.budget, project.owner_id) == ("Z", Decimal("0"), user.id)
+
+
+def test_a_reference_is_a_select_of_records(admin, make_member, as_tenant, session):
+    client, tenant, user = admin
+    other = make_member(tenant, roles=["sales"], email="zoe-owner@example.com")
+    html = page(client.get("/testkit/projects/new"))
+    select_html = re.search(r'<select[^>]*id="owner_id".*?</select>', html, re.S).group(0)
+    assert '<label class="form-label" for="owner_id">Owner' in html
+    assert '<option value="" selected>—</option>' in select_html  # not required: may be empty
+    assert f'value="{other.id}"' in select_html and ">zoe-owner@example.com<" in select_html
+    assert f'value="{user.id}"' in select_html
+    resp = client.post(
+        "/testkit/projects/new", data={"name": "Owned", "budget": "1", "owner_id": str(other.id)}
+    )
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        assert session.scalars(select(Project)).one().owner_id == other.id
+    # On an error, the chosen record stays chosen.
+    resp = client.post(
+        "/testkit/projects/new", data={"name": "", "budget": "1", "owner_id": str(other.id)}
+    )
+    assert resp.status_code == 422
+    assert re.search(rf'<option value="{other.id}" selected>', page(resp))
+
+
+def test_a_list_of_choices_is_a_checkbox_group_that_round_trips(app):
+    from flask import render_template_string
+    from marshmallow import Schema, fields, validate
+    from werkzeug.datastructures import MultiDict
+
+    from core.web.forms import fill_from_request, form_fields, raw_input
+
+    class Tagged(Schema):
+        name = fields.String(required=True)
+        kinds = fields.List(
+            fields.String(validate=validate.OneOf(["customer", "vendor", "partner"])),
+            required=True,
+            validate=validate.Length(min=1),
+        )
+
+    schema = Tagged()
+    form = form_fields(schema)
+    posted = MultiDict([("name", ""), ("kinds", "vendor"), ("kinds", "partner")])
+    fill_from_request(form, posted)
+    assert raw_input(schema, form, posted) == {"kinds": ["vendor", "partner"]}
+    assert schema.load({"name": "A", **raw_input(schema, form, posted)})["kinds"] == [
+        "vendor",
+        "partner",
+    ]
+    with app.test_request_context():
+        html = render_template_string(
+            '{% from "web/_macros.html" import field %}{{ field(f) }}', f=form[1]
+        )
+    assert "<legend" in html and ">Kinds" in html
+    assert re.search(r'name="kinds" value="vendor" checked', html)
+    assert re.search(r'name="kinds" value="partner" checked', html)
+    assert re.search(r'name="kinds" value="customer" >', html)  # not ticked
+    assert '<label class="form-check-label" for="kinds-1">customer</label>' in html
+    nothing = MultiDict([("name", "A")])
+    assert raw_input(schema, form, nothing) == {"name": "A", "kinds": []}  # unticking clears
+
+
+def test_model_views_refuse_form_fields_they_cannot_draw():
+    from marshmallow import Schema, fields
+
+    from core.web.views import ModelViews
+
+    class Line(Schema):
+        qty = fields.Integer()
+
+    class WithLines(Schema):
+        name = fields.String()
+        lines = fields.List(fields.Nested(Line))
+
+    args = dict(
+        name="bad",
+        model=Project,
+        schema=WithLines,
+        title="Bad",
+        columns=[],
+        permissions={"read": "a.b:c", "create": "a.b:c", "update": "a.b:c"},
+    )
+    with pytest.raises(ValueError, match=r"form field 'lines': nested records"):
+        ModelViews(**args)
+    ModelViews(**args, exclude=["lines"])  # left out, the rest of the form is drawn
+    ModelViews(**args, pages=("list", "export"))  # no form, nothing to draw
+
+
+def test_a_form_without_a_detail_page_goes_back_to_the_list(admin, as_tenant, session):
+    client, tenant, _ = admin
+    html = page(client.get("/testkit/quick-projects/new"))
+    assert 'id="name"' in html and 'id="budget"' in html
+    assert 'id="owner_id"' not in html  # excluded: the service's default applies
+    resp = client.post("/testkit/quick-projects/new", data={"name": "Quick", "budget": "2"})
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/testkit/quick-projects")
+    html = page(client.get(resp.headers["Location"]))
+    assert "Project created" in html and "Quick" in html
+    with as_tenant(tenant):
+        project = session.scalars(select(Project)).one()
+    resp = client.post(
+        f"/testkit/quick-projects/{project.id}/edit",
+        data={"name": "Quicker", "budget": "2", "version": "1"},
+    )
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/testkit/quick-projects")
 
 
 def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, session):
@@ -481,19 +639,121 @@ def test_adding_a_user_without_roles_or_with_a_bad_email_is_shown(admin):
     assert 'value="nope"' in page(resp)
 
 
-def test_inviting_without_a_password_mails_a_link(admin, app):
-    client, _tenant, _ = admin
+def _new_mails(app, before):
+    """The mails written to the embedded outbox (instance/mail) since `before`."""
+    import email
+    from email import policy
     from pathlib import Path
 
-    mail = Path(app.instance_path) / "mail"
-    before = set(mail.glob("*.eml")) if mail.exists() else set()
+    folder = Path(app.instance_path) / "mail"
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(set(folder.glob("*.eml")) - before)
+    ]
+
+
+def _outbox(app):
+    from pathlib import Path
+
+    folder = Path(app.instance_path) / "mail"
+    return set(folder.glob("*.eml")) if folder.exists() else set()
+
+
+def _invitation_path(message) -> str:
+    text = message.get_content()
+    link = next(line for line in text.splitlines() if "/invitation/" in line)
+    return link[link.index("/invitation/") :]
+
+
+def test_inviting_mails_who_invited_them_to_which_company(admin, app):
+    client, _tenant, me = admin
+    before = _outbox(app)
     resp = client.post(
-        "/settings/users", data={"email": "invitee@example.com", "roles": ["employee"]}
+        "/settings/users",
+        data={"email": "invitee@example.com", "name": "Ines", "roles": ["employee"]},
     )
     assert resp.status_code == 303
-    assert "Invitation sent to invitee@example.com" in page(client.get("/settings/users"))
-    new = set(mail.glob("*.eml")) - before
-    assert any("invitee@example.com" in p.read_text() for p in new)
+    html = page(client.get("/settings/users"))
+    assert "Invitation sent to invitee@example.com" in html
+    row = re.search(r'<tr data-user="invitee@example.com">.*?</tr>', html, re.S).group(0)
+    assert ">Invited<" in row and "Resend invitation" in row  # pending until a password is set
+    (mail,) = _new_mails(app, before)
+    assert mail["To"] == "invitee@example.com"
+    assert mail["Subject"] == f"{me.name} invited you to Acme Corporation on Pergola"
+    text = mail.get_content()
+    assert "Hello Ines" in text and f"{me.name} invited you to join Acme Corporation" in text
+    assert "within 7 days" in text
+    assert "password reset" not in text.lower() and "did not ask" not in text
+    # The link names the company and the inviter, and sets the password once.
+    path = _invitation_path(mail)
+    landing = page(client.get(path))
+    assert "Join Acme Corporation" in landing and f"{me.name} invited you" in landing
+    client.post("/logout")
+    assert client.post(path, data={"password": "short"}).status_code == 422
+    resp = client.post(path, data={"password": "invited and in"})
+    assert resp.status_code == 302
+    login = client.post(
+        "/login", data={"email": "invitee@example.com", "password": "invited and in"}
+    )
+    assert login.status_code == 302
+    again = client.get(path)
+    assert again.status_code == 410 and "already accepted" in page(again)
+
+
+def test_an_accepted_invitation_shows_the_user_active(admin, app, session):
+    client, _tenant, _me = admin
+    before = _outbox(app)
+    client.post("/settings/users", data={"email": "acceptor@example.com", "roles": ["employee"]})
+    (mail,) = _new_mails(app, before)
+    client.post(_invitation_path(mail), data={"password": "accepted at last"})
+    html = page(client.get("/settings/users"))
+    row = re.search(r'<tr data-user="acceptor@example.com">.*?</tr>', html, re.S).group(0)
+    assert ">Active<" in row and "Resend invitation" not in row
+
+
+def test_an_invitation_expires_after_the_configured_days(admin, app, session, monkeypatch):
+    import datetime as dt
+
+    from core import login
+    from core.models import User
+
+    client, tenant, me = admin
+    client.post("/settings/users", data={"email": "late@example.com", "roles": ["employee"]})
+    user = session.scalar(select(User).where(User.email == "late@example.com"))
+    eight_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=8)
+    old = login.invitation_token(user, tenant, me, issued_at=eight_days_ago)
+    resp = client.get(f"/invitation/{old}")
+    assert resp.status_code == 410
+    assert f"has expired; ask {me.name} to send a new one" in page(resp)
+    assert client.post(f"/invitation/{old}", data={"password": "too late now"}).status_code == 410
+    monkeypatch.setitem(app.config, "PERGOLA_INVITATION_DAYS", 10)
+    assert client.get(f"/invitation/{old}").status_code == 200  # ten days: still good
+    forged = old[:-2] + ("AA" if not old.endswith("AA") else "BB")
+    assert "invalid" in page(client.get(f"/invitation/{forged}"))
+
+
+def test_resending_an_invitation_mails_a_new_link(admin, app, session, make_member):
+    client, tenant, _me = admin
+    client.post("/settings/users", data={"email": "again@example.com", "roles": ["employee"]})
+    membership_id = session.scalar(
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == "again@example.com", Membership.tenant_id == tenant.id)
+    )
+    before = _outbox(app)
+    resp = client.post(f"/settings/users/{membership_id}/invitation")
+    assert resp.status_code == 303
+    assert "Invitation sent again to again@example.com" in page(client.get("/settings/users"))
+    (mail,) = _new_mails(app, before)
+    assert mail["To"] == "again@example.com" and "/invitation/" in mail.get_content()
+    assert client.get(_invitation_path(mail)).status_code == 200
+    # Someone who has a password gets no invitation.
+    member = make_member(tenant, roles=["employee"])
+    theirs = session.scalar(select(Membership.id).where(Membership.user_id == member.id))
+    before = _outbox(app)
+    client.post(f"/settings/users/{theirs}/invitation")
+    assert "already set a password" in page(client.get("/settings/users"))
+    assert _new_mails(app, before) == []
 
 
 def test_roles_change_and_deactivation_take_effect(admin, make_member, session, as_tenant):
@@ -659,13 +919,13 @@ def test_bell_is_hidden_without_the_notifications_permission(
 
 def test_model_views_refuse_a_read_only_field_the_form_does_not_have():
     from core.web.views import ModelViews
-    from tests.testkit.web import ProjectForm
+    from tests.testkit.api import ProjectSchema
 
     with pytest.raises(ValueError, match=r"readonly_on_edit names \['nope'\]"):
         ModelViews(
             name="bad",
             model=Project,
-            schema=ProjectForm,
+            schema=ProjectSchema,
             title="Bad",
             columns=[],
             readonly_on_edit=("nope",),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,10 @@ _INPUT_TYPES: tuple[tuple[type[fields.Field], str], ...] = (
     (fields.Number, "number"),
 )
 
+# A choices provider: called when the form is built (inside the request, so it sees the
+# current tenant), it returns (value, label) pairs, e.g. the records a reference may name.
+Choices = Callable[[], Sequence[tuple[str, str]]]
+
 
 @dataclass
 class FormField:
@@ -34,6 +38,9 @@ class FormField:
     required: bool = False
     choices: Sequence[tuple[str, str]] = ()
     value: str = ""
+    # A list field drawn as a checkbox group: the values ticked.
+    values: list[str] = field(default_factory=list)
+    multiple: bool = False
     checked: bool = False
     help: str = ""
     step: str | None = None
@@ -44,8 +51,10 @@ class FormField:
 
     @property
     def widget(self) -> str:
-        """Which control the template draws: input, checkbox, select or textarea."""
-        if self.choices:
+        """Which control the template draws: input, checkbox, checkboxes, select or textarea."""
+        if self.multiple:
+            return "checkboxes"
+        if self.choices or self.input_type == "select":
             return "select"
         if self.input_type in ("checkbox", "textarea"):
             return self.input_type
@@ -53,7 +62,11 @@ class FormField:
 
 
 def _label(name: str, f: fields.Field) -> str:
-    return str(f.metadata.get("label") or name.replace("_", " ").capitalize())
+    if f.metadata.get("label"):
+        return str(f.metadata["label"])
+    if isinstance(f, fields.UUID) and name.endswith("_id"):
+        name = name[: -len("_id")]  # a reference is labelled by what it names: "Owner"
+    return name.replace("_", " ").capitalize()
 
 
 def _input_type(f: fields.Field) -> str:
@@ -75,18 +88,69 @@ def _choices(f: fields.Field) -> list[tuple[str, str]]:
     return []
 
 
-def form_fields(schema: Schema, only: Sequence[str] | None = None) -> list[FormField]:
-    """The editable fields of `schema` (not dump-only), in declaration or `only` order."""
+def unsupported(f: fields.Field) -> str | None:
+    """Why the form generator cannot draw `f` (a nested record or a list of anything but
+    choices), or None when it can."""
+    if isinstance(f, fields.Nested) or (
+        isinstance(f, fields.List) and isinstance(f.inner, fields.Nested)
+    ):
+        return "nested records need a page of their own"
+    if isinstance(f, fields.List) and not _choices(f.inner):
+        return "a list is drawn only when its items have a OneOf validator"
+    if isinstance(f, (fields.Dict, fields.Tuple)):
+        return "mappings and tuples have no form control"
+    return None
+
+
+def _provided(f: fields.Field, choices: Mapping[str, Choices], name: str) -> Choices | None:
+    """The choices provider of a field: the view's `choices=` first, then its metadata."""
+    provider = choices.get(name) or f.metadata.get("choices")
+    return provider if callable(provider) else None
+
+
+def form_fields(
+    schema: Schema,
+    only: Sequence[str] | None = None,
+    *,
+    exclude: Sequence[str] = (),
+    choices: Mapping[str, Choices] | None = None,
+) -> list[FormField]:
+    """The editable fields of `schema` (not dump-only), in declaration or `only` order.
+
+    `exclude` leaves fields out (the schema's defaults then apply); `choices` gives a field
+    (a reference by id, typically) its options, as does `metadata={"choices": callable}`.
+    """
     loadable = schema.load_fields
     names = list(only) if only else [n for n in loadable if n not in ("id", "version")]
+    names = [n for n in names if n not in set(exclude)]
     result = []
     for name in names:
         f = loadable[name]
+        reason = unsupported(f)
+        if reason is not None:
+            raise ValueError(f"form field {name!r}: {reason}; leave it out (exclude=)")
         kind = _input_type(f)
-        choices = _choices(f)
         required = bool(f.required)
-        if choices and not required:
-            choices = [("", "—"), *choices]
+        if isinstance(f, fields.List):
+            result.append(
+                FormField(
+                    name=name,
+                    label=_label(name, f),
+                    input_type="checkboxes",
+                    required=required,
+                    choices=_choices(f.inner),
+                    help=str(f.metadata.get("description", "")),
+                    multiple=True,
+                )
+            )
+            continue
+        provider = _provided(f, choices or {}, name)
+        options = [(str(v), str(lbl)) for v, lbl in provider()] if provider else _choices(f)
+        if (options or provider) and not required:
+            options = [("", "—"), *options]
+        if provider is not None:
+            kind = "select"  # a select even while there is nothing to choose yet
+        choices_here = options
         step = "any" if isinstance(f, (fields.Decimal, fields.Float)) else None
         result.append(
             FormField(
@@ -94,7 +158,7 @@ def form_fields(schema: Schema, only: Sequence[str] | None = None) -> list[FormF
                 label=_label(name, f),
                 input_type=kind,
                 required=required,
-                choices=choices,
+                choices=choices_here,
                 help=str(f.metadata.get("description", "")),
                 step=step,
             )
@@ -115,7 +179,9 @@ def fill_from_record(form: list[FormField], dumped: Mapping[str, Any]) -> None:
     """Put a record's dumped values into the form (for the edit page)."""
     for f in form:
         value = dumped.get(f.name)
-        if f.input_type == "checkbox":
+        if f.multiple:
+            f.values = [str(v) for v in value or ()]
+        elif f.input_type == "checkbox":
             f.checked = bool(value)
         else:
             f.value = _as_text(value)
@@ -124,7 +190,9 @@ def fill_from_record(form: list[FormField], dumped: Mapping[str, Any]) -> None:
 def fill_from_request(form: list[FormField], data: MultiDict[str, str]) -> None:
     """Put what the user typed back into the form, so an error never loses their input."""
     for f in form:
-        if f.input_type == "checkbox":
+        if f.multiple:
+            f.values = data.getlist(f.name)
+        elif f.input_type == "checkbox":
             f.checked = f.name in data
         else:
             f.value = data.get(f.name, "")
@@ -140,6 +208,10 @@ def raw_input(schema: Schema, form: list[FormField], data: MultiDict[str, str]) 
     out: dict[str, Any] = {}
     for f in form:
         mf = loadable[f.name]
+        if f.multiple:
+            # Nothing ticked is an empty list, not "not given": unticking all clears it.
+            out[f.name] = [v for v in data.getlist(f.name) if v.strip()]
+            continue
         if f.input_type == "checkbox":
             out[f.name] = f.name in data
             continue

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,15 +45,21 @@ from core.db import session
 from core.errors import DomainError, StaleVersion
 from core.web import activity
 from core.web.forms import (
+    Choices,
     FormField,
     attach_errors,
     fill_from_record,
     fill_from_request,
     form_fields,
     raw_input,
+    unsupported,
 )
 
 MAX_PER_PAGE = 200
+# Rows the CSV export reads (and writes out) at a time, and the size of export it keeps in
+# memory before spilling to a temporary file.
+EXPORT_BATCH = 500
+EXPORT_SPOOL = 1024 * 1024
 PAGES = ("list", "export", "new", "detail", "edit", "comment", "delete")
 # The permission each page needs ("delete" is served only when a delete permission is given).
 _PAGE_PERMISSION = {
@@ -198,6 +205,8 @@ class ModelViews:
         list_template: str = "web/list.html",
         search_hint: str = "",
         readonly_on_edit: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        choices: Mapping[str, Choices] | None = None,
     ) -> None:
         unknown = set(pages) - set(PAGES)
         if unknown:
@@ -224,7 +233,22 @@ class ModelViews:
         # Fields the edit form shows but does not change (a code that is a reference on
         # paper): drawn read-only, and whatever is submitted for them is ignored.
         self.readonly_on_edit = tuple(readonly_on_edit)
-        editable = self.only_fields or list(self.schema().load_fields)
+        # Fields the form leaves out (the schema's load defaults apply, or the service's).
+        self.exclude = tuple(exclude)
+        self.choices = dict(choices or {})
+        loadable = self.schema().load_fields
+        editable = [
+            n
+            for n in (self.only_fields or [n for n in loadable if n not in ("id", "version")])
+            if n not in self.exclude
+        ]
+        if {"new", "edit"} & set(self.pages):
+            for n in editable:
+                reason = unsupported(loadable[n]) if n in loadable else "not a field to load"
+                if reason is not None:
+                    raise ValueError(
+                        f"ModelViews {name!r}: form field {n!r}: {reason}; leave it out (exclude=)"
+                    )
         not_in_form = [n for n in self.readonly_on_edit if n not in editable]
         if not_in_form:
             raise ValueError(
@@ -415,31 +439,52 @@ class ModelViews:
         ), status
 
     def export_view(self) -> Response:
-        """The filtered list (every page) as CSV, columns as on screen (or the `export` hook)."""
+        """The filtered list (every page) as CSV, columns as on screen (or the `export` hook).
+
+        Rows are read and written in batches of `EXPORT_BATCH`, so a long list is never held
+        in memory as records (an `export` hook gets every record at once).
+        """
         state = self.list_state()
         try:
-            records = session.scalars(self.query(state)).all()
+            stmt = self.query(state)
         except DomainError as err:
             session.rollback()
             return Response(err.message + "\n", status=422, mimetype="text/plain")
         filename = f"{self.name}.csv"
         headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
         if self._export is not None:
+            records = session.scalars(stmt).all()
             return Response(self._export(records), mimetype="text/csv", headers=headers)
+        # Records are read `EXPORT_BATCH` at a time (yield_per) and written out as they come,
+        # to a file that stays in memory only while small; the answer streams that file.
+        # The reads happen here, inside the request (its session, tenant and principal).
+        # Closed by the answer once sent (or below, should the reads fail).
+        out = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL, mode="w+b")  # noqa: SIM115
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        writer = csv.writer(text)
+        writer.writerow([c.title for c in self.columns])
+        try:
+            result = session.scalars(stmt.execution_options(yield_per=EXPORT_BATCH))
+            for batch in result.partitions():
+                for row in self.make_rows(batch):
+                    writer.writerow([_cell(c.text(row)) for c in self.columns])
+        except DomainError as err:
+            text.close()
+            session.rollback()
+            return Response(err.message + "\n", status=422, mimetype="text/plain")
+        except BaseException:
+            text.close()
+            raise
+        text.flush()
+        text.detach()
+        out.seek(0)
 
-        def lines() -> Iterator[str]:
-            buf = io.StringIO()
-            writer = csv.writer(buf)
-            writer.writerow([c.title for c in self.columns])
-            for row in self.make_rows(records):
-                writer.writerow([_cell(c.text(row)) for c in self.columns])
-                yield buf.getvalue()
-                buf.seek(0)
-                buf.truncate()
-            yield buf.getvalue()
+        def chunks() -> Iterator[bytes]:
+            with out:
+                while chunk := out.read(64 * 1024):
+                    yield chunk
 
-        # Built before returning: the session belongs to this request, not to the stream.
-        return Response("".join(lines()), mimetype="text/csv", headers=headers)
+        return Response(chunks(), mimetype="text/csv", headers=headers)
 
     # --- form ---
 
@@ -472,7 +517,9 @@ class ModelViews:
         session.flush()
 
     def _form(self, record: Any | None = None) -> list[FormField]:
-        form = form_fields(self.schema(), self.only_fields)
+        form = form_fields(
+            self.schema(), self.only_fields, exclude=self.exclude, choices=self.choices
+        )
         if record is not None:
             for f in form:
                 if f.name in self.readonly_on_edit:
@@ -526,6 +573,12 @@ class ModelViews:
             return None, loose, err.status if 400 <= err.status < 500 else 422
         return saved, [], 200
 
+    def _after_save(self, record_id: uuid.UUID) -> str:
+        """Where a saved form goes: the record's detail page, or the list without one."""
+        if "detail" in self.pages:
+            return self.url("detail", record_id=record_id)
+        return self.url("list")
+
     def new_view(self) -> Any:
         """The form to create a record."""
         form = self._form()
@@ -535,7 +588,7 @@ class ModelViews:
             saved, messages, status = self._save(None, form)
             if saved is not None:
                 flash(f"{self.singular} created", "success")
-                return redirect(self.url("detail", record_id=saved.id), 303)
+                return redirect(self._after_save(saved.id), 303)
         return render_template(
             "web/form.html",
             views=self,
@@ -559,7 +612,7 @@ class ModelViews:
             saved, messages, status = self._save(record, form)
             if saved is not None:
                 flash(f"{self.singular} saved", "success")
-                return redirect(self.url("detail", record_id=record_id), 303)
+                return redirect(self._after_save(record_id), 303)
         else:
             fill_from_record(form, self.schema().dump(record))
         label = self.record_label(record)
@@ -574,7 +627,7 @@ class ModelViews:
             stale=status == 409,
             breadcrumbs=[
                 (self.title, self.url("list")),
-                (label, self.url("detail", record_id=record_id)),
+                (label, self._after_save(record_id) if "detail" in self.pages else None),
                 ("Edit", None),
             ],
         ), status

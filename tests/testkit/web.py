@@ -2,56 +2,37 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint
 from markupsafe import escape
-from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
 
-from core.auth import Principal
+from core.auth import Principal, require_permission
 from core.db import session
-from core.errors import ValidationError
 from core.hookspecs import hookimpl
 from core.web.views import Column, Filter, ModelViews
 from core.web.widgets import ChartWidget, Widget
 from tests.kernel_models import Project, Task
+from tests.testkit.api import ProjectSchema, create_project
 
 bp = Blueprint("testkit_web", __name__, url_prefix="/testkit")
 
 
-class ProjectForm(Schema):
-    """A project as the web form and the detail page see it."""
+def owner_choices() -> list[tuple[str, str]]:
+    """Who may own a project: the active members of the current tenant, by email."""
+    from core.tenancy import require_tenant_id
+    from core.web.admin import members
 
-    id = fields.UUID(dump_only=True)
-    name = fields.String(
-        required=True, validate=validate.Length(min=2, max=100), metadata={"label": "Name"}
-    )
-    budget = fields.Decimal(
-        required=True,
-        as_string=True,
-        places=2,
-        validate=validate.Range(min=Decimal("0")),
-        metadata={"label": "Budget", "description": "In the company currency"},
-    )
-    version = fields.Integer(dump_only=True)
-
-
-def create_project(data: dict[str, Any]) -> Project:
-    """The business rule the form must show next to its field: names are unique."""
-    if session.scalar(select(Project.id).where(Project.name == data["name"])) is not None:
-        raise ValidationError(details={"name": ["a project with this name exists"]})
-    project = Project(**data)
-    session.add(project)
-    session.flush()
-    return project
+    return [(str(m.user_id), m.email) for m in members(require_tenant_id()) if m.active]
 
 
 projects = ModelViews(
     name="projects",
     model=Project,
-    schema=ProjectForm,
+    # The API's schema and service: the form has the API's rules, and nothing else.
+    schema=ProjectSchema,
+    choices={"owner_id": owner_choices},
     title="Projects",
     singular="Project",
     columns=[
@@ -71,6 +52,33 @@ projects = ModelViews(
     create=create_project,
 )
 projects.register(bp)
+
+# The same records through a view without a detail page, and without the owner on its form.
+quick_projects = ModelViews(
+    name="quick_projects",
+    path="/quick-projects",
+    model=Project,
+    schema=ProjectSchema,
+    exclude=["owner_id"],
+    pages=("list", "new", "edit"),
+    title="Quick projects",
+    singular="Project",
+    columns=[Column("name", link=True)],
+    permissions={
+        "read": "testkit.things:read",
+        "create": "testkit.things:create",
+        "update": "testkit.things:create",
+    },
+    create=create_project,
+)
+quick_projects.register(bp)
+
+
+@bp.get("/boom")
+@require_permission("testkit.things:read")
+def boom() -> Any:
+    """A page with a bug, for the tests of the 500 page."""
+    raise RuntimeError("testkit's deliberate bug")
 
 
 @hookimpl
