@@ -30,10 +30,17 @@ def ok(
 
 
 def error(
-    code: str, message: str, status: int, details: Any = None, headers: dict[str, str] | None = None
+    code: str,
+    message: str,
+    status: int,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[Response, int, dict[str, str]]:
-    """An error: `{"success": false, "error": {"code", "message", "details"}, "meta": {...}}`."""
+    """An error: `{"success": false, "error": {"code", "message", "details"}, "meta": {...}}`
+    (`extra` adds members to `error`, such as a bulk create's `items`)."""
     err: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         err["details"] = details
+    err.update(extra or {})
     return jsonify(success=False, error=err, meta=meta()), status, headers or {}

@@ -10,6 +10,9 @@ class DomainError(Exception):
 
     code = "DOMAIN_ERROR"
     status = 400
+    # More members of the envelope's `error` beside code, message and details (a bulk
+    # create's per-item `items`).
+    extra: dict[str, Any] | None = None
 
     def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
         super().__init__(message)
@@ -23,6 +26,7 @@ class DomainError(Exception):
         body: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.details is not None:
             body["details"] = self.details
+        body.update(self.extra or {})
         return body
 
 

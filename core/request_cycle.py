@@ -7,7 +7,17 @@ import re
 import uuid
 from typing import Any
 
-from flask import Flask, abort, current_app, g, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -92,6 +102,14 @@ def _addon_guard() -> None:
         abort(404)
 
 
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """Drop the `Retry-After` Flask-Limiter puts on every answer: it tells a client to wait,
+    which only a 429 (or a 503) means. The X-RateLimit-* headers stay on every answer."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def _leave_tenant(_exc: BaseException | None) -> None:
     token = scope_state().pop("tenant_token", None)
     if token is not None:
@@ -99,10 +117,15 @@ def _leave_tenant(_exc: BaseException | None) -> None:
 
 
 def _answer(
-    status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Any:
     if is_api_request():
-        return error(code, message, status, details, headers)
+        return error(code, message, status, details, headers, extra)
     if status == 401 and request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
     template = f"errors/{status}.html" if status in (403, 404, 500) else "errors/generic.html"
@@ -120,13 +143,16 @@ def init_app(app: Flask) -> None:
     app.before_request(_load_identity)
     app.before_request(_addon_guard)
     app.teardown_request(_leave_tenant)
+    # Registered before the limiter's (core.app initialises this module first), so it runs
+    # after the limiter has added its headers: Flask runs after_request hooks in reverse.
+    app.after_request(_retry_after_only_when_refused)
 
     @app.errorhandler(DomainError)
     def _domain_error(err: DomainError) -> Any:
         from core.db import session
 
         session.rollback()  # nothing half-written
-        return _answer(err.status, err.code, err.message, err.details)
+        return _answer(err.status, err.code, err.message, err.details, extra=err.extra)
 
     from flask_wtf.csrf import CSRFError
 

@@ -155,7 +155,28 @@ def test_a_retry_with_the_same_key_replays_the_first_answer(client, headers):
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()  # the same record, the same request id
     assert again.headers["Idempotent-Replayed"] == "true"
+    # The whole answer: where the record lives and its version, as the first time.
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Location"].endswith(first.get_json()["data"]["id"])
+    assert again.headers["ETag"] == first.headers["ETag"] == '"1"'
+    assert "Idempotent-Replayed" not in first.headers
     assert count_rows("test_project") == 1
+
+
+def test_an_idempotency_key_longer_than_255_characters_is_refused(client, headers):
+    error = _error(
+        client.post(
+            URL, json={"name": "Long key"}, headers={**headers, "Idempotency-Key": "k" * 256}
+        ),
+        422,
+        "VALIDATION_ERROR",
+    )
+    assert error["details"] == {"Idempotency-Key": ["must be 1 to 255 characters"]}
+    assert count_rows("test_project") == 0
+    fits = client.post(
+        URL, json={"name": "Long key"}, headers={**headers, "Idempotency-Key": "k" * 255}
+    )
+    assert fits.status_code == 201
 
 
 def test_the_same_key_with_another_body_is_a_conflict(client, headers):
@@ -219,6 +240,43 @@ def test_rate_limit_headers_then_429_with_retry_after(
     assert client.get(URL, headers=api_headers(tenant)).status_code == 200
 
 
+def test_retry_after_comes_only_with_a_429(client, tenant, api_headers, app, monkeypatch):
+    h = api_headers(tenant)
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "2 per minute")
+    for _ in range(2):
+        fine = client.get(URL, headers=h)
+        assert fine.status_code == 200
+        assert "X-RateLimit-Remaining" in fine.headers
+        assert "Retry-After" not in fine.headers  # nothing to wait for yet
+    refused = client.get(URL, headers=h)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_an_api_key_spends_a_budget_of_its_own(
+    client, session, tenant, make_member, as_tenant, app, monkeypatch
+):
+    from core import login
+
+    owner = make_member(tenant)
+    with as_tenant(tenant):
+        creator = login.principal_for(owner.id, tenant.id)
+        _, secret = login.create_api_key(
+            tenant, "sync job", ["testkit.projects:read"], created_by=creator
+        )
+        _, other = login.create_api_key(
+            tenant, "other job", ["testkit.projects:read"], created_by=creator
+        )
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "2 per minute")
+    key = {"Authorization": f"Bearer {secret}"}
+    assert [client.get(URL, headers=key).status_code for _ in range(2)] == [200, 200]
+    refused = client.get(URL, headers=key)
+    error = _error(refused, 429, "RATE_LIMIT_ERROR")
+    assert error["message"] and int(refused.headers["Retry-After"]) > 0
+    # The budget is the key's: another key of the same user and tenant still has its own.
+    assert client.get(URL, headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
 def test_the_default_limit_comes_from_the_factory_setting(app, monkeypatch):
     from core.api.limits import DEFAULT_API_LIMIT, api_limit
 
@@ -246,3 +304,31 @@ def test_the_json_body_is_parsed_exactly(client, headers):
         headers=headers,
     )
     assert resp.get_json()["data"]["budget"] == "123456789.1234"
+
+
+# --- the database refuses a write ------------------------------------------------------------
+
+
+def test_a_unique_constraint_is_a_409_naming_its_fields_without_driver_text(client, headers):
+    from tests.testkit.api import DUPLICATE_TASK
+
+    resp = client.post(URL, json={"name": DUPLICATE_TASK}, headers=headers)
+    error = _error(resp, 409, "CONFLICT")
+    assert error["details"] == {"id": ["already exists"]}
+    assert error["message"] == "a record with the same id already exists"
+    text = resp.get_data(as_text=True)
+    for internal in ("UNIQUE constraint", "duplicate key", "test_task", "DETAIL", "pk_"):
+        assert internal not in text
+    assert count_rows("test_project") == 0 and count_rows("test_task") == 0
+
+
+def test_a_value_too_long_for_its_column_is_a_422(client, headers, db):
+    from tests.testkit.api import TOO_LONG
+
+    if db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite stores text of any length: it raises no DataError to answer")
+    resp = client.post(URL, json={"name": TOO_LONG}, headers=headers)
+    error = _error(resp, 422, "VALIDATION_ERROR")
+    assert "does not fit its column" in error["message"]
+    assert "character varying" not in resp.get_data(as_text=True)
+    assert count_rows("test_project") == 0

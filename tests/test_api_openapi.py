@@ -57,6 +57,19 @@ def test_the_document_covers_every_endpoint_of_a_resource(client, headers):
     assert "id" not in create["properties"] and create["required"] == ["name"]
 
 
+def test_the_429_answer_documents_retry_after_and_the_rate_limit_headers(client, headers):
+    doc = client.get(URL, headers=headers).get_json()
+    listing = doc["paths"]["/api/v1/testkit/projects"]["get"]["responses"]["429"]
+    answer = doc["components"]["responses"][listing["$ref"].rsplit("/", 1)[-1]]
+    assert set(answer["headers"]) == {
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    }
+    assert answer["headers"]["Retry-After"]["schema"]["type"] == "integer"
+
+
 def test_the_document_covers_only_the_tenants_enabled_addons(client, tenant, headers):
     from core.registry import current_registry
 

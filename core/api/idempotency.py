@@ -82,6 +82,7 @@ def idempotent(view: F) -> F:
                     details={HEADER: ["already used"]},
                 )
             replay = Response(seen.body, status=seen.status, mimetype="application/json")
+            replay.headers.update(seen.headers or {})
             replay.headers["Idempotent-Replayed"] = "true"
             return replay
         response = make_response(view(*args, **kwargs))
@@ -94,12 +95,22 @@ def idempotent(view: F) -> F:
                     request_hash=digest,
                     status=response.status_code,
                     body="" if getattr(view, "pergola_shows_secret", False) else body_text,
+                    headers=_kept_headers(response),
                 )
             )
         return _commit(response, key)
 
     wrapper.pergola_unit_of_work = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+# Describe the stored body, not the answer: the replay sets them from the body it sends.
+_NOT_KEPT = frozenset({"content-type", "content-length"})
+
+
+def _kept_headers(response: Response) -> dict[str, str]:
+    """The headers the view set on its answer (Location, ETag, ...), to be replayed."""
+    return {k: v for k, v in response.headers.items() if k.lower() not in _NOT_KEPT}
 
 
 def _may_call(view: Any) -> None:

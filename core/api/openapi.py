@@ -27,6 +27,24 @@ ERROR_STATUSES = {
     "429": "Too many requests; see Retry-After (RATE_LIMIT_ERROR)",
     "500": "Unexpected error; quote the request id (INTERNAL_ERROR)",
 }
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds to wait before the budget allows another request",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Requests the caller's budget allows per window",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the current window (0 here)",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When the window resets, in seconds since the Unix epoch",
+        "schema": {"type": "integer"},
+    },
+}
 WRITE_STATUSES = {
     "409": "Conflict with the current state, or a business rule said no (CONFLICT, ...)",
     "412": "If-Match names a stale version (PRECONDITION_FAILED)",
@@ -143,15 +161,13 @@ class SpecBuilder:
             },
         )
         for status, text in {**ERROR_STATUSES, **WRITE_STATUSES}.items():
-            c.response(
-                f"E{status}",
-                {
-                    "description": text,
-                    "content": {
-                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                    },
-                },
-            )
+            answer: dict[str, Any] = {
+                "description": text,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            }
+            if status == "429":
+                answer["headers"] = RATE_LIMIT_HEADERS
+            c.response(f"E{status}", answer)
 
     def json_schema(
         self, schema: type[Schema], *, output: bool, partial: bool = False

@@ -12,12 +12,13 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DataError, IntegrityError
 
 from core.api import body, query
+from core.api.dberrors import data_invalid, integrity_conflict
 from core.api.idempotency import idempotent
 from core.api.resource import Action, Resource
 from core.auth import check
 from core.db import session
 from core.envelope import ok
-from core.errors import Conflict, DomainError, NotFound, ValidationError
+from core.errors import DomainError, NotFound, ValidationError
 
 MAX_BULK = 1000
 
@@ -212,15 +213,10 @@ def _writing() -> Iterator[None]:
         session.flush()
     except DataError as exc:
         session.rollback()
-        raise ValidationError(
-            "a value does not fit its column (too long or out of range)", field="body"
-        ) from exc
+        raise data_invalid(exc) from exc
     except IntegrityError as exc:
         session.rollback()
-        raise Conflict(
-            "the change conflicts with existing data (a duplicate or a missing reference)",
-            details={"body": [str(exc.orig).splitlines()[0]]},
-        ) from exc
+        raise integrity_conflict(exc) from exc
 
 
 def _default_create(r: Resource, data: dict[str, Any]) -> Any:
@@ -259,34 +255,55 @@ def bulk_create(r: Resource) -> Any:
             f"at most {MAX_BULK} items per request, got {len(items)}", field="items"
         )
     schema = r.input_create()
-    loaded: list[dict[str, Any]] = []
-    errors: dict[str, list[str]] = {}
+    created: list[Any] = []
+    refused: list[tuple[int, DomainError]] = []
     for i, item in enumerate(items):
         try:
-            loaded.append(body.load(schema, item, prefix=f"items.{i}"))
-        except ValidationError as exc:
-            errors.update(exc.details or {})
-    if errors:
-        raise ValidationError(
-            f"{len({k.split('.')[1] for k in errors})} of {len(items)} items "
-            "are invalid; nothing was created",
-            details=errors,
-        )
-    created = []
-    for i, data in enumerate(loaded):
-        try:
-            with _writing():
-                created.append(r.create(data) if r.create else _default_create(r, data))
+            data = body.load(schema, item)
+            # A savepoint per item: a refused one is undone alone, and the next items still
+            # run, so one answer names every item that would fail.
+            with session.begin_nested():
+                obj = r.create(data) if r.create else _default_create(r, data)
+                session.flush()
+            created.append(obj)
         except DomainError as exc:
-            # A business rule refused item i: say which, keep the rule's code.
-            refused = DomainError(
-                f"item {i}: {exc.message}; nothing was created",
-                code=exc.code,
-                details={f"items.{i}": [exc.message]},
-            )
-            refused.status = exc.status  # a 409 stays a 409, a 403 a 403
-            raise refused from exc
+            refused.append((i, exc))
+        except DataError as exc:
+            refused.append((i, data_invalid(exc)))
+        except IntegrityError as exc:
+            refused.append((i, integrity_conflict(exc)))
+    if refused:
+        raise _bulk_refused(len(items), refused)
     return ok(dump_many(r, created), 201)
+
+
+def _bulk_refused(total: int, refused: list[tuple[int, DomainError]]) -> DomainError:
+    """One error for every refused item of a bulk create: `details` names each item's fields
+    (`items.<i>.<field>`), `items` gives each one's index, code and message."""
+    details: dict[str, list[str]] = {}
+    items = []
+    for i, exc in refused:
+        own = exc.details if isinstance(exc.details, dict) else None
+        if isinstance(exc, ValidationError) and own:
+            for field, messages in own.items():
+                key = f"items.{i}" if field == "body" else f"items.{i}.{field}"
+                details.setdefault(key, []).extend(messages)
+        else:
+            details.setdefault(f"items.{i}", []).append(exc.message)
+        items.append({"index": i, "code": exc.code, "message": exc.message, "details": own})
+    codes = {(exc.code, exc.status) for _, exc in refused}
+    # One kind of refusal keeps its own code and status (a duplicate stays a 409); a mix is
+    # a 422, the answer for "fix these items and send them again".
+    code, status = codes.pop() if len(codes) == 1 else ("VALIDATION_ERROR", 422)
+    count = len(refused)
+    if count == 1:
+        message = f"item {refused[0][0]}: {refused[0][1].message}; nothing was created"
+    else:
+        message = f"{count} of {total} items were refused; nothing was created"
+    error = DomainError(message, code=code, details=details)
+    error.status = status
+    error.extra = {"items": items}
+    return error
 
 
 def _check_if_match(r: Resource, obj: Any) -> None:

@@ -14,6 +14,11 @@ from core.db import session
 from core.errors import Conflict
 from tests.kernel_models import Project, Task
 
+# Project names that make the service break a database rule on purpose, so the tests see
+# what the API answers when the database, not a service, refuses a write.
+DUPLICATE_TASK = "!duplicate-task"  # two tasks with one id: a unique (primary key) violation
+TOO_LONG = "!too-long"  # a name longer than its column (PostgreSQL refuses it)
+
 MONEY = {"as_string": True, "validate": validate.Range(min=Decimal(0), max=Decimal(10) ** 12)}
 
 
@@ -51,7 +56,21 @@ def create_project(data: dict[str, Any]) -> Project:
         data = {**data, "owner_id": principal.user_id}
     project = Project(**data)
     session.add(project)
+    _break_on_purpose(project)
     return project
+
+
+def _break_on_purpose(project: Project) -> None:
+    """Write what the database refuses, for the names above (see the tests of error paths)."""
+    if project.name == DUPLICATE_TASK:
+        session.flush()
+        first = Task(project_id=project.id, title="first")
+        session.add(first)
+        session.flush()
+        session.expunge(first)  # forgotten by the session, so only the database objects
+        session.add(Task(id=first.id, project_id=project.id, title="second"))
+    elif project.name == TOO_LONG:
+        project.name = "x" * 101
 
 
 def add_task(project: Project, data: dict[str, Any]) -> Project:
