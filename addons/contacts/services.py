@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from marshmallow import Schema
+from marshmallow import ValidationError as MarshmallowError
+from marshmallow.fields import Field
 from sqlalchemy import Select, String, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
 from addons.contacts.models import (
@@ -102,7 +106,7 @@ def account_names(account_ids: Iterable[uuid.UUID | str]) -> dict[uuid.UUID, str
 def create_account(data: Mapping[str, Any]) -> Account:
     """Create an account from API/form/import data; extra fields go to the addons that own them."""
     known, extra = _split(data)
-    values = load(AccountSchema(), known)
+    values, extra = _load_account(known, extra, partial=False)
     values.setdefault("status", "active")
     values.setdefault("kinds", [])
     values.setdefault("tags", [])
@@ -136,7 +140,7 @@ def update_account(
             details={"version": [f"current version is {account.version}"]},
         )
     known, extra = _split(data)
-    values = load(AccountSchema(), known, partial=partial)
+    values, extra = _load_account(known, extra, partial=partial)
     new_status = values.pop("status", None)
     if not partial:
         # PUT replaces: what the body leaves out goes back to empty.
@@ -264,12 +268,14 @@ def has_tag(tag: str) -> ColumnElement[bool]:
     return cast(Account.tags, String).contains(f'"{tag}"', autoescape=True)
 
 
-def search_accounts(q: str, limit: int = 20) -> list[Account]:
-    """Accounts whose name, email or phone match `q` (every word, each as a prefix), best first."""
+def search_accounts(q: str, limit: int = 20, offset: int = 0) -> list[Account]:
+    """Accounts whose name, email or phone match `q` (every word, each as a prefix), best
+    first; `offset` skips that many (paging). Their people are loaded in one more query, not
+    one per account (the API shows each one's primary contact)."""
     if not (q or "").strip():
         raise ValidationError("give something to search for", field="q")
     words, digits = _search_terms(q)
-    stmt = select(Account).where(Account.deleted_at.is_(None))
+    stmt = select(Account).where(Account.deleted_at.is_(None)).options(selectinload(Account.people))
     if _on_sqlite():
         # Join, not IN: bm25() ranks the FTS row, and the join to Account brings the
         # kernel's tenant filter and record rules with it.
@@ -280,7 +286,7 @@ def search_accounts(q: str, limit: int = 20) -> list[Account]:
         )
     else:
         stmt = stmt.where(search_clause(q)).order_by(Account.name, Account.id)
-    return list(session.scalars(stmt.limit(limit)))
+    return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 
 # A run of at least this many digits in a query is also looked for in phones, digits only.
@@ -693,14 +699,86 @@ def _extra_fields(account: Account, extra: Mapping[str, Any]) -> None:
         raise ValidationError(details={name: ["unknown field"] for name in unknown})
 
 
-def extra_fields(account: Account) -> dict[str, Any]:
-    """What the enabled addons add to an account's API representation."""
-    result: dict[str, Any] = {}
-    for fields in hook.account_extra_fields(account=account):
-        for name, value in (fields or {}).items():
-            if name not in ACCOUNT_FIELDS:  # an addon may add fields, never override ours
-                result[name] = value
+def extra_field_types() -> dict[str, Field]:
+    """The fields the enabled addons add to accounts, as they declare them (name → field)."""
+    declared: dict[str, Field] = {}
+    for batch in hook.account_extra_field_types():
+        for name, field in (batch or {}).items():
+            if name not in ACCOUNT_FIELDS:  # an addon may add fields, never redefine ours
+                declared[name] = field
+    return declared
+
+
+def _load_account(
+    known: Mapping[str, Any], extra: Mapping[str, Any], *, partial: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate contacts' own fields and the declared extra ones together, so one answer
+    names every bad field; undeclared extra fields pass on unchanged (their owner checks
+    them, and fields nobody claims are refused)."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, Any] = {}
+    try:
+        values = load(AccountSchema(), known, partial=partial)
+    except ValidationError as exc:
+        errors.update(exc.details or {"body": [exc.message]})
+    try:
+        extra = load_extra_fields(extra)
+    except ValidationError as exc:
+        errors.update(exc.details or {})
+    if errors:
+        raise ValidationError(details=errors)
+    return values, extra
+
+
+def load_extra_fields(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` with the fields an enabled addon declared loaded by its declaration (the
+    rest unchanged); a ValidationError names each bad one."""
+    declared = {k: f for k, f in extra_field_types().items() if k in extra}
+    out = dict(extra)
+    if not declared:
+        return out
+    # Forms send '' for an empty field: that is "no value", as for contacts' own fields.
+    raw = {
+        k: None if isinstance(extra[k], str) and not extra[k].strip() else extra[k]
+        for k in declared
+    }
+    try:
+        out.update(Schema.from_dict(declared)().load(raw))
+    except MarshmallowError as exc:
+        messages = exc.normalized_messages()
+        raise ValidationError(details={str(k): _messages(v) for k, v in messages.items()}) from None
+    return out
+
+
+def _messages(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
+
+
+def extra_fields_of(accounts: Sequence[Account]) -> dict[uuid.UUID, dict[str, Any]]:
+    """What the enabled addons add to each account's API representation, by account id:
+    one hook call for the whole list, each declared field dumped as declared."""
+    result: dict[uuid.UUID, dict[str, Any]] = {a.id: {} for a in accounts}
+    if not accounts:
+        return result
+    for batch in hook.account_extra_fields(accounts=list(accounts)):
+        for account_id, fields_ in (batch or {}).items():
+            if account_id not in result:
+                continue
+            for name, value in (fields_ or {}).items():
+                if name not in ACCOUNT_FIELDS:  # an addon may add fields, never override ours
+                    result[account_id][name] = value
+    declared = extra_field_types()
+    if declared:
+        for values in result.values():
+            shown = {k: f for k, f in declared.items() if k in values}
+            if shown:
+                values.update(Schema.from_dict(shown)().dump(values))
     return result
+
+
+def extra_fields(account: Account) -> dict[str, Any]:
+    """What the enabled addons add to one account's API representation."""
+    return extra_fields_of([account])[account.id]
 
 
 # --- helpers ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""inventory's implementations of the kernel's hooks: routes, commands, record rules, demo."""
+"""inventory's implementations of the kernel's hooks: routes, commands, record rules,
+dashboard widgets, demo."""
 
 from __future__ import annotations
 
@@ -71,6 +72,35 @@ def register_record_rules() -> list[RecordRule]:
             lambda m, p: _assigned(m, p, "warehouse_id"),
         ),
     ]
+
+
+@hookimpl
+def dashboard_widgets(principal: Any) -> list[Any] | None:
+    """Stock value by warehouse (a chart) and what is below its reorder point, for those
+    who may see inventory's reports."""
+    if not principal.can("inventory.reports:read"):
+        return None
+    from flask import render_template, url_for
+
+    from addons.inventory import services
+    from addons.inventory.views import valuation_chart
+    from core.web.widgets import Widget
+
+    chart = valuation_chart(
+        services.valuation("warehouse"),
+        "warehouse",
+        width=6,
+        order=20,
+        html=f'<a class="small" href="{url_for("inventory_web.valuation")}">Valuation</a>',
+    )
+    low = services.low_stock()
+    below = Widget(
+        "Below reorder point",
+        width=6,
+        order=21,
+        html=render_template("inventory/_low_stock_widget.html", rows=low[:8], more=len(low) - 8),
+    )
+    return [chart, below]
 
 
 @hookimpl

@@ -8,8 +8,7 @@ the reports stay written out.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,12 +17,15 @@ from markupsafe import Markup, escape
 
 from addons.inventory import services
 from addons.inventory.models import PRODUCT_STATUSES, PRODUCT_TYPES, Product, Warehouse
-from addons.inventory.schemas import WarehouseSchema
+from addons.inventory.schemas import ProductSchema, WarehouseSchema
 from core.auth import require_permission
 from core.db import session
-from core.errors import DomainError
+from core.errors import DomainError, StaleVersion, ValidationError
 from core.registry import hook
+from core.web import activity
+from core.web.forms import FormField, attach_errors, fill_from_record, fill_from_request
 from core.web.views import Column, Filter, ModelViews
+from core.web.widgets import ChartWidget
 
 web = Blueprint("inventory_web", __name__, url_prefix="/inventory")
 
@@ -65,8 +67,10 @@ def _with_stock(products: Sequence[Product]) -> list[_Stocked]:
     return [_Stocked(p, *totals[p.id]) for p in products]
 
 
-def _qty(value: Decimal) -> str:
-    return f"{value.normalize():f}"
+@web.app_template_filter("stock_qty")
+def _qty(value: Decimal | None) -> str:
+    """A quantity without trailing zeros and never in exponent form: 10, 2.5 (not 1E+1)."""
+    return "" if value is None else f"{Decimal(value).normalize():f}"
 
 
 products = ModelViews(
@@ -135,15 +139,51 @@ warehouses = ModelViews(
 warehouses.register(web)
 
 
+def _crumbs(*trail: tuple[str, str | None]) -> list[tuple[str, str | None]]:
+    """Breadcrumbs of a product page: the products list first, then `trail`."""
+    return [("Products", url_for("inventory_web.product_list")), *trail]
+
+
+def _stock_crumbs(title: str) -> list[tuple[str, str | None]]:
+    """Breadcrumbs of a stock form or report: the Stock menu's page first."""
+    return [("Stock", url_for("inventory_web.low_stock")), (title, None)]
+
+
+def _product_crumbs(product: Product, *trail: tuple[str, str | None]) -> list[Any]:
+    here = url_for("inventory_web.product_detail", product_id=product.id) if trail else None
+    return _crumbs((product.sku, here), *trail)
+
+
+class _CommentBox:
+    """What the kernel's activity include (`web/_activity.html`) asks of `views`: where the
+    comment box posts, here inventory's own route beside its own product page."""
+
+    def url(self, page: str, **values: Any) -> str:
+        """The URL of the product's comment route (`page` is always "comment")."""
+        return url_for("inventory_web.product_comment", product_id=values["record_id"])
+
+
+def _detail_panels(product: Product) -> list[dict[str, Any]]:
+    """Panels through the kernel's `detail_panels` (trusted html, as on generic pages)."""
+    results = hook.detail_panels(model_name=Product.__tablename__, record=product)
+    return [
+        {"title": str(title), "html": Markup(html)}
+        for batch in results or []
+        for title, html in batch or []
+    ]
+
+
 @web.get("/products/<product_id>")
 @require_permission("inventory.products:read")
-def product_detail(product_id: str) -> Any:
-    """A product: stock per warehouse, its movement history (keyset-paged), addon panels."""
+def product_detail(product_id: str, comment_error: str = "") -> Any:
+    """A product: stock per warehouse, its movement history (keyset-paged), other addons'
+    panels and its activity feed (changes and comments)."""
     product = services.find_product(product_id)
     moves, nxt = services.movements(
         product=product, limit=25, cursor=request.args.get("cursor") or None
     )
-    panels = _panels(hook.product_page_panels(product=product))
+    # inventory's own hook first (older), then the kernel's, which purchase uses.
+    panels = _panels(hook.product_page_panels(product=product)) + _detail_panels(product)
     return render_template(
         "inventory/product_detail.html",
         product=product,
@@ -152,20 +192,180 @@ def product_detail(product_id: str) -> Any:
         next_cursor=nxt,
         panels=panels,
         paths=services.category_paths(),
+        views=_CommentBox(),
+        record=product,
+        feed=activity.feed(Product.__tablename__, product.id),
+        comment_error=comment_error,
+        breadcrumbs=_product_crumbs(product),
+    ), 422 if comment_error else 200
+
+
+@web.post("/products/<uuid:product_id>/comments")
+@require_permission("inventory.products:read")
+def product_comment(product_id: Any) -> Any:
+    """Comment on the product (htmx swaps in the new feed; without JavaScript, a redirect)."""
+    product = services.find_product(product_id)
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        activity.add_comment(Product.__tablename__, product.id, request.form.get("body", ""))
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        if htmx:
+            return _feed(product, exc.message), 422
+        return product_detail(str(product_id), comment_error=exc.message)
+    if htmx:
+        return _feed(product, "")
+    flash("Comment added", "success")
+    return redirect(url_for(".product_detail", product_id=product_id), 303)
+
+
+def _feed(product: Product, error: str) -> str:
+    return render_template(
+        "web/_activity.html",
+        views=_CommentBox(),
+        record=product,
+        feed=activity.feed(Product.__tablename__, product.id),
+        comment_error=error,
     )
 
 
-def _product_form(product: Any, error: DomainError | None = None, values: Any = None) -> Any:
+_PRODUCT_LABELS = {
+    "sku": "SKU",
+    "name": "Name",
+    "barcode": "Barcode",
+    "description": "Description",
+    "category_id": "Category",
+    "uom": "Unit",
+    "type": "Type",
+    "status": "Status",
+    "standard_cost": "Standard cost",
+    "sales_price": "Sales price",
+    "tax_rate": "Tax rate %",
+    "taxable": "Taxable",
+    "track_inventory": "Track inventory",
+}
+_FLAGS = ("taxable", "track_inventory")
+_AMOUNTS = ("standard_cost", "sales_price", "tax_rate")
+
+
+def _product_fields() -> list[FormField]:
+    """The product form's inputs, drawn by the kernel's `field` macro."""
+    paths = services.category_paths()
+    choices: dict[str, list[tuple[str, str]]] = {
+        "category_id": [
+            ("", "—"),
+            *sorted(((str(cid), path) for cid, path in paths.items()), key=lambda c: c[1]),
+        ],
+        "uom": [(u, u) for u in services.uom_codes()],
+        "type": [(t, t.replace("_", " ").capitalize()) for t in PRODUCT_TYPES],
+        "status": [(t, t.capitalize()) for t in PRODUCT_STATUSES],
+    }
+    form = []
+    for name, label in _PRODUCT_LABELS.items():
+        kind = "checkbox" if name in _FLAGS else "number" if name in _AMOUNTS else "text"
+        form.append(
+            FormField(
+                name=name,
+                label=label,
+                input_type="textarea" if name == "description" else kind,
+                required=name in ("sku", "name"),
+                choices=choices.get(name, ()),
+                step="any" if name in _AMOUNTS else None,
+            )
+        )
+    return form
+
+
+def _product_form(
+    product: Product | None,
+    *,
+    messages: Sequence[str] = (),
+    form: list[FormField] | None = None,
+    version: Any = None,
+    status: int = 200,
+) -> Any:
+    if form is None:
+        form = _product_fields()
+        if product is not None:
+            fill_from_record(form, ProductSchema().dump(product))
+        else:
+            # What a new product starts as (the schema's defaults).
+            fill_from_record(
+                form,
+                {"uom": "EA", "type": "finished_good", "status": "active", "taxable": True}
+                | {"track_inventory": True}
+                | dict.fromkeys(_AMOUNTS, "0"),
+            )
     sections = _panels(hook.product_form_sections(product=product))
+    heading = f"Edit {product.sku}" if product else "New product"
     return render_template(
         "inventory/product_form.html",
         product=product,
-        error=error,
-        values=values or {},
+        form=form,
+        fields={f.name: f for f in form},
+        messages=messages,
+        stale=status == 409,
+        version=version if version is not None else (product.version if product else None),
         sections=sections,
-        uoms=services.uom_codes(),
-        paths=services.category_paths(),
-    ), 422 if error else 200
+        heading=heading,
+        breadcrumbs=_product_crumbs(product, ("Edit", None)) if product else _crumbs(("New", None)),
+    ), status
+
+
+def _save_product(product: Product | None) -> Any:
+    """Validate and save the posted form through the services; re-show it on an error."""
+    form = _product_fields()
+    fill_from_request(form, request.form)
+    data = _form()
+    for flag in _FLAGS:
+        data[flag] = flag in request.form
+    try:
+        saved = (
+            services.update_product(product, data)
+            if product is not None
+            else services.create_product(data)
+        )
+        session.commit()
+    except StaleVersion as exc:
+        # Nothing saved; the form keeps the user's input and the version they started from,
+        # so saving again cannot overwrite the other change unseen.
+        session.rollback()
+        return _product_form(
+            _reload(product),
+            messages=[exc.message],
+            form=form,
+            version=request.form.get("version"),
+            status=409,
+        )
+    except DomainError as exc:
+        session.rollback()
+        loose = _attach(form, exc)
+        return _product_form(
+            _reload(product),
+            messages=loose,
+            form=form,
+            version=request.form.get("version"),
+            status=422,
+        )
+    flash(f"Product {saved.sku} created" if product is None else "Saved", "success")
+    return redirect(url_for(".product_detail", product_id=saved.id))
+
+
+def _reload(product: Product | None) -> Product | None:
+    return services.find_product(product.id) if product is not None else None
+
+
+def _attach(form: list[FormField], exc: DomainError) -> list[str]:
+    """Each field's messages next to it; the messages no field shows (or the error's own)."""
+    if not isinstance(exc.details, Mapping):
+        return [exc.message]
+    loose = attach_errors(form, exc.details)
+    if loose or not any(f.errors for f in form):
+        return loose or [exc.message]
+    # A validation error's message only repeats its fields' ones; another error's says more
+    # than the note by the field ("insufficient stock of BOLT in MAIN: 13 wanted, ...").
+    return [] if isinstance(exc, ValidationError) else [exc.message]
 
 
 @web.route("/products/new", methods=["GET", "POST"])
@@ -174,17 +374,7 @@ def product_new() -> Any:
     """Create a product."""
     if request.method == "GET":
         return _product_form(None)
-    data = _form()
-    for flag in ("taxable", "track_inventory"):
-        data[flag] = flag in request.form
-    try:
-        product = services.create_product(data)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _product_form(None, exc, data)
-    flash(f"Product {product.sku} created", "success")
-    return redirect(url_for(".product_detail", product_id=product.id))
+    return _save_product(None)
 
 
 @web.route("/products/<product_id>/edit", methods=["GET", "POST"])
@@ -194,23 +384,64 @@ def product_edit(product_id: str) -> Any:
     product = services.find_product(product_id)
     if request.method == "GET":
         return _product_form(product)
-    data = _form()
-    for flag in ("taxable", "track_inventory"):
-        data[flag] = flag in request.form
-    try:
-        services.update_product(product, data)
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        return _product_form(services.find_product(product_id), exc, data)
-    flash("Saved", "success")
-    return redirect(url_for(".product_detail", product_id=product.id))
+    return _save_product(product)
+
+
+_STOCK_TITLES = {
+    "receive": "Receive stock",
+    "issue": "Issue stock",
+    "transfer": "Transfer stock",
+    "adjust": "Adjust stock",
+}
+
+
+def _stock_fields(action: str) -> list[FormField]:
+    """The stock form's inputs for `action`, named as the services name their errors."""
+    houses = [
+        (str(w.id), f"{w.code} {w.name}") for w in services.list_warehouses(include_inactive=False)
+    ]
+    form = [
+        FormField("product", "Product (SKU)", required=True, help="SKU, barcode or id"),
+    ]
+    if action == "transfer":
+        form += [
+            FormField("from_warehouse", "From", required=True, choices=houses),
+            FormField("to_warehouse", "To", required=True, choices=houses),
+        ]
+    else:
+        form.append(FormField("warehouse", "Warehouse", required=True, choices=houses))
+    form.append(
+        FormField(
+            "quantity",
+            "Quantity",
+            input_type="number",
+            step="any",
+            required=True,
+            help="negative to remove" if action == "adjust" else "",
+        )
+    )
+    if action == "receive":
+        form.append(
+            FormField(
+                "unit_cost",
+                "Unit cost",
+                input_type="number",
+                step="any",
+                help="updates the product's average cost",
+            )
+        )
+    form.append(FormField("reason", "Reason", required=action == "adjust"))
+    return form
 
 
 def _stock_form(action: str) -> Any:
     """GET shows the form, POST calls the service and shows the error or redirects."""
-    error = None
-    values = _form() if request.method == "POST" else dict(request.args)
+    form = _stock_fields(action)
+    messages: list[str] = []
+    status = 200
+    # A GET may pre-fill the form (?product=SKU from a product page).
+    values = request.form if request.method == "POST" else request.args
+    fill_from_request(form, values)
     if request.method == "POST":
         try:
             product = values.get("product", "")
@@ -249,15 +480,19 @@ def _stock_form(action: str) -> Any:
             p = services.get_product(product)
             return redirect(url_for(".product_detail", product_id=p.id))
         except DomainError as exc:
+            # Insufficient stock included: the form is shown again with the message (422).
             session.rollback()
-            error = exc
+            messages = _attach(form, exc)
+            status = 422
+    title = _STOCK_TITLES[action]
     return render_template(
         "inventory/stock_form.html",
         action=action,
-        error=error,
-        values=values,
-        warehouses=services.list_warehouses(include_inactive=False),
-    ), 422 if error else 200
+        form=form,
+        messages=messages,
+        heading=title,
+        breadcrumbs=_stock_crumbs(title),
+    ), status
 
 
 @web.route("/stock/receive", methods=["GET", "POST"])
@@ -307,7 +542,11 @@ def warehouse_create() -> Any:
 @require_permission("inventory.reports:read")
 def low_stock() -> Any:
     """Levels below their reorder point."""
-    return render_template("inventory/low_stock.html", rows=services.low_stock())
+    return render_template(
+        "inventory/low_stock.html",
+        rows=services.low_stock(),
+        breadcrumbs=_stock_crumbs("Low stock"),
+    )
 
 
 @web.get("/valuation")
@@ -316,18 +555,25 @@ def valuation() -> Any:
     """Stock value per warehouse and per category, with a chart."""
     by = request.args.get("by", "warehouse")
     rows = services.valuation(by)
-    chart = {
-        "labels": [r["code"] or r["name"] for r in rows]
-        if by == "warehouse"
-        else [r["name"] for r in rows],
-        "values": [float(r["value"]) for r in rows],
-    }  # display only: the table is exact
     return render_template(
         "inventory/valuation.html",
         rows=rows,
         by=by,
         total=sum((r["value"] for r in rows), Decimal(0)),
-        chart_json=Markup(json.dumps(chart).replace("<", "\\u003c")),
+        chart=valuation_chart(rows, by),
+        breadcrumbs=_stock_crumbs("Stock valuation"),
+    )
+
+
+def valuation_chart(rows: Sequence[Mapping[str, Any]], by: str, **options: Any) -> ChartWidget:
+    """Stock value per warehouse or category as the kernel's chart (the page's and the
+    dashboard's): display only, the table beside it is exact."""
+    return ChartWidget(
+        f"Stock value by {by}",
+        kind="bar",
+        labels=[(r["code"] or r["name"]) if by == "warehouse" else r["name"] for r in rows],
+        datasets=[{"label": "Stock value", "data": [float(r["value"]) for r in rows]}],
+        **options,
     )
 
 

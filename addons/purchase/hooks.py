@@ -161,14 +161,37 @@ def account_form_sections(account: Any) -> list[Any] | None:
 
 
 @hookimpl
-def account_extra_fields(account: Any) -> dict[str, Any] | None:
-    """A vendor's purchase terms, as `purchase_*` fields of the account in the API."""
-    from addons.purchase import services
+def account_extra_field_types() -> dict[str, Any]:
+    """The `purchase_*` fields of an account: the API document shows them, contacts checks
+    incoming values with them (the bounds of purchase's own SupplierInput)."""
+    from marshmallow import fields, validate
 
-    terms = services.get_supplier(account.id)
-    if terms is None:
+    from addons.purchase.schemas import CURRENCY
+
+    return {
+        f"{PREFIX}payment_terms": fields.String(allow_none=True, validate=validate.Length(max=100)),
+        f"{PREFIX}lead_time_days": fields.Integer(
+            allow_none=True, validate=validate.Range(min=0, max=3650)
+        ),
+        f"{PREFIX}currency": fields.String(allow_none=True, validate=CURRENCY),
+    }
+
+
+@hookimpl
+def account_extra_fields(accounts: Any) -> dict[Any, dict[str, Any]] | None:
+    """Vendors' purchase terms, as `purchase_*` fields of the accounts in the API: one
+    query for the whole page."""
+    from sqlalchemy import select
+
+    from addons.purchase.models import Supplier
+    from core.db import session
+
+    ids = [a.id for a in accounts]
+    if not ids:
         return None
-    return {f"{PREFIX}{name}": getattr(terms, name) for name in TERMS}
+    # Purchase's own table, read for every account of the page at once.
+    terms = session.scalars(select(Supplier).where(Supplier.account_id.in_(ids)))
+    return {t.account_id: {f"{PREFIX}{name}": getattr(t, name) for name in TERMS} for t in terms}
 
 
 @hookimpl
