@@ -1,5 +1,5 @@
 """purchase's hook implementations: routes, panels on contacts' and inventory's pages,
-the daily reorder job and demo data."""
+dashboard widgets, the daily reorder job and demo data."""
 
 from __future__ import annotations
 
@@ -57,23 +57,60 @@ def account_panels(account: Any) -> list[Any] | None:
 
 
 @hookimpl
-def product_page_panels(product: Any) -> list[dict[str, Any]] | None:
-    """On a product page: open purchase orders, incoming quantity and purchase costs."""
-    if not _may("purchase.orders:read"):
+def detail_panels(model_name: str, record: Any) -> list[tuple[str, Any]] | None:
+    """On inventory's product page (the kernel's panel hook): open purchase orders, incoming
+    quantity and purchase costs of the product."""
+    if model_name != "inventory_product" or not _may("purchase.orders:read"):
         return None
-    from markupsafe import Markup
-
     from addons.purchase import services
 
     html = render_template(
         "purchase/_product_panel.html",
-        product=product,
-        rows=services.open_orders_for_product(product.id),
-        incoming=services.incoming(product.id),
-        history=services.product_history(product.id),
-        prices=services.supplier_prices(product_id=product.id),
+        product=record,
+        rows=services.open_orders_for_product(record.id),
+        incoming=services.incoming(record.id),
+        history=services.product_history(record.id),
+        prices=services.supplier_prices(product_id=record.id),
     )
-    return [{"title": "Purchasing", "html": Markup(html)}]
+    return [("Purchasing", html)]
+
+
+@hookimpl
+def dashboard_widgets(principal: Any) -> list[Any] | None:
+    """Open purchase orders (how many, what value) and a chart of spend by month, for those
+    who may see purchase orders."""
+    if not principal.can("purchase.orders:read"):
+        return None
+    from addons.purchase import services
+    from core.web.widgets import ChartWidget, Widget
+
+    open_orders = Widget(
+        "Open purchase orders",
+        width=4,
+        order=30,
+        html=render_template(
+            "purchase/_open_orders_widget.html", summary=services.open_orders_summary()
+        ),
+    )
+    spend: dict[str, Any] = {}
+    for row in services.spend_by_supplier_month():
+        spend[row.month] = spend.get(row.month, 0) + row.amount
+    months = sorted(spend)
+    chart = ChartWidget(
+        "Purchase spend by month",
+        kind="bar",
+        width=8,
+        order=31,
+        labels=months,
+        # Display only (Chart.js takes numbers); the costs page has the exact amounts.
+        datasets=[{"label": "Received value", "data": [float(spend[m]) for m in months]}],
+        html=(
+            ""
+            if months
+            else "<p class='text-body-secondary'>Nothing received in the last 12 months.</p>"
+        ),
+    )
+    return [open_orders, chart]
 
 
 @hookimpl

@@ -20,7 +20,9 @@ from addons.purchase import partners, services
 from addons.purchase.models import ORDER_STATES, PurchaseOrder
 from core.auth import require_permission
 from core.db import session
-from core.errors import DomainError, ValidationError
+from core.errors import Conflict, DomainError, ValidationError
+from core.registry import hook
+from core.web import activity
 from core.web.views import Column, Filter, ModelViews
 
 bp = Blueprint("purchase_web", __name__, url_prefix="/purchase")
@@ -58,6 +60,16 @@ def _order_data(form: MultiDict[str, str]) -> dict[str, Any]:
     }
     data["lines"] = _lines_from_form(form)
     return data
+
+
+def _crumbs(*trail: tuple[str, str | None]) -> list[tuple[str, str | None]]:
+    """Breadcrumbs of a purchase page: the app (its orders list) first, then `trail`."""
+    return [("Purchases", url_for("purchase_web.order_list")), *trail]
+
+
+def _order_crumbs(order: PurchaseOrder, *trail: tuple[str, str | None]) -> list[Any]:
+    here = url_for("purchase_web.order_detail", order_id=order.id) if trail else None
+    return _crumbs((order.reference, here), *trail)
 
 
 def _choices() -> dict[str, Any]:
@@ -134,7 +146,12 @@ def order_board() -> Any:
     page = services.list_orders(state=list(BOARD_STATES), limit=500)
     names = partners.account_names({o.account_id for o in page.items})
     columns = {s: [o for o in page.items if o.state == s] for s in BOARD_STATES}
-    return render_template("purchase/order_board.html", columns=columns, names=names)
+    return render_template(
+        "purchase/order_board.html",
+        columns=columns,
+        names=names,
+        breadcrumbs=_crumbs(("Board", None)),
+    )
 
 
 @bp.route("/orders/new", methods=["GET", "POST"])
@@ -159,25 +176,38 @@ def order_new() -> Any:
         data=data,
         errors=errors,
         totals=_preview(data),
+        breadcrumbs=_crumbs(("New", None)),
         **_choices(),
-    )
+    ), 422 if errors else 200
 
 
 @bp.route("/orders/<uuid:order_id>/edit", methods=["GET", "POST"])
 @require_permission("purchase.orders:update")
 def order_edit(order_id: Any) -> Any:
-    """The order form for a draft or sent order."""
+    """The order form for a draft or sent order (it carries the order's version: a save
+    over someone else's change is refused with a message, and what was typed stays)."""
     order = services.get_order(order_id)
     errors: dict[str, list[str]] = {}
+    status, stale = 200, ""
     if request.method == "POST":
         data = _order_data(request.form)
+        # The version the form was opened at; the service refuses it once the order moved on.
+        if request.form.get("version"):
+            data["version"] = request.form["version"]
         try:
             services.update_order(order_id, data, partial=False)
             session.commit()
             flash("Order saved", "success")
             return redirect(url_for(".order_detail", order_id=order_id))
+        except Conflict as exc:
+            # A stale version, or a state change meanwhile (confirmed, cancelled): nothing
+            # was saved; the form keeps the user's input and the version they started from.
+            session.rollback()
+            status, stale = 409, exc.message
+            order = services.get_order(order_id)
         except DomainError as exc:
             session.rollback()
+            status = 422
             errors = getattr(exc, "details", None) or {"body": [exc.message]}
     else:
         data = {
@@ -186,6 +216,7 @@ def order_edit(order_id: Any) -> Any:
             "expected_date": order.expected_date.isoformat() if order.expected_date else "",
             "currency": order.currency,
             "notes": order.notes,
+            "version": str(order.version),
             "lines": [{f: str(getattr(ln, f)) for f in LINE_FIELDS} for ln in order.lines],
         }
     return render_template(
@@ -193,9 +224,11 @@ def order_edit(order_id: Any) -> Any:
         order=order,
         data=data,
         errors=errors,
+        stale=stale,
         totals=_preview(data),
+        breadcrumbs=_order_crumbs(order, ("Edit", None)),
         **_choices(),
-    )
+    ), status
 
 
 def _preview(data: dict[str, Any]) -> services.Totals:
@@ -233,10 +266,29 @@ def order_form_totals() -> Any:
     )
 
 
+class _CommentBox:
+    """What the kernel's activity include (`web/_activity.html`) asks of `views`: where the
+    comment box posts, here purchase's own route beside its own order page."""
+
+    def url(self, page: str, **values: Any) -> str:
+        """The URL of the order's comment route (`page` is always "comment")."""
+        return url_for("purchase_web.order_comment", order_id=values["record_id"])
+
+
+def _panels(order: PurchaseOrder) -> list[tuple[str, Markup]]:
+    """Panels other addons add to the order page through the kernel's `detail_panels`."""
+    out = []
+    for batch in hook.detail_panels(model_name=PurchaseOrder.__tablename__, record=order):
+        for title, html in batch or []:
+            out.append((str(title), Markup(html)))
+    return out
+
+
 @bp.get("/orders/<uuid:order_id>")
 @require_permission("purchase.orders:read")
-def order_detail(order_id: Any) -> Any:
-    """One order: lines, receipts and the actions its state allows."""
+def order_detail(order_id: Any, comment_error: str = "") -> Any:
+    """One order: lines, receipts, the actions its state allows, other addons' panels and
+    the activity feed (its changes and comments)."""
     order = services.get_order(order_id)
     receipts, _total = services.list_receipts(order_id=order.id)
     return render_template(
@@ -244,6 +296,42 @@ def order_detail(order_id: Any) -> Any:
         order=order,
         receipts=receipts,
         supplier=partners.account_names([order.account_id])[order.account_id],
+        panels=_panels(order),
+        views=_CommentBox(),
+        record=order,
+        feed=activity.feed(PurchaseOrder.__tablename__, order.id),
+        comment_error=comment_error,
+        breadcrumbs=_order_crumbs(order),
+    ), 422 if comment_error else 200
+
+
+@bp.post("/orders/<uuid:order_id>/comments")
+@require_permission("purchase.orders:read")
+def order_comment(order_id: Any) -> Any:
+    """Comment on the order (htmx swaps in the new feed; without JavaScript, a redirect)."""
+    order = services.get_order(order_id)
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        activity.add_comment(PurchaseOrder.__tablename__, order.id, request.form.get("body", ""))
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        if htmx:
+            return _feed(order, exc.message), 422
+        return order_detail(order_id, comment_error=exc.message)
+    if htmx:
+        return _feed(order, "")
+    flash("Comment added", "success")
+    return redirect(url_for(".order_detail", order_id=order_id), 303)
+
+
+def _feed(order: PurchaseOrder, error: str) -> str:
+    return render_template(
+        "web/_activity.html",
+        views=_CommentBox(),
+        record=order,
+        feed=activity.feed(PurchaseOrder.__tablename__, order.id),
+        comment_error=error,
     )
 
 
@@ -342,14 +430,24 @@ def order_receive(order_id: Any) -> Any:
             session.rollback()
             errors = getattr(exc, "details", None) or {"body": [exc.message]}
             order = services.get_order(order_id)
-    return render_template("purchase/receive.html", order=order, errors=errors, entered=entered)
+    return render_template(
+        "purchase/receive.html",
+        order=order,
+        errors=errors,
+        entered=entered,
+        breadcrumbs=_order_crumbs(order, ("Receive", None)),
+    ), 422 if errors else 200
 
 
 @bp.get("/suppliers")
 @require_permission("purchase.suppliers:read")
 def supplier_list() -> Any:
     """Vendors with their terms."""
-    return render_template("purchase/suppliers.html", suppliers=services.list_suppliers())
+    return render_template(
+        "purchase/suppliers.html",
+        suppliers=services.list_suppliers(),
+        breadcrumbs=_crumbs(("Suppliers", None)),
+    )
 
 
 @bp.route("/suppliers/<uuid:account_id>", methods=["GET", "POST"])
@@ -381,8 +479,9 @@ def supplier_detail(account_id: Any) -> Any:
         terms=services.get_supplier(account_id),
         prices=services.supplier_prices(account_id=account_id),
         names={p.id: f"{p.sku} — {p.name}" for p in _choices()["products"]},
+        breadcrumbs=_crumbs(("Suppliers", url_for(".supplier_list")), (str(account.name), None)),
         **_choices(),
-    )
+    ), 422 if errors else 200
 
 
 @bp.post("/reorder")
@@ -425,5 +524,6 @@ def costs() -> Any:
         chart_json=json.dumps(chart),
         history=history,
         product_id=product_id,
+        breadcrumbs=_crumbs(("Costs", None)),
         **_choices(),
     )

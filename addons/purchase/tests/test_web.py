@@ -61,7 +61,7 @@ def test_the_order_form_creates_a_draft_and_reshows_errors(client, world, buyer)
         },
     )
     text = bad.get_data(as_text=True)
-    assert bad.status_code == 200 and "must be greater than 0" in text
+    assert bad.status_code == 422 and "must be greater than 0" in text
     assert services.list_orders().total == 0
     ok = client.post(
         "/purchase/orders/new",
