@@ -15,19 +15,22 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, request
-from marshmallow import INCLUDE, Schema, fields, post_dump, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, post_dump, validate, validates_schema
+from marshmallow import ValidationError as MarshmallowError
+from sqlalchemy import func, select
 
 from addons.contacts import services
 from addons.contacts.models import Account, Address, Person
 from addons.contacts.schemas import AccountSchema, AddressSchema, MergeSchema, PersonSchema, load
 from core.api import Resource, documented
+from core.api.body import json_object
+from core.api.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from core.auth import require_permission
+from core.db import session
 from core.envelope import ok
 from core.errors import ValidationError
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
-
-MAX_LIMIT = 200
 
 
 # --- what the API shows -----------------------------------------------------------------
@@ -85,11 +88,16 @@ class AccountOut(Schema):
     created_at = fields.AwareDateTime(dump_only=True)
     updated_at = fields.AwareDateTime(dump_only=True)
 
-    @post_dump(pass_original=True)
-    def _addon_fields(self, data: dict[str, Any], account: Account, **_kw: Any) -> dict[str, Any]:
+    @post_dump(pass_collection=True, pass_original=True)
+    def _addon_fields(self, data: Any, original: Any, many: bool, **_kw: Any) -> Any:
         # A sparse fieldset (`fields=`) asks for our fields only.
-        if self.only is None:
-            data.update(services.extra_fields(account))
+        if self.only is not None:
+            return data
+        rows, accounts = (data, list(original)) if many else ([data], [original])
+        # One hook call for the whole page: each addon reads its table once, not per row.
+        extra = services.extra_fields_of(accounts)
+        for row, account in zip(rows, accounts, strict=True):
+            row.update(extra[account.id])
         return data
 
 
@@ -100,6 +108,17 @@ class AccountIn(AccountSchema):
 
     class Meta:
         unknown = INCLUDE
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _declared_extra_fields(self, _data: Any, original: Any, **_kw: Any) -> None:
+        # The fields enabled addons declared are checked here too, so that one answer names
+        # every bad field, ours and theirs (the service loads them again before saving).
+        if not isinstance(original, dict):
+            return
+        try:
+            services.load_extra_fields({k: v for k, v in original.items() if k not in self.fields})
+        except ValidationError as exc:
+            raise MarshmallowError(exc.details or {}) from None
 
     # The same field, marked as an exact decimal for the OpenAPI document (string or number).
     annual_revenue = fields.Decimal(
@@ -162,6 +181,9 @@ accounts = Resource(
     filterable=("name", "status", "industry", "email", "tax_id", "owner_id", "created_at"),
     sortable=("name", "status", "created_at", "updated_at"),
     search=services.search_clause,
+    # primary_contact_id reads the people: load them for the whole page, not per account.
+    load=("people",),
+    extra_fields=services.extra_field_types,
     expandable={"people": PersonOut, "addresses": AddressOut},
     default_sort=("name",),
     create=_create_account,
@@ -205,10 +227,16 @@ class AddressPatchIn(AddressSchema):
 
 
 class SearchQuery(Schema):
-    """Query of GET /search."""
+    """Query of GET /search: the text, and the page as the toolkit's lists take it."""
+
+    class Meta:
+        unknown = RAISE
 
     q = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=MAX_LIMIT))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
+    )
 
 
 class DuplicateGroupOut(Schema):
@@ -226,28 +254,11 @@ class AddressArchivedOut(Schema):
     archived = fields.Boolean()
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        raise ValidationError("send a JSON object", field="body")
-    return data
-
-
 def _reason() -> str:
     """The optional `reason` of an optional JSON body."""
     if not request.get_data(cache=True).strip():
         return ""
-    return str(load(ReasonIn(), _body())["reason"])
-
-
-def _limit() -> int:
-    try:
-        limit = int(request.args.get("limit", 50))
-    except ValueError:
-        raise ValidationError("limit is a whole number", field="limit") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationError(f"limit is 1 to {MAX_LIMIT}", field="limit")
-    return limit
+    return str(load(ReasonIn(), json_object())["reason"])
 
 
 @bp.post("/accounts/<uuid:account_id>/hold")
@@ -279,7 +290,7 @@ def list_addresses(account_id: uuid.UUID) -> Any:
 @documented(body=AddressSchema, response=AddressOut, status=201)
 def add_address(account_id: uuid.UUID) -> Any:
     """Add an address to an account."""
-    return ok(dump_address(services.add_address(account_id, _body())), 201)
+    return ok(dump_address(services.add_address(account_id, json_object())), 201)
 
 
 @bp.patch("/addresses/<uuid:address_id>")
@@ -287,7 +298,7 @@ def add_address(account_id: uuid.UUID) -> Any:
 @documented(body=AddressPatchIn, response=AddressOut)
 def patch_address(address_id: uuid.UUID) -> Any:
     """Change an address."""
-    return ok(dump_address(services.update_address(address_id, _body())))
+    return ok(dump_address(services.update_address(address_id, json_object())))
 
 
 @bp.delete("/addresses/<uuid:address_id>")
@@ -301,13 +312,24 @@ def delete_address(address_id: uuid.UUID) -> Any:
 
 @bp.get("/search")
 @require_permission("contacts.accounts:read")
-@documented(query=SearchQuery, response=AccountOut, many=True)
+@documented(query=SearchQuery, response=AccountOut, many=True, paginated=True)
 def search() -> Any:
-    """Accounts whose name, email or phone match ?q=."""
-    limit = _limit()
-    return ok(
-        [dump_account(a) for a in services.search_accounts(request.args.get("q", ""), limit=limit)]
+    """Accounts whose name, email or phone match ?q=, best first, a page at a time."""
+    if "limit" in request.args:
+        raise ValidationError("use page and per_page, as on every list", field="limit")
+    args = load(SearchQuery(), request.args.to_dict())
+    per_page, page = args["per_page"], args["page"]
+    found = services.search_accounts(args["q"], limit=per_page, offset=(page - 1) * per_page)
+    total = session.scalar(
+        select(func.count()).select_from(services.accounts_query(args["q"]).subquery())
     )
+    pagination = {
+        "page": page,
+        "per_page": per_page,
+        "total": total or 0,
+        "total_pages": -(-(total or 0) // per_page),
+    }
+    return ok(AccountOut(many=True).dump(found), extra_meta={"pagination": pagination})
 
 
 @bp.get("/duplicates")
@@ -315,14 +337,17 @@ def search() -> Any:
 @documented(response=DuplicateGroupOut, many=True)
 def duplicates() -> Any:
     """Groups of accounts sharing an email or a tax id."""
+    groups = services.find_duplicates()
+    # One dump of every account listed: the addons' extra fields are read once, not per row.
+    dumped = iter(AccountOut(many=True).dump([a for g in groups for a in g.accounts]))
     return ok(
         [
             {
                 "reason": g.reason,
                 "value": g.value,
-                "accounts": [dump_account(a) for a in g.accounts],
+                "accounts": [next(dumped) for _ in g.accounts],
             }
-            for g in services.find_duplicates()
+            for g in groups
         ]
     )
 
@@ -332,5 +357,5 @@ def duplicates() -> Any:
 @documented(body=MergeSchema, response=AccountOut)
 def merge() -> Any:
     """Merge `duplicate_id` into `master_id`; the duplicate is archived."""
-    body = load(MergeSchema(), _body())
+    body = load(MergeSchema(), json_object())
     return ok(dump_account(services.merge_accounts(body["master_id"], body["duplicate_id"])))

@@ -4,12 +4,14 @@ references, and extend the account page, forms and API with their own data."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from core.hookspecs import hookspec
 
 if TYPE_CHECKING:
+    from marshmallow.fields import Field
+
     from addons.contacts.extensions import FormSection, Panel
     from addons.contacts.models import Account
 
@@ -45,9 +47,18 @@ def account_form_sections(account: Account | None) -> list[FormSection] | None:
 
 
 @hookspec
-def account_extra_fields(account: Account) -> Mapping[str, Any] | None:
-    """Called when an account is shown in the API or exported; return extra fields (from
-    your own extension table) to add to it, named so they cannot clash (`sales_...`)."""
+def account_extra_field_types() -> Mapping[str, Field] | None:
+    """Called when contacts validates incoming extra fields or describes accounts in the
+    OpenAPI document; return the fields you add to accounts as marshmallow fields by name."""
+
+
+@hookspec
+def account_extra_fields(
+    accounts: Sequence[Account],
+) -> Mapping[uuid.UUID, Mapping[str, Any]] | None:
+    """Called when accounts are shown in the API or exported, once per page: return the extra
+    fields (from your own extension table, read for the whole page at once) by account id,
+    named so they cannot clash (`sales_...`); leave out accounts you add nothing to."""
 
 
 @hookspec

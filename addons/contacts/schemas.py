@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from marshmallow import (
-    EXCLUDE,
     RAISE,
     Schema,
     fields,
@@ -167,7 +166,7 @@ class MergeSchema(Schema):
     """A merge request: the account to keep and the one to archive into it."""
 
     class Meta:
-        unknown = EXCLUDE
+        unknown = RAISE
 
     master_id = fields.UUID(required=True)
     duplicate_id = fields.UUID(required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from apispec import APISpec
@@ -63,6 +64,11 @@ def _exact_decimal(converter: Any, field: fields.Field, ret: dict[str, Any], **_
             ret.pop(k, None)
         ret["oneOf"] = [{"type": "string", "pattern": DECIMAL_PATTERN}, {"type": "number"}]
     return {}
+
+
+def _extended(schema: type[Schema], extra: dict[str, fields.Field]) -> type[Schema]:
+    """`schema` with the `extra` fields added (a subclass under the same name)."""
+    return schema.from_dict(dict(extra), name=schema.__name__)
 
 
 def _camel(*parts: str) -> str:
@@ -207,6 +213,15 @@ class SpecBuilder:
 
     def add_resource(self, addon: str, r: Resource) -> None:
         """The paths and schemas of one resource."""
+        extra = dict(r.extra_fields() or {}) if r.extra_fields else {}
+        if extra:
+            # The fields the tenant's enabled addons add: on the record and in the bodies.
+            r = dataclasses.replace(
+                r,
+                schema=_extended(r.schema, extra),
+                create_schema=_extended(r.input_create, extra),
+                update_schema=_extended(r.input_update, extra),
+            )
         base = _camel(addon, r.name)
         item = self.json_schema(r.schema, output=True)
         for rel, rel_schema in r.expandable.items():

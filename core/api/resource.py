@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema
+from marshmallow.fields import Field
 
 ACTIONS = ("read", "create", "update", "delete")
 
@@ -40,7 +41,11 @@ class Resource:
     substring, unless `search` is given: a service function turning the text into a WHERE
     clause (an addon's full-text search), which may raise a ValidationError on `q`.
     `load` names relationships the output schema always shows (an order's lines): they are
-    loaded for a whole page in one query, not one query per record.
+    loaded for a whole page in one query, not one query per record. `extra_fields` returns
+    the fields that the caller's enabled addons add to the records (name → marshmallow
+    field; called per request, the tenant in context): the OpenAPI document shows them on
+    the record and in the create and update bodies. Dumping and validating them stays the
+    schemas' and services' job.
     """
 
     name: str
@@ -54,6 +59,7 @@ class Resource:
     searchable: tuple[str, ...] = ()
     search: Callable[[str], Any] | None = None
     load: tuple[str, ...] = ()
+    extra_fields: Callable[[], Mapping[str, Field]] | None = None
     expandable: Mapping[str, type[Schema]] = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     default_sort: tuple[str, ...] = ("id",)

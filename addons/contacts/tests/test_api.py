@@ -5,7 +5,10 @@ errors in the envelope, permissions, tenants."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 
+from addons.contacts import services
+from core.db import get_db
 from tests.fixtures import count_rows
 
 BASE = "/api/v1/contacts"
@@ -177,6 +180,7 @@ def test_people_and_addresses(client, sales):
         headers=sales,
     )
     assert bad.status_code == 422 and "country" in bad.get_json()["error"]["details"]
+    assert count_rows("contacts_address") == 0  # nothing written
     addr = client.post(
         f"{BASE}/accounts/{acc['id']}/addresses",
         json={"kind": "shipping", "city": "Lyon", "country": "fr"},
@@ -192,12 +196,14 @@ def test_people_and_addresses(client, sales):
     expanded = client.get(f"{BASE}/accounts/{acc['id']}?expand=people,addresses", headers=sales)
     assert [p["id"] for p in expanded.get_json()["data"]["people"]] == [pid]
     assert [a["city"] for a in expanded.get_json()["data"]["addresses"]] == ["Lyon"]
+    people_before = count_rows("contacts_person")
     bad_person = client.post(
         f"{BASE}/people",
         json={"account_id": acc["id"], "last_name": "X", "email": "nope@"},
         headers=sales,
     )
     assert bad_person.status_code == 422 and "email" in bad_person.get_json()["error"]["details"]
+    assert count_rows("contacts_person") == people_before
     assert client.delete(f"{BASE}/people/{pid}", headers=sales).status_code == 200
     assert client.get(f"{BASE}/people/{pid}", headers=sales).status_code == 404
 
@@ -213,12 +219,9 @@ def test_search_hold_release_and_merge(client, sales):
         f"{BASE}/accounts/{one['id']}/hold", json={"reason": "credit"}, headers=sales
     )
     assert held.get_json()["data"]["status"] == "on_hold"
-    assert (
-        client.post(f"{BASE}/accounts/{one['id']}/release", headers=sales).get_json()["data"][
-            "status"
-        ]
-        == "active"
-    )
+    released = client.post(f"{BASE}/accounts/{one['id']}/release", headers=sales)
+    assert released.get_json()["data"]["status"] == "active"
+    held_version = released.get_json()["data"]["version"]
 
     dups = client.get(f"{BASE}/duplicates", headers=sales).get_json()["data"]
     assert dups[0]["reason"] == "email" and len(dups[0]["accounts"]) == 2
@@ -226,6 +229,8 @@ def test_search_hold_release_and_merge(client, sales):
         f"{BASE}/merge", json={"master_id": one["id"], "duplicate_id": one["id"]}, headers=sales
     )
     assert itself.status_code == 422 and "duplicate_id" in itself.get_json()["error"]["details"]
+    after = client.get(f"{BASE}/accounts/{one['id']}", headers=sales)
+    assert after.status_code == 200 and after.headers["ETag"] == f'"{held_version}"'  # untouched
     merged = client.post(
         f"{BASE}/merge", json={"master_id": one["id"], "duplicate_id": two["id"]}, headers=sales
     )
@@ -297,3 +302,152 @@ def test_the_openapi_document_offers_only_eq_and_ne_on_is_primary(client, sales)
     params = {p["name"] for p in paths[f"{BASE}/people"]["get"]["parameters"]}
     assert {"filter[is_primary][eq]", "filter[is_primary][ne]"} <= params
     assert not {f"filter[is_primary][{op}]" for op in ("lt", "lte", "gt", "gte")} & params
+
+
+# --- a page of accounts costs the same statements whatever its size ---------------------
+
+
+def test_listing_accounts_reads_people_and_purchase_terms_once_per_page(
+    app, client, sales, tenant, as_tenant, session
+):
+    with as_tenant(tenant):
+        for n in range(20):
+            account = services.create_account(
+                {
+                    "name": f"Vendor {n:02d}",
+                    "kinds": ["vendor"],
+                    # purchase (enabled for the tenant) keeps these in its own table
+                    "purchase_lead_time_days": n,
+                    "purchase_payment_terms": "30 days net",
+                }
+            )
+            services.add_person({"account_id": str(account.id), "last_name": f"Contact {n:02d}"})
+        session.flush()
+    engine = get_db(app).engine
+
+    def statements_for(per_page: int) -> tuple[list[str], list[dict]]:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            # PostgreSQL's tenant setting is bookkeeping, not the page's queries.
+            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+                seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            resp = client.get(f"{BASE}/accounts?per_page={per_page}", headers=sales)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert resp.status_code == 200, resp.get_json()
+        return seen, resp.get_json()["data"]
+
+    few, _ = statements_for(2)
+    many, rows = statements_for(20)
+    assert len(rows) == 20
+    # Every row shows its own primary contact and its own purchase terms.
+    assert all(r["primary_contact_id"] is not None for r in rows)
+    assert [r["purchase_lead_time_days"] for r in rows] == list(range(20))
+    assert {r["purchase_payment_terms"] for r in rows} == {"30 days net"}
+    assert len([s for s in many if "contacts_person.is_primary" in s]) == 1
+    assert len([s for s in many if "FROM purchase_supplier" in s]) == 1
+    assert len(many) == len(few)  # 20 rows cost no more statements than 2
+
+
+# --- contacts' own routes parse bodies as the toolkit does ------------------------------
+
+
+def test_custom_routes_refuse_a_form_body_with_415(client, sales):
+    acc = create(client, sales)
+    for path in (f"/accounts/{acc['id']}/hold", f"/accounts/{acc['id']}/addresses", "/merge"):
+        resp = client.post(f"{BASE}{path}", data={"reason": "x", "country": "DE"}, headers=sales)
+        assert resp.status_code == 415, path
+        assert resp.get_json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert (
+        client.get(f"{BASE}/accounts/{acc['id']}", headers=sales).get_json()["data"]["status"]
+        == "active"
+    )
+    assert count_rows("contacts_address") == 0
+
+
+def test_custom_routes_answer_malformed_json_with_400(client, sales):
+    acc = create(client, sales)
+    for method, path in (
+        ("post", f"/accounts/{acc['id']}/hold"),
+        ("post", f"/accounts/{acc['id']}/addresses"),
+        ("post", "/merge"),
+    ):
+        resp = getattr(client, method)(
+            f"{BASE}{path}",
+            data='{"reason": "x",',
+            content_type="application/json",
+            headers=sales,
+        )
+        assert resp.status_code == 400, path
+        error = resp.get_json()["error"]
+        assert error["code"] == "VALIDATION_ERROR"
+        assert "not valid JSON" in error["message"] and "body" in error["details"]
+    assert count_rows("contacts_address") == 0
+
+
+def test_custom_routes_refuse_unknown_fields_naming_them(client, sales):
+    one = create(client, sales, name="One", email="same@acme.example")
+    two = create(client, sales, name="Two", email="same@acme.example")
+    cases = [
+        ("post", f"/accounts/{one['id']}/hold", {"reason": "x", "until": "friday"}, "until"),
+        (
+            "post",
+            f"/accounts/{one['id']}/addresses",
+            {"country": "DE", "planet": "Earth"},
+            "planet",
+        ),
+        (
+            "post",
+            "/merge",
+            {"master_id": one["id"], "duplicate_id": two["id"], "keep_both": True},
+            "keep_both",
+        ),
+    ]
+    for method, path, body, field in cases:
+        resp = getattr(client, method)(f"{BASE}{path}", json=body, headers=sales)
+        assert resp.status_code == 422, path
+        error = resp.get_json()["error"]
+        assert error["code"] == "VALIDATION_ERROR" and field in error["details"], error
+    # Nothing happened: not held, no address, both accounts still there.
+    assert (
+        client.get(f"{BASE}/accounts/{one['id']}", headers=sales).get_json()["data"]["status"]
+        == "active"
+    )
+    assert client.get(f"{BASE}/accounts/{two['id']}", headers=sales).status_code == 200
+    assert count_rows("contacts_address") == 0
+
+
+def test_search_pages_like_every_list(client, sales):
+    for n in range(5):
+        create(client, sales, name=f"Rocket {n}")
+    create(client, sales, name="Boats")
+    first = client.get(f"{BASE}/search?q=rocket&per_page=2", headers=sales).get_json()
+    assert len(first["data"]) == 2
+    assert first["meta"]["pagination"] == {"page": 1, "per_page": 2, "total": 5, "total_pages": 3}
+    last = client.get(f"{BASE}/search?q=rocket&per_page=2&page=3", headers=sales).get_json()
+    assert len(last["data"]) == 1
+    seen = [a["name"] for a in first["data"]] + [
+        a["name"]
+        for page in (2, 3)
+        for a in client.get(
+            f"{BASE}/search?q=rocket&per_page=2&page={page}", headers=sales
+        ).get_json()["data"]
+    ]
+    assert sorted(seen) == [f"Rocket {n}" for n in range(5)]  # each once, none left out
+    default = client.get(f"{BASE}/search?q=rocket", headers=sales).get_json()["meta"]
+    assert default["pagination"]["per_page"] == 25
+    for query, field in (("per_page=201", "per_page"), ("page=0", "page"), ("limit=5", "limit")):
+        resp = client.get(f"{BASE}/search?q=rocket&{query}", headers=sales)
+        assert resp.status_code == 422 and field in resp.get_json()["error"]["details"], query
+
+
+def test_the_openapi_document_pages_the_search(client, sales):
+    paths = client.get("/api/v1/openapi.json", headers=sales).get_json()["paths"]
+    search = paths[f"{BASE}/search"]["get"]
+    assert {p["name"] for p in search["parameters"]} == {"q", "page", "per_page"}
+    meta = search["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
+    assert "pagination" in str(meta["meta"])

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import func, select
 
 from addons.contacts import services
+from addons.contacts.models import Account
 from addons.contacts.tests.ext_addon import hooks as ext
 from addons.contacts.tests.ext_addon.manifest import manifest as ext_manifest
 from core import create_app
@@ -138,3 +140,77 @@ def test_the_addons_hooks_are_silent_for_a_tenant_that_disabled_it(world):
     with pytest.raises(ValidationError):
         services.create_account({"name": "No credit here", "credit_limit": "5"})
     assert ext.CALLS == []
+
+
+def _api_headers(world: Any, client: Any, email: str) -> dict[str, str]:
+    with system_context():
+        kernel.create_user(email, tenant_slug=world.tenant.slug, password=PASSWORD, roles=["sales"])
+    session.flush()
+    token = client.post(
+        "/api/v1/auth/login",
+        json={"email": email, "password": PASSWORD, "tenant": world.tenant.slug},
+    )
+    return {"Authorization": f"Bearer {token.get_json()['data']['access_token']}"}
+
+
+def test_the_openapi_document_shows_the_addons_fields_only_where_it_is_enabled(world):
+    client = world.app.test_client()
+    headers = _api_headers(world, client, "doc@example.com")
+    schemas = client.get("/api/v1/openapi.json", headers=headers).get_json()["components"][
+        "schemas"
+    ]
+    limit = schemas["ContactsAccounts"]["properties"]["credit_limit"]
+    assert limit["type"] == "string" and limit.get("nullable") is True  # an exact decimal
+    assert "credit_limit" in schemas["ContactsAccountsCreate"]["properties"]
+    assert "credit_limit" in schemas["ContactsAccountsPatch"]["properties"]
+
+    with system_context():
+        other = kernel.create_tenant(f"plain-{id(world)}", "Plain")  # every addon but this one
+    from core.registry import current_registry
+
+    assert "contacts_credit" in current_registry().enabled_addons(other.id)
+    current_registry().disable(other.id, ["contacts_credit"])
+    plain = type("World", (), {"app": world.app, "tenant": other})
+    others = _api_headers(plain, client, "plain@example.com")
+    plain_schemas = client.get("/api/v1/openapi.json", headers=others).get_json()["components"][
+        "schemas"
+    ]
+    assert "credit_limit" not in plain_schemas["ContactsAccounts"]["properties"]
+    assert "credit_limit" not in plain_schemas["ContactsAccountsCreate"]["properties"]
+
+
+def test_the_declared_field_validates_what_the_api_receives(world):
+    client = world.app.test_client()
+    headers = _api_headers(world, client, "val@example.com")
+    before = session.execute(select(func.count()).select_from(ext.credit)).scalar_one()
+    bad = client.post(
+        "/api/v1/contacts/accounts",
+        json={"name": "Bad limit", "credit_limit": "lots", "email": "nope@"},
+        headers=headers,
+    )
+    assert bad.status_code == 422
+    details = bad.get_json()["error"]["details"]
+    assert details["credit_limit"] == ["not a valid amount"] and "email" in details  # both named
+    negative = client.post(
+        "/api/v1/contacts/accounts", json={"name": "Neg", "credit_limit": -5}, headers=headers
+    )
+    assert negative.status_code == 422
+    assert negative.get_json()["error"]["details"] == {"credit_limit": ["must be zero or more"]}
+    assert session.execute(select(func.count()).select_from(ext.credit)).scalar_one() == before
+    assert session.scalar(select(func.count()).select_from(Account)) == 0  # nothing written
+    good = client.post(
+        "/api/v1/contacts/accounts", json={"name": "Good", "credit_limit": 12.5}, headers=headers
+    )
+    assert good.status_code == 201 and good.get_json()["data"]["credit_limit"] == "12.50"
+
+
+def test_a_page_of_accounts_asks_the_addon_once(world):
+    client = world.app.test_client()
+    headers = _api_headers(world, client, "page@example.com")
+    for n in range(7):
+        services.create_account({"name": f"Acct {n}", "credit_limit": str(n)})
+    session.flush()
+    ext.CALLS.clear()
+    rows = client.get("/api/v1/contacts/accounts?per_page=5", headers=headers).get_json()["data"]
+    assert [r["credit_limit"] for r in rows] == ["0.00", "1.00", "2.00", "3.00", "4.00"]
+    assert [c for c in ext.CALLS if c[0] == "extra_fields"] == [("extra_fields", 5)]

@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from marshmallow import fields, validate
 from sqlalchemy import Column, MetaData, Numeric, String, Table, Uuid, select
 
 from addons.contacts.extensions import FormField, FormSection, Panel
@@ -78,10 +79,33 @@ def account_form_sections(account: Any) -> list[FormSection]:
 
 
 @hookimpl
-def account_extra_fields(account: Any) -> dict[str, Any]:
-    """The credit limit in the API and the export."""
-    limit = limit_of(account.id)
-    return {"credit_limit": None if limit is None else str(limit)}
+def account_extra_field_types() -> dict[str, Any]:
+    """`credit_limit`: an exact amount, zero or more (the API document shows it this way)."""
+    return {
+        "credit_limit": fields.Decimal(
+            as_string=True,
+            places=2,
+            allow_none=True,
+            allow_nan=False,
+            validate=validate.Range(min=0, error="must be zero or more"),
+            error_messages={"invalid": "not a valid amount"},
+        )
+    }
+
+
+@hookimpl
+def account_extra_fields(accounts: Any) -> dict[uuid.UUID, dict[str, Any]]:
+    """The credit limits of a page of accounts (one query), in the API and the export."""
+    CALLS.append(("extra_fields", len(accounts)))
+    ids = [a.id for a in accounts]
+    limits = dict(
+        session.execute(
+            select(credit.c.account_id, credit.c.credit_limit).where(
+                credit.c.account_id.in_(ids), credit.c.tenant_id == require_tenant_id()
+            )
+        ).all()
+    )
+    return {account_id: {"credit_limit": limits.get(account_id)} for account_id in ids}
 
 
 @hookimpl
