@@ -31,9 +31,10 @@ from addons.inventory.schemas import (
     TransactionSchema,
     TransferSchema,
     WarehouseSchema,
-    load,
 )
 from core.api import Resource, documented
+from core.api.body import json_object, load
+from core.api.query import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from core.auth import check, require_permission
 from core.db import session
 from core.envelope import ok
@@ -141,8 +142,12 @@ class MovementsQuery(Schema):
     reference_id = fields.String()
     since = fields.DateTime()
     until = fields.DateTime()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    cursor = fields.String(metadata={"description": "meta.next_cursor of the previous page"})
+    per_page = fields.Integer(
+        load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
+    )
+    cursor = fields.String(
+        metadata={"description": "meta.pagination.next_cursor of the previous page"}
+    )
 
 
 class ValuationQuery(Schema):
@@ -152,9 +157,10 @@ class ValuationQuery(Schema):
 
 
 class CountIn(Schema):
-    """Body of POST /counts."""
+    """Body of POST /counts (unknown fields are refused, like every body here)."""
 
     warehouse = fields.String(required=True)
+    # Quantities are checked by the service, so forms and Python callers get the same words.
     counts = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
     reason = fields.String(load_default="stock count")
 
@@ -166,21 +172,11 @@ class AssignUserIn(Schema):
 
 
 class ReorderIn(Schema):
-    """Body of PUT /stock/<product>/reorder."""
+    """Body of PUT /stock/<product>/reorder (a point or quantity left out or null clears it)."""
 
     warehouse = fields.String(required=True)
-    reorder_point = fields.Raw(allow_none=True)
-    reorder_quantity = fields.Raw(allow_none=True)
-
-
-def _object() -> dict[str, Any]:
-    """The JSON body, which must be an object (an empty body counts as `{}`)."""
-    if not request.get_data(cache=True).strip():
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise ValidationError("send a JSON object", field="body")
-    return body
+    reorder_point = fields.Raw(allow_none=True, load_default=None)
+    reorder_quantity = fields.Raw(allow_none=True, load_default=None)
 
 
 def _num(value: Decimal | None) -> str | None:
@@ -285,7 +281,7 @@ _KIND_PERMISSION = {
 def post_transaction() -> Any:
     """Record a stock change; the permission depends on its `kind` (event
     `inventory.stock.updated`)."""
-    body = load(TransactionSchema(), request.get_json(silent=True))
+    body = load(TransactionSchema(), json_object())
     check(_KIND_PERMISSION[body["kind"]])
     ref = (body["reference_type"], body["reference_id"])
     args = (body["product"], body["warehouse"], body["quantity"])
@@ -312,7 +308,7 @@ def post_transaction() -> Any:
 @documented(body=TransferSchema, response=TransferOut, status=201)
 def post_transfer() -> Any:
     """Move stock between warehouses: both sides or neither."""
-    body = load(TransferSchema(), request.get_json(silent=True))
+    body = load(TransferSchema(), json_object())
     out, into = services.transfer(
         body["product"],
         body["from_warehouse"],
@@ -332,20 +328,26 @@ def post_transfer() -> Any:
 @documented(body=CountIn, response=MovementOut, many=True, status=201)
 def post_count() -> Any:
     """Counted quantities `{warehouse, counts: {product: qty}, reason}` → adjustments."""
-    body = _object()
-    counts = body.get("counts")
-    if not isinstance(counts, dict):
-        raise ValidationError("an object of product → counted quantity", field="counts")
-    moves = services.count(body.get("warehouse"), counts, body.get("reason") or "stock count")
+    body = load(CountIn(), json_object())
+    moves = services.count(body["warehouse"], body["counts"], body["reason"] or "stock count")
     return ok([movement_json(m) for m in moves], 201)
 
 
 @api.get("/movements")
 @require_permission("inventory.stock:read")
-@documented(query=MovementsQuery, response=MovementOut, many=True)
+@documented(query=MovementsQuery, response=MovementOut, many=True, paginated=True)
 def list_movements() -> Any:
     """The ledger, newest first: `product`, `warehouse`, `kind`, `reference_type`,
-    `reference_id`, `since`, `until`, `limit`, `cursor` (from `meta.next_cursor`)."""
+    `reference_id`, `since`, `until`, `per_page`, `cursor` (`meta.pagination.next_cursor`)."""
+    unknown = sorted(set(request.args) - set(MovementsQuery().fields))
+    if unknown:
+        # A typo (or the old `limit=`) would otherwise be ignored without a word.
+        raise ValidationError(
+            f"unknown query parameter {unknown[0]!r}; use one of "
+            f"{', '.join(MovementsQuery().fields)}",
+            field=unknown[0],
+        )
+    per_page = _int_arg("per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     rows, nxt = services.movements(
         product=request.args.get("product") or None,
         warehouse=request.args.get("warehouse") or None,
@@ -354,10 +356,13 @@ def list_movements() -> Any:
         reference_id=request.args.get("reference_id") or None,
         since=_date_arg("since"),
         until=_date_arg("until"),
-        limit=_int_arg("limit", 50, 1, 500),
+        limit=per_page,
         cursor=request.args.get("cursor") or None,
     )
-    return ok([movement_json(m) for m in rows], extra_meta={"next_cursor": nxt})
+    return ok(
+        [movement_json(m) for m in rows],
+        extra_meta={"pagination": {"per_page": per_page, "next_cursor": nxt}},
+    )
 
 
 @api.get("/low-stock")
@@ -408,7 +413,7 @@ def valuation() -> Any:
 @documented(body=AssignUserIn, response=AssignedOut, status=201)
 def assign_user(warehouse_id: str) -> Any:
     """Assign `{user_id}` to the warehouse."""
-    services.assign_user(warehouse_id, _object().get("user_id"))
+    services.assign_user(warehouse_id, load(AssignUserIn(), json_object())["user_id"])
     return ok({"warehouse_id": warehouse_id, "assigned": True}, 201)
 
 
@@ -417,12 +422,12 @@ def assign_user(warehouse_id: str) -> Any:
 @documented(body=ReorderIn, response=LevelOut)
 def set_reorder(product_id: str) -> Any:
     """Set `{warehouse, reorder_point, reorder_quantity}` for a product."""
-    body = _object()
+    body = load(ReorderIn(), json_object())
     level = services.set_reorder(
         services.find_product(product_id),
-        body.get("warehouse"),
-        body.get("reorder_point"),
-        body.get("reorder_quantity"),
+        body["warehouse"],
+        body["reorder_point"],
+        body["reorder_quantity"],
     )
     return ok(level_json(level))
 

@@ -117,10 +117,7 @@ class WarehouseSchema(Schema):
 
 
 class TransactionSchema(Schema):
-    """A stock change posted to `/transactions`."""
-
-    class Meta:
-        unknown = EXCLUDE
+    """A stock change posted to `/transactions` (an unknown field is refused, 422)."""
 
     kind = fields.String(
         required=True,
@@ -143,10 +140,7 @@ class TransactionSchema(Schema):
 
 
 class TransferSchema(Schema):
-    """A transfer between two warehouses."""
-
-    class Meta:
-        unknown = EXCLUDE
+    """A transfer between two warehouses (an unknown field is refused, 422)."""
 
     product = fields.String(required=True)
     from_warehouse = fields.String(required=True)

@@ -115,15 +115,17 @@ def test_transactions_check_movements_and_insufficient_stock(client, manager):
             json={"kind": "issue", "product": "BOLT-8", "warehouse": wh["id"], "quantity": 1},
             headers=manager,
         )
-    page1 = client.get(f"{API}/movements?product={prod['id']}&limit=2", headers=manager)
+    page1 = client.get(f"{API}/movements?product={prod['id']}&per_page=2", headers=manager)
     body = page1.get_json()
     assert [m["kind"] for m in body["data"]] == ["issue", "issue"]
+    pagination = body["meta"]["pagination"]  # the envelope's place, as toolkit lists
+    assert pagination["per_page"] == 2 and pagination["next_cursor"]
     page2 = client.get(
-        f"{API}/movements?product={prod['id']}&limit=2&cursor={body['meta']['next_cursor']}",
+        f"{API}/movements?product={prod['id']}&per_page=2&cursor={pagination['next_cursor']}",
         headers=manager,
     ).get_json()
     assert [m["kind"] for m in page2["data"]] == ["issue", "receipt"]
-    assert page2["meta"]["next_cursor"] is None
+    assert page2["meta"]["pagination"] == {"per_page": 2, "next_cursor": None}
 
     val = client.get(f"{API}/valuation", headers=manager).get_json()
     assert val["data"][0]["value"] == "0.35" and val["meta"]["total_value"] == "0.35"
