@@ -31,11 +31,16 @@ ADDRESS_KINDS = ("billing", "shipping", "other")
 
 
 # PostgreSQL's own spelling of the search expression (as reflection shows it), so that the
-# migration, this model and alembic's drift check agree character for character.
+# migration, this model and alembic's drift check agree character for character. The words
+# of name, email and phone carry weight A; every suffix of at least four of the phone's
+# digits (contacts_phone_digits, a function the migration creates) carries weight D, so a
+# run of digits typed anywhere in a phone is a prefix query the GIN index answers.
 SEARCH_SQL = (
-    "to_tsvector('simple'::regconfig, (((COALESCE(name, ''::character varying)::text"
+    "(setweight(to_tsvector('simple'::regconfig, (((COALESCE(name, ''::character varying)::text"
     " || ' '::text) || COALESCE(email, ''::character varying)::text) || ' '::text)"
-    " || COALESCE(phone, ''::character varying)::text)"
+    " || COALESCE(phone, ''::character varying)::text), 'A'::\"char\")"
+    " || setweight(to_tsvector('simple'::regconfig, contacts_phone_digits(phone::text)),"
+    " 'D'::\"char\"))"
 )
 
 
@@ -164,6 +169,19 @@ class Address(BusinessModel, SoftDelete, Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
 
     account: Mapped[Account] = relationship()
+
+    # The database's guarantee of one default per kind and account (the services keep it and
+    # hand the default on); soft-deleted addresses lose the flag, so they never count.
+    __table_args__ = (
+        Index(
+            "ix_contacts_address_one_default",
+            "account_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     def one_line(self) -> str:
         """The address on one line, for lists and CSV."""

@@ -107,6 +107,7 @@ def create_account(data: Mapping[str, Any]) -> Account:
     """Create an account from API/form/import data; extra fields go to the addons that own them."""
     known, extra = _split(data)
     values, extra = _load_account(known, extra, partial=False)
+    _check_owner(values.get("owner_id"))
     values.setdefault("status", "active")
     values.setdefault("kinds", [])
     values.setdefault("tags", [])
@@ -146,6 +147,9 @@ def update_account(
         # PUT replaces: what the body leaves out goes back to empty.
         for name in TRACKED:
             values.setdefault(name, [] if name in ("kinds", "tags") else None)
+    if values.get("owner_id") not in (None, account.owner_id):
+        # Only a new owner is checked: one who has since left may stay until replaced.
+        _check_owner(values["owner_id"])
     changes: dict[str, list[Any]] = {}
     for name, value in values.items():
         old = getattr(account, name)
@@ -160,6 +164,19 @@ def update_account(
     if new_status is not None and new_status != account.status:
         set_status(account.id, new_status)
     return account
+
+
+def _check_owner(owner_id: uuid.UUID | None) -> None:
+    """An account's owner must be an active member of the tenant in context; else a
+    ValidationError on owner_id (an unknown id, or a user of another tenant)."""
+    if owner_id is None:
+        return
+    from core.services import memberships_of
+    from core.tenancy import current_tenant_id
+
+    tenant_id = current_tenant_id()
+    if not any(m.tenant_id == tenant_id for m in memberships_of(owner_id)):
+        raise ValidationError("no such user in this tenant", field="owner_id")
 
 
 def delete_account(account_id: uuid.UUID | str) -> None:
@@ -315,31 +332,35 @@ def search_clause(q: str) -> ColumnElement[bool]:
     if _on_sqlite():
         matching = select(account_search.c.account_id).where(_fts_match(words, digits))
         return Account.id.in_(matching)
-    clauses: list[ColumnElement[bool]] = []
+    queries: list[ColumnElement[Any]] = []
     if words:
-        clauses.append(search_document().op("@@")(_tsquery(words)))
+        queries.append(_tsquery(words))
     if len(digits) >= PHONE_MIN_DIGITS:
-        # Phones are typed many ways (+49 30 1234, 030-1234): compare digits only.
-        stripped = Account.phone
-        for ch in (" ", "-", "+", "(", ")", ".", "/"):
-            stripped = func.replace(stripped, ch, "")
-        clauses.append(stripped.contains(digits))
-    return or_(*clauses)
+        # Phones are typed many ways (+49 30 1234, 030-1234): the index holds every suffix
+        # of the phone's digits with weight D, so the digits anywhere in it are a prefix.
+        digits_query = cast(bindparam("digits", f"'{digits}':*D", unique=True), TSQUERY)
+        queries.append(digits_query)
+    query = queries[0]
+    if len(queries) > 1:
+        # One @@ on one tsquery (words OR digits): the GIN index answers both.
+        query = query.op("||")(queries[1])
+    return search_document().op("@@")(query)
 
 
 def _tsquery(words: Sequence[str]) -> ColumnElement[Any]:
-    """Every word as a prefix, for PostgreSQL; words are quoted so no operator leaks in."""
+    """Every word as a prefix of a word of name, email or phone (weight A), for PostgreSQL;
+    words are quoted so no operator leaks in."""
     emails = [w for w in words if _is_partial_email(w)]
     plain = [w for w in words if w not in emails]
     parts: list[ColumnElement[Any]] = []
     if plain:
-        query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*" for w in plain)
+        query = " & ".join("'" + w.replace("'", "").replace("\\", "") + "':*A" for w in plain)
         parts.append(func.to_tsquery(literal_column("'simple'"), query))
     for word in emails:
         # The parser keeps a whole email as one lexeme but splits a partial one ("boom@acme"
         # becomes boom <-> acme), so typing an email would find nothing until it is
         # complete: cast it as a literal lexeme prefix instead (emails are stored lower-case).
-        lexeme = "'" + word.lower().replace("'", "").replace("\\", "") + "':*"
+        lexeme = "'" + word.lower().replace("'", "").replace("\\", "") + "':*A"
         parts.append(cast(bindparam("lexeme", lexeme, unique=True), TSQUERY))
     query_ = parts[0]
     for part in parts[1:]:
@@ -488,7 +509,9 @@ def get_address(address_id: uuid.UUID | str) -> Address:
 
 
 def add_address(account_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address:
-    """Add an address to an account; the first of a kind (or is_default) becomes its default."""
+    """Add an address to an account; it becomes the default of its kind when `is_default`
+    asks for it, or when the account has no address of that kind yet (whatever
+    `is_default` says: a kind with addresses always has exactly one default)."""
     account = get_account(account_id)
     values = load(AddressSchema(), data)
     default = values.pop("is_default", None)
@@ -496,34 +519,40 @@ def add_address(account_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address
     address.account = account
     session.add(address)
     session.flush()
-    if default or (
-        default is None
-        and not any(a.is_default for a in _addresses_of(account.id) if a.kind == address.kind)
-    ):
+    if default or _default_of(account.id, address.kind) is None:
         _make_default(address)
     return address
 
 
 def update_address(address_id: uuid.UUID | str, data: Mapping[str, Any]) -> Address:
-    """Change an address (partial)."""
+    """Change an address (partial), keeping one default per kind: `is_default` true takes
+    the default from the others, false hands it to the kind's oldest other address (the
+    only one keeps it); moving to another kind hands the old kind's default on and takes
+    the new kind's if it had none."""
     address = get_address(address_id)
     values = load(AddressSchema(), data, partial=True)
     default = values.pop("is_default", None)
+    old_kind = address.kind
+    moving = "kind" in values and values["kind"] != old_kind
+    if moving and address.is_default:
+        _hand_default_on(address)
     for name, value in values.items():
         setattr(address, name, value)
-    if default:
-        _make_default(address)
-    elif default is False:
-        address.is_default = False
     session.flush()
+    if default or _default_of(address.account_id, address.kind) is None:
+        _make_default(address)
+    elif default is False and address.is_default:
+        _hand_default_on(address, keep_if_alone=True)
     return address
 
 
 def delete_address(address_id: uuid.UUID | str) -> None:
-    """Remove an address (soft delete)."""
+    """Remove an address (soft delete); if it was its kind's default, the kind's oldest
+    remaining address becomes the default (none when it was the last)."""
     address = get_address(address_id)
+    if address.is_default:
+        _hand_default_on(address)
     address.soft_delete()
-    address.is_default = False
     session.flush()
 
 
@@ -541,13 +570,46 @@ def _addresses_of(account_id: uuid.UUID) -> list[Address]:
     )
 
 
+def _default_of(account_id: uuid.UUID, kind: str) -> Address | None:
+    """The account's live default address of `kind`, if any."""
+    return next(
+        (a for a in _addresses_of(account_id) if a.kind == kind and a.is_default),
+        None,
+    )
+
+
 def _make_default(address: Address) -> None:
-    """One default address per kind and account."""
+    """One default address per kind and account: flagging one unflags the others."""
     for other in _addresses_of(address.account_id):
         if other is not address and other.kind == address.kind and other.is_default:
             other.is_default = False
+    # The unique index allows one default per kind at every statement: clear, then set.
+    session.flush()
     address.is_default = True
     session.flush()
+
+
+def _hand_default_on(address: Address, *, keep_if_alone: bool = False) -> Address | None:
+    """Take the default of its kind from `address` and give it to the kind's oldest other
+    live address; with none, `address` keeps it if `keep_if_alone`, else the kind has none."""
+    others = sorted(
+        (
+            a
+            for a in _addresses_of(address.account_id)
+            if a is not address and a.kind == address.kind
+        ),
+        key=lambda a: (a.created_at, str(a.id)),
+    )
+    if not others:
+        if not keep_if_alone:
+            address.is_default = False
+            session.flush()
+        return None
+    address.is_default = False
+    session.flush()
+    others[0].is_default = True
+    session.flush()
+    return others[0]
 
 
 # --- duplicates and merge ---------------------------------------------------------------

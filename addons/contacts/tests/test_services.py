@@ -58,11 +58,14 @@ def test_bad_account_input_names_the_field_and_writes_nothing(acme, session, dat
     assert count_rows("contacts_account") == before
 
 
-def test_address_needs_a_known_country_and_one_default_per_kind(acme, make_account):
+def test_address_needs_a_known_country_and_one_default_per_kind(acme, make_account, session):
     account = make_account()
+    session.commit()
     with pytest.raises(ValidationError) as err:
         services.add_address(account.id, {"street": "1 Main St", "country": "XX"})
     assert "country" in err.value.details
+    session.rollback()
+    assert count_rows("contacts_address") == 0
     first = services.add_address(account.id, {"kind": "billing", "city": "Berlin", "country": "de"})
     assert first.country == "DE" and first.is_default
     second = services.add_address(
@@ -88,7 +91,7 @@ def test_address_for_another_tenants_account_is_not_found(make_tenant, as_tenant
         assert session.scalars(select(Person)).all() == []
 
 
-def test_people_have_one_primary_contact(acme, make_account):
+def test_people_have_one_primary_contact(acme, make_account, session):
     account = make_account()
     ann = services.add_person(
         {
@@ -104,9 +107,12 @@ def test_people_have_one_primary_contact(acme, make_account):
     )
     assert bob.is_primary and not ann.is_primary
     assert account.primary_contact is bob
+    session.commit()
     with pytest.raises(ValidationError) as err:
         services.add_person({"account_id": str(account.id), "last_name": "X", "email": "nope"})
     assert "email" in err.value.details
+    session.rollback()
+    assert count_rows("contacts_person") == 2
     services.delete_person(bob.id)
     assert [p.last_name for p in services.list_people(account_id=account.id).items] == ["Lee"]
 
@@ -229,11 +235,18 @@ def test_duplicates_by_email_or_tax_id_and_merge(acme, make_account, session):
     assert "contacts.account.merged" in [e.type for e in events()]
 
 
-def test_merging_an_account_with_itself_is_refused(acme, make_account):
-    account = make_account()
+def test_merging_an_account_with_itself_is_refused(acme, make_account, session):
+    account = make_account(email="hq@acme.example")
+    services.add_person({"account_id": str(account.id), "last_name": "Boss"})
+    session.commit()
+    audit_before = count_rows("core_audit_log")
     with pytest.raises(ValidationError) as err:
         services.merge_accounts(account.id, account.id)
     assert "duplicate_id" in err.value.details
+    session.rollback()
+    assert account.merged_into_id is None and not account.is_deleted
+    assert count_rows("core_audit_log") == audit_before
+    assert "contacts.account.merged" not in [e.type for e in events()]
 
 
 def test_account_names_come_in_one_query_archived_included_other_tenants_left_out(
@@ -271,3 +284,176 @@ def test_account_names_come_in_one_query_archived_included_other_tenants_left_ou
     assert many[accounts[0].id] == "Supplier 00"
     assert after_few == 1 and len(selects) == 2  # one query each, whatever the number of ids
     assert services.account_names([]) == {}
+
+
+# --- one default address per kind ---------------------------------------------------------
+
+
+def defaults(account) -> dict[str, str]:
+    """The city of each kind's default address: what the account page shows first."""
+    found: dict[str, str] = {}
+    for address in services.list_addresses(account.id):
+        if address.is_default:
+            assert address.kind not in found, f"two default {address.kind} addresses"
+            found[address.kind] = address.city
+    return found
+
+
+def test_the_first_address_of_a_kind_is_its_default_even_when_the_form_says_no(acme, make_account):
+    account = make_account()
+    # The web form sends is_default=False for an unchecked box.
+    berlin = services.add_address(
+        account.id, {"kind": "billing", "city": "Berlin", "country": "DE", "is_default": False}
+    )
+    paris = services.add_address(
+        account.id, {"kind": "billing", "city": "Paris", "country": "FR", "is_default": False}
+    )
+    assert berlin.is_default and not paris.is_default
+    services.add_address(
+        account.id, {"kind": "other", "city": "Rome", "country": "IT", "is_default": False}
+    )
+    assert defaults(account) == {"billing": "Berlin", "other": "Rome"}
+
+
+def test_setting_a_default_clears_the_other_one(acme, make_account):
+    account = make_account()
+    berlin = services.add_address(
+        account.id, {"kind": "billing", "city": "Berlin", "country": "DE"}
+    )
+    paris = services.add_address(account.id, {"kind": "billing", "city": "Paris", "country": "FR"})
+    services.update_address(paris.id, {"is_default": True})
+    assert defaults(account) == {"billing": "Paris"} and not berlin.is_default
+    services.update_address(berlin.id, {"is_default": True, "city": "Bonn"})
+    assert defaults(account) == {"billing": "Bonn"}
+
+
+def test_unsetting_the_default_hands_it_to_the_oldest_other_address_of_the_kind(acme, make_account):
+    account = make_account()
+    only = services.add_address(account.id, {"kind": "shipping", "city": "Lyon", "country": "FR"})
+    services.update_address(only.id, {"is_default": False})
+    assert only.is_default  # the only one of its kind stays the default
+    services.add_address(account.id, {"kind": "shipping", "city": "Nice", "country": "FR"})
+    services.add_address(account.id, {"kind": "shipping", "city": "Metz", "country": "FR"})
+    services.update_address(only.id, {"is_default": False})
+    assert defaults(account) == {"shipping": "Nice"} and not only.is_default
+
+
+def test_changing_kind_hands_the_default_on_and_takes_the_new_kinds_if_it_had_none(
+    acme, make_account
+):
+    account = make_account()
+    berlin = services.add_address(
+        account.id, {"kind": "billing", "city": "Berlin", "country": "DE"}
+    )
+    services.add_address(account.id, {"kind": "billing", "city": "Paris", "country": "FR"})
+    leeds = services.add_address(account.id, {"kind": "shipping", "city": "Leeds", "country": "GB"})
+    # The billing default becomes a shipping address: shipping keeps Leeds as its default.
+    services.update_address(berlin.id, {"kind": "shipping"})
+    assert defaults(account) == {"billing": "Paris", "shipping": "Leeds"}
+    assert not berlin.is_default
+    # To a kind without addresses: it becomes that kind's default.
+    services.update_address(berlin.id, {"kind": "other"})
+    assert defaults(account) == {"billing": "Paris", "shipping": "Leeds", "other": "Berlin"}
+    # Asked to be the default of its new kind, it takes it from the old one.
+    services.update_address(berlin.id, {"kind": "shipping", "is_default": True})
+    assert defaults(account) == {"billing": "Paris", "shipping": "Berlin"}
+    assert not leeds.is_default
+
+
+def test_deleting_the_default_promotes_the_oldest_other_address_or_none(acme, make_account):
+    account = make_account()
+    first = services.add_address(account.id, {"kind": "billing", "city": "Berlin", "country": "DE"})
+    services.add_address(account.id, {"kind": "billing", "city": "Paris", "country": "FR"})
+    services.add_address(account.id, {"kind": "billing", "city": "Rome", "country": "IT"})
+    services.delete_address(first.id)
+    assert defaults(account) == {"billing": "Paris"}
+    for address in services.list_addresses(account.id):
+        services.delete_address(address.id)
+    assert defaults(account) == {} and services.list_addresses(account.id) == []
+    assert not first.is_default  # an archived address never holds a default
+
+
+def test_the_database_refuses_a_second_default_of_a_kind(acme, make_account, session):
+    from sqlalchemy.exc import IntegrityError
+
+    account = make_account()
+    services.add_address(account.id, {"kind": "billing", "city": "Berlin", "country": "DE"})
+    paris = services.add_address(account.id, {"kind": "billing", "city": "Paris", "country": "FR"})
+    services.add_address(account.id, {"kind": "shipping", "city": "Leeds", "country": "GB"})
+    session.commit()
+    # Around the services (a script, a bulk update): the partial unique index says no.
+    paris.is_default = True
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
+    assert defaults(account) == {"billing": "Berlin", "shipping": "Leeds"}
+
+
+def test_merge_keeps_the_masters_defaults_and_the_duplicates_where_it_had_none(acme, make_account):
+    master = make_account("Acme")
+    dup = make_account("ACME Inc.")
+    services.add_address(master.id, {"kind": "billing", "city": "Berlin", "country": "DE"})
+    services.add_address(dup.id, {"kind": "billing", "city": "Paris", "country": "FR"})
+    services.add_address(dup.id, {"kind": "shipping", "city": "Leeds", "country": "GB"})
+    services.merge_accounts(master.id, dup.id)
+    assert defaults(master) == {"billing": "Berlin", "shipping": "Leeds"}
+    assert len(services.list_addresses(master.id)) == 3
+
+
+def test_update_address_changes_fields_and_refuses_bad_ones_writing_nothing(
+    acme, make_account, session
+):
+    account = make_account()
+    address = services.add_address(
+        account.id, {"kind": "billing", "street": "1 Main St", "city": "Berlin", "country": "DE"}
+    )
+    services.update_address(address.id, {"street": "2 Side St", "postal_code": "10115"})
+    assert (address.street, address.postal_code, address.city) == ("2 Side St", "10115", "Berlin")
+    session.commit()
+    for bad, field in (({"country": "XX"}, "country"), ({"kind": "home"}, "kind")):
+        with pytest.raises(ValidationError) as err:
+            services.update_address(address.id, bad)
+        assert field in err.value.details
+        session.rollback()
+        assert (address.country, address.kind, address.street) == ("DE", "billing", "2 Side St")
+    with pytest.raises(NotFound):
+        services.update_address(account.id, {"city": "Nowhere"})  # not an address id
+
+
+def test_update_person_changes_fields_primary_and_account(acme, make_account, session):
+    acme_co = make_account("Acme")
+    globex = make_account("Globex")
+    ann = services.add_person(
+        {"account_id": str(acme_co.id), "first_name": "Ann", "last_name": "Lee"}
+    )
+    bob = services.add_person(
+        {"account_id": str(acme_co.id), "first_name": "Bob", "last_name": "Ray"}
+    )
+    services.update_person(bob.id, {"job_title": "Buyer", "email": " BOB@acme.example "})
+    assert (bob.job_title, bob.email) == ("Buyer", "bob@acme.example")
+    services.update_person(bob.id, {"is_primary": True})
+    assert acme_co.primary_contact is bob and not ann.is_primary
+    # Moving to another account: the person arrives without the flag.
+    services.update_person(bob.id, {"account_id": str(globex.id)})
+    assert bob.account_id == globex.id and not bob.is_primary
+    assert [p.full_name for p in services.list_people(account_id=globex.id).items] == ["Bob Ray"]
+    session.commit()
+    with pytest.raises(ValidationError) as err:
+        services.update_person(ann.id, {"email": "not-an-email", "job_title": "CEO"})
+    assert "email" in err.value.details
+    session.rollback()
+    assert ann.email is None and ann.job_title is None
+
+
+def test_update_person_cannot_move_them_to_another_tenants_account(make_tenant, as_tenant, session):
+    with as_tenant(make_tenant()):
+        theirs = services.create_account({"name": "Theirs"})
+    with as_tenant(make_tenant()):
+        mine = services.create_account({"name": "Mine"})
+        ann = services.add_person({"account_id": str(mine.id), "last_name": "Lee"})
+        session.commit()
+        with pytest.raises(NotFound) as err:
+            services.update_person(ann.id, {"account_id": str(theirs.id)})
+        assert "account_id" in err.value.details
+        session.rollback()
+        assert ann.account_id == mine.id and ann.is_primary

@@ -106,7 +106,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_contacts_person_tenant_id'), ['tenant_id'], unique=False)
 
     if op.get_bind().dialect.name == "postgresql":
-        # Full-text search by name, email or phone; SQLite searches with LIKE instead.
+        # Full-text search by name, email or phone (463819e8545a adds the phone's digits);
+        # SQLite searches its FTS5 table instead (e023f4305859).
         op.execute(SEARCH_INDEX)
 
 
