@@ -223,6 +223,14 @@ def test_the_dashboard_shows_stock_widgets_to_those_who_may_see_reports(client, 
     assert "WIDGET-1" in low and "MAIN: 4 available, reorder point 10" in low
 
     client.post("/logout")
+    # A storekeeper sees the stock of the warehouses assigned to them: here none.
+    login(client, make_member, inv.tenant, ["storekeeper"])
+    cards = _widgets(client.get("/").get_data(as_text=True))
+    chart = re.search(r'id="chart-\d+">(.*?)</script>', cards["Stock value by warehouse"], re.S)
+    assert json.loads(chart[1])["data"]["labels"] == []
+    assert "Nothing is below its reorder point" in cards["Below reorder point"]
+
+    client.post("/logout")
     login(client, make_member, inv.tenant, ["sales"])  # products and stock, no reports
     cards = _widgets(client.get("/").get_data(as_text=True))
     assert "Stock value by warehouse" not in cards and "Below reorder point" not in cards
