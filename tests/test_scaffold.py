@@ -21,6 +21,7 @@ EXPECTED = {
     "ruff.toml",
     "setup.cfg",
     "pergola_widgets/__init__.py",
+    "pergola_widgets/api.py",
     "pergola_widgets/hooks.py",
     "pergola_widgets/manifest.py",
     "pergola_widgets/models.py",
@@ -180,4 +181,4 @@ def test_scaffolded_package_installs_with_pip_and_passes_its_own_tests(tmp_path)
         cwd=tests,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "10 passed" in result.stdout
+    assert "12 passed" in result.stdout

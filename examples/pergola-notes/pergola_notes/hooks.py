@@ -25,6 +25,14 @@ def register_blueprints() -> list[Blueprint]:
 
 
 @hookimpl
+def register_api_resources() -> list[Any]:
+    """Serve the JSON API under /api/v1/notes (and in the tenant's OpenAPI document)."""
+    from pergola_notes.api import notes
+
+    return [notes]
+
+
+@hookimpl
 def register_commands(cli: Any) -> None:
     """`pergola notes count --tenant SLUG`."""
 

@@ -11,6 +11,8 @@ manifest = Manifest(
     permissions={
         "notes.notes:read": "See notes",
         "notes.notes:create": "Add notes",
+        "notes.notes:update": "Change notes",
+        "notes.notes:delete": "Delete notes",
     },
     # What the tenant's standard roles get when the addon is enabled (admin has `*`).
     default_grants={

@@ -25,15 +25,37 @@ def create_note(
     title: str, body: str = "", created_by: uuid.UUID | None = None
 ) -> Note:
     """Add a note for the current tenant; the title is required."""
+    record = Note(title=_title(title), body=body or "", created_by=created_by)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def update_note(
+    record: Note, title: str | None = None, body: str | None = None
+) -> Note:
+    """Change a note's title and/or body (None keeps it); the title stays required."""
+    if title is not None:
+        record.title = _title(title)
+    if body is not None:
+        record.body = body
+    session.flush()
+    return record
+
+
+def delete_note(record: Note) -> None:
+    """Delete a note."""
+    session.delete(record)
+    session.flush()
+
+
+def _title(title: str) -> str:
     title = (title or "").strip()
     if not title:
         raise ValidationError("title is required", field="title")
     if len(title) > 200:
         raise ValidationError("title is longer than 200 characters", field="title")
-    record = Note(title=title, body=body or "", created_by=created_by)
-    session.add(record)
-    session.flush()
-    return record
+    return title
 
 
 def ensure_note(title: str, body: str = "") -> None:

@@ -51,9 +51,15 @@ def test_a_note_needs_a_title(make_tenant):
     assert titles(tenant) == [services.WELCOME]
 
 
-def test_routes_declare_their_permissions():
+def test_routes_declare_their_permissions(pergola_app):
     assert index.pergola_permission == "notes.notes:read"
     assert create.pergola_permission == "notes.notes:create"
+    api = {
+        rule.rule: pergola_app.view_functions[rule.endpoint].pergola_permission
+        for rule in pergola_app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/notes/")
+    }
+    assert api["/api/v1/notes/notes/<record_id>"].startswith("notes.notes:")
 
 
 def test_the_list_needs_the_read_permission(make_tenant, client, bearer):
@@ -83,6 +89,40 @@ def test_a_tenant_without_the_addon_gets_404(make_tenant, client, bearer):
     reader = bearer(tenant, "notes.notes:read")
     answer = client.get("/notes/", headers=reader)
     assert answer.status_code == 404
+
+
+API = "/api/v1/notes/notes"
+
+
+def test_the_json_api_creates_lists_changes_and_deletes(make_tenant, client, bearer):
+    tenant = make_tenant("notes")
+    headers = bearer(tenant, "notes.*")
+    made = client.post(API, json={"title": "By the API", "body": "text"}, headers=headers)
+    assert made.status_code == 201, made.get_json()
+    record = made.get_json()["data"]
+    assert made.headers["Location"].endswith(record["id"])
+    listed = client.get(f"{API}?sort=title", headers=headers).get_json()
+    assert [r["title"] for r in listed["data"]] == ["By the API", services.WELCOME]
+    changed = client.patch(
+        f"{API}/{record['id']}", json={"title": "Renamed"}, headers=headers
+    )
+    assert changed.status_code == 200
+    assert changed.get_json()["data"]["body"] == "text"
+    assert client.delete(f"{API}/{record['id']}", headers=headers).status_code == 200
+    assert client.get(f"{API}/{record['id']}", headers=headers).status_code == 404
+    assert titles(tenant) == [services.WELCOME]
+
+
+def test_the_json_api_names_bad_fields_and_checks_permissions(make_tenant, client, bearer):
+    tenant = make_tenant("notes")
+    reader = bearer(tenant, "notes.notes:read")
+    writer = bearer(tenant, "notes.*")
+    bad = client.post(API, json={"title": "", "colour": "red"}, headers=writer)
+    assert bad.status_code == 422
+    assert set(bad.get_json()["error"]["details"]) == {"title", "colour"}
+    refused = client.post(API, json={"title": "Not mine to add"}, headers=reader)
+    assert refused.status_code == 403
+    assert titles(tenant) == [services.WELCOME]
 
 
 def test_demo_data_is_added_once(make_tenant):
