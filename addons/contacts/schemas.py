@@ -112,7 +112,7 @@ class PersonSchema(Schema):
     email = fields.String(allow_none=True, validate=[EMAIL, validate.Length(max=254)])
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))
     job_title = fields.String(allow_none=True, validate=validate.Length(max=100))
-    is_primary = fields.Boolean()
+    is_primary = fields.Boolean(metadata={"label": "Primary contact"})
 
     @pre_load
     def _blanks(self, data: Any, **_kw: Any) -> Any:
@@ -141,8 +141,12 @@ class AddressSchema(Schema):
     city = fields.String(load_default="", validate=validate.Length(max=100))
     postal_code = fields.String(load_default="", validate=validate.Length(max=20))
     region = fields.String(load_default="", validate=validate.Length(max=100))
-    country = fields.String(required=True, error_messages={"required": "country is required"})
-    is_default = fields.Boolean()
+    country = fields.String(
+        required=True,
+        error_messages={"required": "country is required"},
+        metadata={"description": "two-letter ISO code, e.g. DE, US, FR"},
+    )
+    is_default = fields.Boolean(metadata={"label": "Default for its kind"})
 
     @pre_load
     def _strip(self, data: Any, **_kw: Any) -> Any:

@@ -15,15 +15,27 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from addons.contacts import services, transfer
 from addons.contacts.extensions import FormSection, Panel
 from addons.contacts.models import ACCOUNT_KINDS, ACCOUNT_STATUSES, ADDRESS_KINDS, Account
+from addons.contacts.schemas import AddressSchema, PersonSchema
 from core.auth import current_principal, require_permission
 from core.db import session
 from core.errors import DomainError
 from core.registry import hook
+from core.tenancy import require_tenant_id
+from core.web import activity
+from core.web.forms import (
+    FormField,
+    attach_errors,
+    fill_from_record,
+    fill_from_request,
+    form_fields,
+    raw_input,
+)
 from core.web.views import Column, Filter, ModelViews
 
 bp = Blueprint("contacts_web", __name__, url_prefix="/contacts")
@@ -38,7 +50,10 @@ ACCOUNT_FORM_FIELDS = (
     "tax_id",
     "notes",
     "status",
+    "owner_id",
 )
+PERSON_FORM = ("first_name", "last_name", "job_title", "email", "phone", "is_primary")
+ADDRESS_FORM = ("kind", "street", "postal_code", "city", "region", "country", "is_default")
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
@@ -70,7 +85,9 @@ accounts = ModelViews(
     singular="Account",
     pages=("list", "export"),
     path="/",
-    endpoints={"list": "account_list", "export": "export"},
+    # The activity feed's comment box posts to account_comment below (the kernel's feed
+    # template builds its URL through these views).
+    endpoints={"list": "account_list", "export": "export", "comment": "account_comment"},
     list_template="contacts/list.html",
     columns=[
         Column("name", link=True),
@@ -121,18 +138,78 @@ accounts.register(bp)
 @require_permission("contacts.accounts:read")
 def account_detail(account_id: uuid.UUID) -> Any:
     """The 360° view: the account, its people and addresses, other addons' panels, activity."""
-    from core.web import activity
+    return _render_detail(services.get_account(account_id, field="id"))
 
-    account = services.get_account(account_id, field="id")
+
+def _render_detail(account: Account, comment_error: str = "") -> Any:
+    owners = dict(_owner_choices(account.owner_id))
     return render_template(
         "contacts/detail.html",
         account=account,
+        owner=owners.get(str(account.owner_id)) if account.owner_id else None,
         panels=_panels(account),
         duplicates=services.duplicates_of(account),
         address_kinds=ADDRESS_KINDS,
+        views=accounts,
+        record=account,
         feed=activity.feed(Account.__tablename__, account.id),
+        comment_error=comment_error,
         breadcrumbs=_crumbs((account.name, None)),
+    ), 422 if comment_error else 200
+
+
+@bp.post("/<uuid:record_id>/comments")
+@require_permission("contacts.accounts:read")
+def account_comment(record_id: uuid.UUID) -> Any:
+    """Add a comment to the account's activity feed (htmx swaps in the new feed)."""
+    account = services.get_account(record_id, field="id")
+    htmx = bool(request.headers.get("HX-Request"))
+    try:
+        activity.add_comment(Account.__tablename__, account.id, request.form.get("body", ""))
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        account = services.get_account(record_id, field="id")
+        if htmx:
+            return _feed(account, err.message), 422
+        return _render_detail(account, comment_error=err.message)
+    if htmx:
+        return _feed(account, "")
+    flash("Comment added", "success")
+    return redirect(url_for("contacts_web.account_detail", account_id=account.id), 303)
+
+
+def _feed(account: Account, error: str) -> str:
+    """The activity feed alone (the kernel's fragment), for htmx to swap in."""
+    return render_template(
+        "web/_activity.html",
+        views=accounts,
+        record=account,
+        feed=activity.feed(Account.__tablename__, account.id),
+        comment_error=error,
     )
+
+
+def _owner_choices(current: uuid.UUID | None = None) -> list[tuple[str, str]]:
+    """The tenant's active members as (user id, label) for the owner select, by email; a
+    current owner who has left stays a choice, so saving the form does not drop them."""
+    from core.models import Membership, User
+
+    rows = session.execute(
+        select(User.id, User.name, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.tenant_id == require_tenant_id(),
+            Membership.active.is_(True),
+            User.active.is_(True),
+        )
+        .order_by(User.email)
+    ).all()
+    choices = [(str(uid), f"{name} <{email}>" if name else email) for uid, name, email in rows]
+    if current is not None and str(current) not in dict(choices):
+        email = session.scalar(select(User.email).where(User.id == current))
+        choices.append((str(current), f"{email or current} (no longer a member)"))
+    return choices
 
 
 def _panels(account: Account) -> list[tuple[str, Markup]]:
@@ -194,6 +271,7 @@ def _render_form(
         heading=heading,
         kinds=ACCOUNT_KINDS,
         statuses=ACCOUNT_STATUSES,
+        owners=_owner_choices(account.owner_id if account else None),
         breadcrumbs=crumbs,
     ), status
 
@@ -201,7 +279,7 @@ def _render_form(
 def _values_of(account: Account) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(account, name) for name in ACCOUNT_FORM_FIELDS}
     values.update(kinds=list(account.kinds), tags=", ".join(account.tags), version=account.version)
-    return {k: "" if v is None else v for k, v in values.items()}
+    return {k: "" if v is None else v if k == "kinds" else str(v) for k, v in values.items()}
 
 
 def _errors_of(err: DomainError) -> tuple[dict[str, list[str]], str]:
@@ -295,14 +373,41 @@ def account_hold(account_id: uuid.UUID) -> Any:
 @bp.post("/<uuid:account_id>/people")
 @require_permission("contacts.people:create")
 def person_add(account_id: uuid.UUID) -> Any:
-    """Add a person from the account page."""
-    data = {
-        k: request.form.get(k, "")
-        for k in ("first_name", "last_name", "email", "phone", "job_title")
-    }
-    data["account_id"] = str(account_id)
-    data["is_primary"] = "is_primary" in request.form
-    return _child_saved(account_id, lambda: services.add_person(data), "Person added")
+    """Add a person from the account page; errors re-show the form, what was typed kept."""
+    account = services.get_account(account_id, field="id")
+    form = form_fields(PersonSchema(), only=PERSON_FORM)
+    data = {**raw_input(PersonSchema(), form, request.form), "account_id": str(account.id)}
+    return _child_form_saved(
+        form,
+        lambda: services.add_person(data),
+        account_id=account.id,
+        done="Person added",
+        heading=f"Add a person to {account.name}",
+        action=url_for("contacts_web.person_add", account_id=account.id),
+    )
+
+
+@bp.route("/people/<uuid:person_id>/edit", methods=["GET", "POST"])
+@require_permission("contacts.people:update")
+def person_edit(person_id: uuid.UUID) -> Any:
+    """Change a person: a labelled form, errors next to their fields, nothing lost."""
+    person = services.get_person(person_id)
+    account = person.account
+    form = form_fields(PersonSchema(), only=PERSON_FORM)
+    heading = f"Edit {person.full_name}"
+    action = url_for("contacts_web.person_edit", person_id=person.id)
+    if request.method == "GET":
+        fill_from_record(form, {name: getattr(person, name) for name in PERSON_FORM})
+        return _render_child_form(form, account, heading, action)
+    data = raw_input(PersonSchema(), form, request.form)
+    return _child_form_saved(
+        form,
+        lambda: services.update_person(person_id, data),
+        account_id=account.id,
+        done="Person saved",
+        heading=heading,
+        action=action,
+    )
 
 
 @bp.post("/people/<uuid:person_id>/delete")
@@ -318,13 +423,41 @@ def person_delete(person_id: uuid.UUID) -> Any:
 @bp.post("/<uuid:account_id>/addresses")
 @require_permission("contacts.accounts:update")
 def address_add(account_id: uuid.UUID) -> Any:
-    """Add an address from the account page."""
-    data: dict[str, Any] = {
-        k: request.form.get(k, "")
-        for k in ("kind", "street", "city", "postal_code", "region", "country")
-    }
-    data["is_default"] = "is_default" in request.form
-    return _child_saved(account_id, lambda: services.add_address(account_id, data), "Address added")
+    """Add an address from the account page; errors re-show the form, what was typed kept."""
+    account = services.get_account(account_id, field="id")
+    form = form_fields(AddressSchema(), only=ADDRESS_FORM)
+    data = raw_input(AddressSchema(), form, request.form)
+    return _child_form_saved(
+        form,
+        lambda: services.add_address(account.id, data),
+        account_id=account.id,
+        done="Address added",
+        heading=f"Add an address to {account.name}",
+        action=url_for("contacts_web.address_add", account_id=account.id),
+    )
+
+
+@bp.route("/addresses/<uuid:address_id>/edit", methods=["GET", "POST"])
+@require_permission("contacts.accounts:update")
+def address_edit(address_id: uuid.UUID) -> Any:
+    """Change an address: a labelled form, errors next to their fields, nothing lost."""
+    address = services.get_address(address_id)
+    account = address.account
+    form = form_fields(AddressSchema(), only=ADDRESS_FORM)
+    heading = f"Edit the {address.kind} address of {account.name}"
+    action = url_for("contacts_web.address_edit", address_id=address.id)
+    if request.method == "GET":
+        fill_from_record(form, {name: getattr(address, name) for name in ADDRESS_FORM})
+        return _render_child_form(form, account, heading, action)
+    data = raw_input(AddressSchema(), form, request.form)
+    return _child_form_saved(
+        form,
+        lambda: services.update_address(address_id, data),
+        account_id=account.id,
+        done="Address saved",
+        heading=heading,
+        action=action,
+    )
 
 
 @bp.post("/addresses/<uuid:address_id>/delete")
@@ -335,6 +468,55 @@ def address_delete(address_id: uuid.UUID) -> Any:
     return _child_saved(
         address.account_id, lambda: services.delete_address(address_id), "Address removed"
     )
+
+
+def _render_child_form(
+    form: list[FormField],
+    account: Account,
+    heading: str,
+    action: str,
+    loose: list[str] | None = None,
+    status: int = 200,
+) -> Any:
+    """The form of a person or an address of `account`."""
+    return render_template(
+        "contacts/child_form.html",
+        form=form,
+        heading=heading,
+        action=action,
+        loose=loose or [],
+        invalid=any(f.errors for f in form) or bool(loose),
+        cancel=url_for("contacts_web.account_detail", account_id=account.id),
+        breadcrumbs=_crumbs(
+            (account.name, url_for("contacts_web.account_detail", account_id=account.id)),
+            (heading, None),
+        ),
+    ), status
+
+
+def _child_form_saved(
+    form: list[FormField],
+    save: Any,
+    *,
+    account_id: uuid.UUID,
+    done: str,
+    heading: str,
+    action: str,
+) -> Any:
+    """Run `save` (a service call) and go back to the account page; on a refusal, roll
+    back and show the form again (422) with the messages by their fields and the input."""
+    try:
+        save()
+        session.commit()
+    except DomainError as err:
+        session.rollback()
+        fill_from_request(form, request.form)
+        loose = attach_errors(form, err.details or {}) if err.details else [err.message]
+        account = services.get_account(account_id, field="id")
+        status = err.status if err.status < 500 else 422
+        return _render_child_form(form, account, heading, action, loose, status)
+    flash(done, "success")
+    return redirect(url_for("contacts_web.account_detail", account_id=account_id), 303)
 
 
 def _child_saved(account_id: uuid.UUID, action: Any, done: str) -> Any:
