@@ -86,13 +86,18 @@ def dashboard_widgets(principal: Any) -> list[Any] | None:
     from addons.inventory.views import valuation_chart
     from core.web.widgets import Widget
 
-    chart = valuation_chart(
-        services.valuation("warehouse"),
-        "warehouse",
-        width=6,
-        order=20,
-        html=f'<a class="small" href="{url_for("inventory_web.valuation")}">Valuation</a>',
-    )
+    rows = services.valuation("warehouse")
+    link = f'<a class="small" href="{url_for("inventory_web.valuation")}">Valuation</a>'
+    if rows:
+        chart: Widget = valuation_chart(rows, "warehouse", width=6, order=20, html=link)
+    else:
+        # An empty chart is only axes: say so instead.
+        chart = Widget(
+            "Stock value by warehouse",
+            width=6,
+            order=20,
+            html=f'<p class="text-body-secondary">No stock valued yet.</p>{link}',
+        )
     low = services.low_stock()
     below = Widget(
         "Below reorder point",

@@ -23,7 +23,13 @@ from core.db import session
 from core.errors import DomainError, StaleVersion, ValidationError
 from core.registry import hook
 from core.web import activity
-from core.web.forms import FormField, attach_errors, fill_from_record, fill_from_request
+from core.web.forms import (
+    FormField,
+    attach_errors,
+    fill_from_record,
+    fill_from_request,
+    raw_input,
+)
 from core.web.views import Column, Filter, ModelViews
 from core.web.widgets import ChartWidget
 
@@ -317,9 +323,15 @@ def _save_product(product: Product | None) -> Any:
     """Validate and save the posted form through the services; re-show it on an error."""
     form = _product_fields()
     fill_from_request(form, request.form)
-    data = _form()
-    for flag in _FLAGS:
-        data[flag] = flag in request.form
+    # The form's own fields as the schema takes them (an empty optional box is "none", not
+    # an empty text: the category's "—" is no category); the rest of the post (the version,
+    # other addons' sections) as it came.
+    data = {k: v for k, v in _form().items() if k not in _PRODUCT_LABELS}
+    data.update(raw_input(ProductSchema(), form, request.form))
+    if product is not None:
+        # An update takes only the fields given: an emptied required box must still be
+        # refused, not skipped.
+        data.update({f.name: "" for f in form if f.required and f.name not in data})
     try:
         saved = (
             services.update_product(product, data)

@@ -96,20 +96,25 @@ def dashboard_widgets(principal: Any) -> list[Any] | None:
     for row in services.spend_by_supplier_month():
         spend[row.month] = spend.get(row.month, 0) + row.amount
     months = sorted(spend)
-    chart = ChartWidget(
-        "Purchase spend by month",
-        kind="bar",
-        width=8,
-        order=31,
-        labels=months,
-        # Display only (Chart.js takes numbers); the costs page has the exact amounts.
-        datasets=[{"label": "Received value", "data": [float(spend[m]) for m in months]}],
-        html=(
-            ""
-            if months
-            else "<p class='text-body-secondary'>Nothing received in the last 12 months.</p>"
-        ),
-    )
+    title = "Purchase spend by month"
+    if not months:
+        # An empty chart is only axes: say so instead.
+        chart = Widget(
+            title,
+            width=8,
+            order=31,
+            html="<p class='text-body-secondary'>Nothing received in the last 12 months.</p>",
+        )
+    else:
+        chart = ChartWidget(
+            title,
+            kind="bar",
+            width=8,
+            order=31,
+            labels=months,
+            # Display only (Chart.js takes numbers); the costs page has the exact amounts.
+            datasets=[{"label": "Received value", "data": [float(spend[m]) for m in months]}],
+        )
     return [open_orders, chart]
 
 
@@ -150,6 +155,15 @@ def _mail_order(event: Any) -> None:
     from addons.purchase.documents import mail_order
 
     mail_order(event.payload["order_id"], event.payload["to"])
+
+
+@hookimpl
+def contacts_merge_references(master_id: uuid.UUID, duplicate_id: uuid.UUID) -> int:
+    """A merged vendor's orders, terms and prices follow it to the master (the master's
+    terms and prices win where both have them)."""
+    from addons.purchase import services
+
+    return services.merge_supplier(master_id, duplicate_id).moved
 
 
 # --- purchase terms on contacts' account form and API -------------------------------------

@@ -205,6 +205,10 @@ def _chart(body: str) -> dict[str, Any]:
 def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
     client, world, buyer, make_member
 ):
+    empty = _widgets(client.get("/").get_data(as_text=True))
+    assert "data-open-orders>0<" in empty["Open purchase orders"]
+    assert "Nothing received in the last 12 months" in empty["Purchase spend by month"]
+    assert "data-chart" not in empty["Purchase spend by month"]  # no empty axes
     _draft(world)  # a draft is not open yet
     confirmed = services.confirm_order(_draft(world, "10").id)
     services.receive(
