@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 
 from addons.purchase import partners
 from addons.purchase.models import (
@@ -310,6 +310,74 @@ def supplier_price(
         .order_by(SupplierPrice.min_quantity.desc())
         .limit(1)
     )
+
+
+@dataclass(frozen=True)
+class SupplierMerge:
+    """What merging vendor `duplicate_id` into `master_id` did to purchase's data."""
+
+    orders_moved: int = 0
+    terms_moved: bool = False
+    # Both vendors had terms: the master's were kept, the duplicate's deleted.
+    terms_dropped: bool = False
+    prices_moved: int = 0
+    # Products both vendors had prices for: the master's price list was kept.
+    prices_dropped_for: tuple[uuid.UUID, ...] = ()
+
+    @property
+    def moved(self) -> int:
+        """How many rows now point at the master instead of the duplicate."""
+        return self.orders_moved + int(self.terms_moved) + self.prices_moved
+
+
+def merge_supplier(master_id: Any, duplicate_id: Any) -> SupplierMerge:
+    """Move a merged duplicate vendor's purchase data to the master account: every order
+    (whatever its state), its terms and its prices. Where both have terms, or prices for
+    the same product, the master's stay and the duplicate's are deleted (the audit log
+    keeps them); the result says which. Called by contacts' merge, in its transaction."""
+    master = _uuid(master_id, "master_id")
+    duplicate = _uuid(duplicate_id, "duplicate_id")
+    # A bulk UPDATE (audited by the kernel); the version bump makes open forms stale.
+    moved = session.execute(
+        update(PurchaseOrder)
+        .where(PurchaseOrder.account_id == duplicate)
+        .values(account_id=master, version=PurchaseOrder.version + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    orders = int(getattr(moved, "rowcount", 0) or 0)
+    terms_moved = terms_dropped = False
+    theirs = get_supplier(duplicate)
+    if theirs is not None:
+        if get_supplier(master) is not None:
+            session.delete(theirs)
+            terms_dropped = True
+        else:
+            theirs.account_id = master
+            terms_moved = True
+    kept_products = set(
+        session.scalars(select(SupplierPrice.product_id).where(SupplierPrice.account_id == master))
+    )
+    prices_moved = 0
+    dropped: set[uuid.UUID] = set()
+    for price in supplier_prices(account_id=duplicate):
+        if price.product_id in kept_products:
+            # Tiers from two price lists would not make one list: keep the master's whole.
+            session.delete(price)
+            dropped.add(price.product_id)
+        else:
+            price.account_id = master
+            prices_moved += 1
+    session.flush()
+    result = SupplierMerge(
+        orders_moved=orders,
+        terms_moved=terms_moved,
+        terms_dropped=terms_dropped,
+        prices_moved=prices_moved,
+        prices_dropped_for=tuple(sorted(dropped, key=str)),
+    )
+    if terms_dropped or dropped:
+        log.info("merge of vendor %s into %s kept the master's: %s", duplicate, master, result)
+    return result
 
 
 # --- orders -----------------------------------------------------------------------------
