@@ -385,6 +385,21 @@ def test_a_list_of_choices_is_a_checkbox_group_that_round_trips(app):
     assert raw_input(schema, form, nothing) == {"name": "A", "kinds": []}  # unticking clears
 
 
+def test_a_choices_provider_in_the_fields_metadata_makes_a_select():
+    from marshmallow import Schema, fields
+
+    from core.web.forms import form_fields
+
+    class Assign(Schema):
+        user_id = fields.UUID(required=True, metadata={"choices": lambda: [("u1", "Ann")]})
+        backup_id = fields.UUID(allow_none=True, metadata={"choices": list})  # none to offer
+
+    required, optional = form_fields(Assign())
+    assert (required.label, required.widget) == ("User", "select")
+    assert required.choices == [("u1", "Ann")]  # required: no empty option
+    assert (optional.widget, optional.choices) == ("select", [("", "—")])
+
+
 def test_model_views_refuse_form_fields_they_cannot_draw():
     from marshmallow import Schema, fields
 
