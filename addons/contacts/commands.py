@@ -36,7 +36,10 @@ def _tenant_id(slug: str) -> Any:
 @with_appcontext
 @domain_errors
 def import_command(file: Any, tenant_slug: str, skip_bad_rows: bool, dry_run: bool) -> None:
-    """Import accounts from a CSV FILE (see docs/addons/contacts.md for the columns)."""
+    """Import accounts from a CSV FILE (see docs/addons/contacts.md for the columns).
+
+    A progress bar of the rows goes to standard error; the summary to standard output.
+    """
     from tqdm import tqdm
 
     from addons.contacts import transfer
