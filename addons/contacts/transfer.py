@@ -151,9 +151,7 @@ def import_accounts(
                 current = _import_account(row, account_columns)
                 accounts = 1
             elif current is None or not current_ok:
-                raise ValidationError(
-                    "no valid account above this line to add the contact to", field="name"
-                )
+                raise ValidationError("no valid account above this line to add to", field="name")
             else:
                 _refuse_account_fields(row, account_columns)
             addresses = _import_addresses(current, row)
