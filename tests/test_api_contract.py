@@ -310,9 +310,10 @@ def test_the_json_body_is_parsed_exactly(client, headers):
 
 
 def test_a_unique_constraint_is_a_409_naming_its_fields_without_driver_text(client, headers):
-    from tests.testkit.api import DUPLICATE_TASK
+    from tests.testkit.api import breaking
 
-    resp = client.post(URL, json={"name": DUPLICATE_TASK}, headers=headers)
+    with breaking("Clash", "duplicate-task"):
+        resp = client.post(URL, json={"name": "Clash"}, headers=headers)
     error = _error(resp, 409, "CONFLICT")
     assert error["details"] == {"id": ["already exists"]}
     assert error["message"] == "a record with the same id already exists"
@@ -323,11 +324,12 @@ def test_a_unique_constraint_is_a_409_naming_its_fields_without_driver_text(clie
 
 
 def test_a_value_too_long_for_its_column_is_a_422(client, headers, db):
-    from tests.testkit.api import TOO_LONG
+    from tests.testkit.api import breaking
 
     if db.engine.dialect.name == "sqlite":
         pytest.skip("SQLite stores text of any length: it raises no DataError to answer")
-    resp = client.post(URL, json={"name": TOO_LONG}, headers=headers)
+    with breaking("Long", "too-long"):
+        resp = client.post(URL, json={"name": "Long"}, headers=headers)
     error = _error(resp, 422, "VALIDATION_ERROR")
     assert "does not fit its column" in error["message"]
     assert "character varying" not in resp.get_data(as_text=True)

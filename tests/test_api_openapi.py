@@ -112,9 +112,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
         status_code_conformance,
     )
 
-    seed = client.post(
-        "/api/v1/testkit/projects", json={"name": "Seed", "budget": "5"}, headers=headers
-    ).get_json()["data"]["id"]
+    seeds = _seed_main_records(client, headers)
     calls = iter(range(10**6))
     schema = schemathesis.openapi.from_wsgi(URL, app, headers=headers)
     checks = [
@@ -135,12 +133,58 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(
             max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
         )
         def run(case):
-            if case.path_parameters and "id" in case.path_parameters and next(calls) % 2:
-                case.path_parameters["id"] = seed  # half on a record that exists
+            for name in list(case.path_parameters or {}):
+                # Half the calls on a record that exists, so writes and actions get past 404.
+                seed = seeds.get(case.path.split("/{id}")[0] if name == "id" else name)
+                if seed is not None and next(calls) % 2:
+                    case.path_parameters[name] = seed
             response = case.call(headers=headers)
             case.validate_response(response, checks=checks)
 
         run()
+
+
+def _seed_main_records(client, headers) -> dict[str, str]:
+    """One record of each main resource, by the collection path its `{id}` follows (or by
+    the name of the path parameter that takes its id)."""
+
+    def made(path: str, body: dict) -> str:
+        resp = client.post(f"/api/v1{path}", json=body, headers=headers)
+        assert resp.status_code == 201, (path, resp.get_json())
+        return resp.get_json()["data"]["id"]
+
+    project = made("/testkit/projects", {"name": "Seed", "budget": "5"})
+    vendor = made("/contacts/accounts", {"name": "Seed vendor", "kinds": ["vendor"]})
+    person = made("/contacts/people", {"account_id": vendor, "last_name": "Seed"})
+    address = made(f"/contacts/accounts/{vendor}/addresses", {"country": "DE"})
+    warehouse = made("/inventory/warehouses", {"code": "SEED", "name": "Seed"})
+    product = made("/inventory/products", {"sku": "SEED-1", "name": "Seed"})
+    price = made(
+        "/purchase/supplier-prices", {"account_id": vendor, "product_id": product, "price": "2"}
+    )
+    line = {"product_id": product, "quantity": "5", "unit_cost": "2"}
+    order = made(
+        "/purchase/orders", {"account_id": vendor, "warehouse_id": warehouse, "lines": [line]}
+    )
+    note = made("/notes/notes", {"title": "Seed"})
+    hook = made("/webhooks", {"url": "https://example.com/hook", "event_types": ["*"]})
+    v1 = "/api/v1"
+    return {
+        f"{v1}/testkit/projects": project,
+        "thing_id": project,
+        f"{v1}/contacts/accounts": vendor,
+        "account_id": vendor,
+        f"{v1}/contacts/people": person,
+        "address_id": address,
+        f"{v1}/inventory/warehouses": warehouse,
+        "warehouse_id": warehouse,
+        f"{v1}/inventory/products": product,
+        "product_id": product,
+        f"{v1}/purchase/supplier-prices": price,
+        f"{v1}/purchase/orders": order,
+        f"{v1}/notes/notes": note,
+        "endpoint_id": hook,
+    }
 
 
 def test_a_nested_exact_decimal_is_a_decimal_string_or_a_number_without_string_bounds(app):

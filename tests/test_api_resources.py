@@ -276,10 +276,11 @@ def test_bulk_names_every_refused_item_of_each_kind_and_writes_nothing(client, h
 
 
 def test_bulk_items_refused_by_the_database_are_named_too(client, headers):
-    from tests.testkit.api import DUPLICATE_TASK
+    from tests.testkit.api import breaking
 
-    items = [{"name": DUPLICATE_TASK}, {"name": "Fine"}, {"name": ""}]
-    resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
+    items = [{"name": "Clash"}, {"name": "Fine"}, {"name": ""}]
+    with breaking("Clash", "duplicate-task"):
+        resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
     error = resp.get_json()["error"]
     assert resp.status_code == 422 and error["details"] == {
         "items.0": ["a record with the same id already exists"],

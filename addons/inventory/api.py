@@ -114,7 +114,10 @@ class AvailabilityOut(Schema):
     """Whether a quantity is available."""
 
     product_id = fields.String()
-    quantity_available = fields.String()
+    quantity_available = fields.String(
+        allow_none=True,
+        metadata={"description": "null for a product whose stock is not tracked (a service)"},
+    )
     is_available = fields.Boolean()
 
 

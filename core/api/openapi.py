@@ -148,6 +148,23 @@ class SpecBuilder:
                             "code": {"type": "string", "example": "VALIDATION_ERROR"},
                             "message": {"type": "string"},
                             "details": {"type": "object", "additionalProperties": True},
+                            "items": {
+                                "type": "array",
+                                "description": "A refused bulk create: each refused item",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "index": {"type": "integer"},
+                                        "code": {"type": "string"},
+                                        "message": {"type": "string"},
+                                        "details": {
+                                            "type": "object",
+                                            "nullable": True,
+                                            "additionalProperties": True,
+                                        },
+                                    },
+                                },
+                            },
                         },
                         "required": ["code", "message"],
                     },

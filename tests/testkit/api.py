@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -14,10 +16,23 @@ from core.db import session
 from core.errors import Conflict
 from tests.kernel_models import Project, Task
 
-# Project names that make the service break a database rule on purpose, so the tests see
-# what the API answers when the database, not a service, refuses a write.
-DUPLICATE_TASK = "!duplicate-task"  # two tasks with one id: a unique (primary key) violation
-TOO_LONG = "!too-long"  # a name longer than its column (PostgreSQL refuses it)
+# Projects whose creation breaks a database rule on purpose, by name, so the tests see what
+# the API answers when the database, not a service, refuses a write. Filled only inside
+# `breaking()`: a generated request (schemathesis) can never reach it by a name it guessed.
+_BREAKING: dict[str, str] = {}
+
+
+@contextmanager
+def breaking(name: str, how: str) -> Iterator[None]:
+    """While inside, creating the project `name` breaks a database rule: `"duplicate-task"`
+    (two tasks with one id: a unique key) or `"too-long"` (a name longer than its column,
+    which PostgreSQL refuses)."""
+    _BREAKING[name] = how
+    try:
+        yield
+    finally:
+        _BREAKING.pop(name, None)
+
 
 MONEY = {"as_string": True, "validate": validate.Range(min=Decimal(0), max=Decimal(10) ** 12)}
 
@@ -61,15 +76,16 @@ def create_project(data: dict[str, Any]) -> Project:
 
 
 def _break_on_purpose(project: Project) -> None:
-    """Write what the database refuses, for the names above (see the tests of error paths)."""
-    if project.name == DUPLICATE_TASK:
+    """Write what the database refuses, for a project named inside `breaking()`."""
+    how = _BREAKING.get(project.name)
+    if how == "duplicate-task":
         session.flush()
         first = Task(project_id=project.id, title="first")
         session.add(first)
         session.flush()
         session.expunge(first)  # forgotten by the session, so only the database objects
         session.add(Task(id=first.id, project_id=project.id, title="second"))
-    elif project.name == TOO_LONG:
+    elif how == "too-long":
         project.name = "x" * 101
 
 
