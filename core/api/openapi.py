@@ -230,6 +230,8 @@ class SpecBuilder:
 
     def add_resource(self, addon: str, r: Resource) -> None:
         """The paths and schemas of one resource."""
+        # Query parameters (fields=, filters) take only the resource's own fields.
+        declared = r
         extra = dict(r.extra_fields() or {}) if r.extra_fields else {}
         if extra:
             # The fields the tenant's enabled addons add: on the record and in the bodies.
@@ -297,7 +299,7 @@ class SpecBuilder:
                         self._envelope({"type": "array", "items": item_ref}),
                     )
                 },
-                parameters=self._list_params(r),
+                parameters=self._list_params(declared),
             )
         }
         record_ops: dict[str, Any] = {
@@ -306,7 +308,7 @@ class SpecBuilder:
                 f"One of {r.name}",
                 r.permission("read"),
                 {"200": self._ok("The record", one, etag_header)},
-                parameters=self._read_params(r),
+                parameters=self._read_params(declared),
             )
         }
         if not r.read_only:

@@ -156,9 +156,14 @@ def _api_headers(world: Any, client: Any, email: str) -> dict[str, str]:
 def test_the_openapi_document_shows_the_addons_fields_only_where_it_is_enabled(world):
     client = world.app.test_client()
     headers = _api_headers(world, client, "doc@example.com")
-    schemas = client.get("/api/v1/openapi.json", headers=headers).get_json()["components"][
-        "schemas"
-    ]
+    document = client.get("/api/v1/openapi.json", headers=headers).get_json()
+    schemas = document["components"]["schemas"]
+    # fields= picks among contacts' own fields only (the addon's come with the full record).
+    listing = document["paths"]["/api/v1/contacts/accounts"]["get"]["parameters"]
+    sparse = next(p for p in listing if p["name"] == "fields")
+    assert "credit_limit" not in sparse["description"] and "name" in sparse["description"]
+    picked = client.get("/api/v1/contacts/accounts?fields=credit_limit", headers=headers)
+    assert picked.status_code == 422
     limit = schemas["ContactsAccounts"]["properties"]["credit_limit"]
     assert limit["type"] == "string" and limit.get("nullable") is True  # an exact decimal
     assert "credit_limit" in schemas["ContactsAccountsCreate"]["properties"]
