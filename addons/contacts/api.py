@@ -32,6 +32,8 @@ from core.errors import ValidationError
 
 bp = Blueprint("contacts_api", __name__, url_prefix="/api/v1/contacts")
 
+MAX_PAGE = 10**9  # as the toolkit's lists
+
 
 # --- what the API shows -----------------------------------------------------------------
 
@@ -69,6 +71,12 @@ class PersonOut(Schema):
 
 class AccountOut(Schema):
     """An account as the API shows it, plus the fields enabled addons add to it."""
+
+    class Meta:
+        # Output only (never loaded): INCLUDE makes the document say additionalProperties,
+        # for the fields enabled addons add. The accounts resource lists the declared ones
+        # (Resource(extra_fields=)); contacts' own routes answer with them too.
+        unknown = INCLUDE
 
     id = fields.UUID(dump_only=True)
     name = fields.String()
@@ -233,7 +241,8 @@ class SearchQuery(Schema):
         unknown = RAISE
 
     q = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # The toolkit's bound: a page past it would overflow the database's OFFSET.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(
         load_default=DEFAULT_PER_PAGE, validate=validate.Range(min=1, max=MAX_PER_PAGE)
     )

@@ -440,7 +440,12 @@ def test_search_pages_like_every_list(client, sales):
     assert sorted(seen) == [f"Rocket {n}" for n in range(5)]  # each once, none left out
     default = client.get(f"{BASE}/search?q=rocket", headers=sales).get_json()["meta"]
     assert default["pagination"]["per_page"] == 25
-    for query, field in (("per_page=201", "per_page"), ("page=0", "page"), ("limit=5", "limit")):
+    for query, field in (
+        ("per_page=201", "per_page"),
+        ("page=0", "page"),
+        ("page=258061184898427648", "page"),  # past any OFFSET the database takes
+        ("limit=5", "limit"),
+    ):
         resp = client.get(f"{BASE}/search?q=rocket&{query}", headers=sales)
         assert resp.status_code == 422 and field in resp.get_json()["error"]["details"], query
 
