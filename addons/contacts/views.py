@@ -27,7 +27,6 @@ from core.db import session
 from core.errors import DomainError
 from core.registry import hook
 from core.tenancy import require_tenant_id
-from core.web import activity
 from core.web.forms import (
     FormField,
     attach_errors,
@@ -36,6 +35,7 @@ from core.web.forms import (
     form_fields,
     raw_input,
 )
+from core.web.record_page import Chatter, detail_panels
 from core.web.views import Column, Filter, ModelViews
 
 bp = Blueprint("contacts_web", __name__, url_prefix="/contacts")
@@ -85,9 +85,7 @@ accounts = ModelViews(
     singular="Account",
     pages=("list", "export"),
     path="/",
-    # The activity feed's comment box posts to account_comment below (the kernel's feed
-    # template builds its URL through these views).
-    endpoints={"list": "account_list", "export": "export", "comment": "account_comment"},
+    endpoints={"list": "account_list", "export": "export"},
     list_template="contacts/list.html",
     columns=[
         Column("name", link=True),
@@ -132,6 +130,10 @@ accounts = ModelViews(
     export=transfer.export_csv,
 )
 accounts.register(bp)
+account_feed = Chatter(
+    Account.__tablename__,
+    lambda rid: url_for("contacts_web.account_comment", record_id=rid),
+)
 
 
 @bp.get("/<uuid:account_id>")
@@ -150,11 +152,8 @@ def _render_detail(account: Account, comment_error: str = "") -> Any:
         panels=_panels(account),
         duplicates=services.duplicates_of(account),
         address_kinds=ADDRESS_KINDS,
-        views=accounts,
-        record=account,
-        feed=activity.feed(Account.__tablename__, account.id),
-        comment_error=comment_error,
         breadcrumbs=_crumbs((account.name, None)),
+        **account_feed.context(account, comment_error),
     ), 422 if comment_error else 200
 
 
@@ -163,30 +162,10 @@ def _render_detail(account: Account, comment_error: str = "") -> Any:
 def account_comment(record_id: uuid.UUID) -> Any:
     """Add a comment to the account's activity feed (htmx swaps in the new feed)."""
     account = services.get_account(record_id, field="id")
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        activity.add_comment(Account.__tablename__, account.id, request.form.get("body", ""))
-        session.commit()
-    except DomainError as err:
-        session.rollback()
-        account = services.get_account(record_id, field="id")
-        if htmx:
-            return _feed(account, err.message), 422
-        return _render_detail(account, comment_error=err.message)
-    if htmx:
-        return _feed(account, "")
-    flash("Comment added", "success")
-    return redirect(url_for("contacts_web.account_detail", account_id=account.id), 303)
-
-
-def _feed(account: Account, error: str) -> str:
-    """The activity feed alone (the kernel's fragment), for htmx to swap in."""
-    return render_template(
-        "web/_activity.html",
-        views=accounts,
-        record=account,
-        feed=activity.feed(Account.__tablename__, account.id),
-        comment_error=error,
+    return account_feed.post_comment(
+        account,
+        page=lambda error: _render_detail(account, comment_error=error),
+        detail_url=url_for("contacts_web.account_detail", account_id=record_id),
     )
 
 
@@ -219,9 +198,7 @@ def _panels(account: Account) -> list[tuple[str, Markup]]:
     for p in panels:
         html = render_template(p.template, account=account, **p.context) if p.template else p.html
         out.append((p.order, p.title, Markup(html)))
-    for batch in hook.detail_panels(model_name=Account.__tablename__, record=account):
-        for title, html in batch or []:
-            out.append((100, str(title), Markup(html)))
+    out.extend((100, title, html) for title, html in detail_panels(Account.__tablename__, account))
     return [(title, html) for _order, title, html in sorted(out, key=lambda t: t[0])]
 
 

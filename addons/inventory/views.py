@@ -22,7 +22,6 @@ from core.auth import require_permission
 from core.db import session
 from core.errors import DomainError, StaleVersion, ValidationError
 from core.registry import hook
-from core.web import activity
 from core.web.forms import (
     FormField,
     attach_errors,
@@ -30,6 +29,7 @@ from core.web.forms import (
     fill_from_request,
     raw_input,
 )
+from core.web.record_page import Chatter, detail_panels
 from core.web.views import Column, Filter, ModelViews
 from core.web.widgets import ChartWidget
 
@@ -160,22 +160,17 @@ def _product_crumbs(product: Product, *trail: tuple[str, str | None]) -> list[An
     return _crumbs((product.sku, here), *trail)
 
 
-class _CommentBox:
-    """What the kernel's activity include (`web/_activity.html`) asks of `views`: where the
-    comment box posts, here inventory's own route beside its own product page."""
-
-    def url(self, page: str, **values: Any) -> str:
-        """The URL of the product's comment route (`page` is always "comment")."""
-        return url_for("inventory_web.product_comment", product_id=values["record_id"])
+product_feed = Chatter(
+    Product.__tablename__,
+    lambda rid: url_for("inventory_web.product_comment", product_id=rid),
+)
 
 
 def _detail_panels(product: Product) -> list[dict[str, Any]]:
     """Panels through the kernel's `detail_panels` (trusted html, as on generic pages)."""
-    results = hook.detail_panels(model_name=Product.__tablename__, record=product)
     return [
-        {"title": str(title), "html": Markup(html)}
-        for batch in results or []
-        for title, html in batch or []
+        {"title": title, "html": html}
+        for title, html in detail_panels(Product.__tablename__, product)
     ]
 
 
@@ -198,11 +193,8 @@ def product_detail(product_id: str, comment_error: str = "") -> Any:
         next_cursor=nxt,
         panels=panels,
         paths=services.category_paths(),
-        views=_CommentBox(),
-        record=product,
-        feed=activity.feed(Product.__tablename__, product.id),
-        comment_error=comment_error,
         breadcrumbs=_product_crumbs(product),
+        **product_feed.context(product, comment_error),
     ), 422 if comment_error else 200
 
 
@@ -210,29 +202,10 @@ def product_detail(product_id: str, comment_error: str = "") -> Any:
 @require_permission("inventory.products:read")
 def product_comment(product_id: Any) -> Any:
     """Comment on the product (htmx swaps in the new feed; without JavaScript, a redirect)."""
-    product = services.find_product(product_id)
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        activity.add_comment(Product.__tablename__, product.id, request.form.get("body", ""))
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        if htmx:
-            return _feed(product, exc.message), 422
-        return product_detail(str(product_id), comment_error=exc.message)
-    if htmx:
-        return _feed(product, "")
-    flash("Comment added", "success")
-    return redirect(url_for(".product_detail", product_id=product_id), 303)
-
-
-def _feed(product: Product, error: str) -> str:
-    return render_template(
-        "web/_activity.html",
-        views=_CommentBox(),
-        record=product,
-        feed=activity.feed(Product.__tablename__, product.id),
-        comment_error=error,
+    return product_feed.post_comment(
+        services.find_product(product_id),
+        page=lambda error: product_detail(str(product_id), comment_error=error),
+        detail_url=url_for(".product_detail", product_id=product_id),
     )
 
 

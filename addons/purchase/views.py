@@ -21,8 +21,7 @@ from addons.purchase.models import ORDER_STATES, PurchaseOrder
 from core.auth import require_permission
 from core.db import session
 from core.errors import Conflict, DomainError, ValidationError
-from core.registry import hook
-from core.web import activity
+from core.web.record_page import Chatter, detail_panels
 from core.web.views import Column, Filter, ModelViews
 
 bp = Blueprint("purchase_web", __name__, url_prefix="/purchase")
@@ -266,22 +265,10 @@ def order_form_totals() -> Any:
     )
 
 
-class _CommentBox:
-    """What the kernel's activity include (`web/_activity.html`) asks of `views`: where the
-    comment box posts, here purchase's own route beside its own order page."""
-
-    def url(self, page: str, **values: Any) -> str:
-        """The URL of the order's comment route (`page` is always "comment")."""
-        return url_for("purchase_web.order_comment", order_id=values["record_id"])
-
-
-def _panels(order: PurchaseOrder) -> list[tuple[str, Markup]]:
-    """Panels other addons add to the order page through the kernel's `detail_panels`."""
-    out = []
-    for batch in hook.detail_panels(model_name=PurchaseOrder.__tablename__, record=order):
-        for title, html in batch or []:
-            out.append((str(title), Markup(html)))
-    return out
+order_feed = Chatter(
+    PurchaseOrder.__tablename__,
+    lambda rid: url_for("purchase_web.order_comment", order_id=rid),
+)
 
 
 @bp.get("/orders/<uuid:order_id>")
@@ -296,12 +283,9 @@ def order_detail(order_id: Any, comment_error: str = "") -> Any:
         order=order,
         receipts=receipts,
         supplier=partners.account_names([order.account_id])[order.account_id],
-        panels=_panels(order),
-        views=_CommentBox(),
-        record=order,
-        feed=activity.feed(PurchaseOrder.__tablename__, order.id),
-        comment_error=comment_error,
+        panels=detail_panels(PurchaseOrder.__tablename__, order),
         breadcrumbs=_order_crumbs(order),
+        **order_feed.context(order, comment_error),
     ), 422 if comment_error else 200
 
 
@@ -309,29 +293,10 @@ def order_detail(order_id: Any, comment_error: str = "") -> Any:
 @require_permission("purchase.orders:read")
 def order_comment(order_id: Any) -> Any:
     """Comment on the order (htmx swaps in the new feed; without JavaScript, a redirect)."""
-    order = services.get_order(order_id)
-    htmx = bool(request.headers.get("HX-Request"))
-    try:
-        activity.add_comment(PurchaseOrder.__tablename__, order.id, request.form.get("body", ""))
-        session.commit()
-    except DomainError as exc:
-        session.rollback()
-        if htmx:
-            return _feed(order, exc.message), 422
-        return order_detail(order_id, comment_error=exc.message)
-    if htmx:
-        return _feed(order, "")
-    flash("Comment added", "success")
-    return redirect(url_for(".order_detail", order_id=order_id), 303)
-
-
-def _feed(order: PurchaseOrder, error: str) -> str:
-    return render_template(
-        "web/_activity.html",
-        views=_CommentBox(),
-        record=order,
-        feed=activity.feed(PurchaseOrder.__tablename__, order.id),
-        comment_error=error,
+    return order_feed.post_comment(
+        services.get_order(order_id),
+        page=lambda error: order_detail(order_id, comment_error=error),
+        detail_url=url_for(".order_detail", order_id=order_id),
     )
 
 

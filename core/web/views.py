@@ -43,7 +43,6 @@ from sqlalchemy import Boolean, ColumnElement, func, inspect, or_, select
 from core.auth import current_principal, require_permission
 from core.db import session
 from core.errors import DomainError, StaleVersion
-from core.web import activity
 from core.web.forms import (
     Choices,
     FormField,
@@ -54,6 +53,7 @@ from core.web.forms import (
     raw_input,
     unsupported,
 )
+from core.web.record_page import Chatter, detail_panels
 
 MAX_PER_PAGE = 200
 # Rows the CSV export reads (and writes out) at a time, and the size of export it keeps in
@@ -261,6 +261,7 @@ class ModelViews:
         self._delete = delete or self._default_delete
         self.record_label = record_label or (lambda r: str(getattr(r, "name", None) or r.id))
         self.table_name = str(getattr(model, "__tablename__", name))
+        self.chatter = Chatter(self.table_name, lambda rid: self.url("comment", record_id=rid))
         self.path = path if path is not None else f"/{name}"
         self.endpoints = {p: f"{name}_{p}" for p in PAGES} | dict(endpoints or {})
         self._query = query
@@ -636,13 +637,7 @@ class ModelViews:
 
     def panels(self, record: Any) -> list[tuple[str, Markup]]:
         """Panels other addons contribute through the `detail_panels` hook."""
-        from core.registry import hook
-
-        out = []
-        for batch in hook.detail_panels(model_name=self.table_name, record=record):
-            for title, html in batch or []:
-                out.append((str(title), Markup(html)))
-        return out
+        return detail_panels(self.table_name, record)
 
     def detail_view(self, record_id: uuid.UUID, comment_error: str = "") -> Any:
         """The record, other addons' panels and its activity feed (with a comment box)."""
@@ -658,30 +653,20 @@ class ModelViews:
         return render_template(
             "web/detail.html",
             views=self,
-            record=record,
             fields=shown,
             panels=self.panels(record),
-            feed=activity.feed(self.table_name, record.id),
-            comment_error=comment_error,
             heading=label,
             breadcrumbs=[(self.title, self.url("list")), (label, None)],
+            **self.chatter.context(record, comment_error),
         ), 422 if comment_error else 200
 
     def comment_view(self, record_id: uuid.UUID) -> Any:
         """Add a comment to the record's activity feed (htmx swaps in the new feed)."""
-        record = self._get(record_id)
-        try:
-            activity.add_comment(self.table_name, record.id, request.form.get("body", ""))
-            session.commit()
-        except DomainError as err:
-            session.rollback()
-            if request.headers.get("HX-Request"):
-                return self._feed_fragment(record, err.message), 422
-            return self.detail_view(record_id, comment_error=err.message)
-        if request.headers.get("HX-Request"):
-            return self._feed_fragment(record, "")
-        flash("Comment added", "success")
-        return redirect(self.url("detail", record_id=record_id), 303)
+        return self.chatter.post_comment(
+            self._get(record_id),
+            page=lambda error: self.detail_view(record_id, comment_error=error),
+            detail_url=self.url("detail", record_id=record_id),
+        )
 
     def delete_view(self, record_id: uuid.UUID) -> Any:
         """Archive (soft-delete) or delete the record through the addon's service."""
@@ -696,12 +681,3 @@ class ModelViews:
             return redirect(self.url("detail", record_id=record_id), 303)
         flash(f"{self.singular} {label} deleted", "success")
         return redirect(self.url("list"), 303)
-
-    def _feed_fragment(self, record: Any, error: str) -> str:
-        return render_template(
-            "web/_activity.html",
-            views=self,
-            record=record,
-            feed=activity.feed(self.table_name, record.id),
-            comment_error=error,
-        )
