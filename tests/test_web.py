@@ -446,6 +446,24 @@ def test_a_form_without_a_detail_page_goes_back_to_the_list(admin, as_tenant, se
     assert resp.headers["Location"].endswith("/testkit/quick-projects")
 
 
+def test_editing_through_a_form_without_a_field_keeps_its_stored_value(admin, as_tenant, session):
+    client, tenant, user = admin
+    resp = client.post("/testkit/quick-projects/new", data={"name": "Owned", "budget": "2"})
+    with as_tenant(tenant):
+        project = session.scalars(select(Project)).one()
+        assert project.owner_id == user.id  # the service's default: the creator
+    resp = client.post(
+        f"/testkit/quick-projects/{project.id}/edit",
+        data={"name": "Owned still", "budget": "3", "version": "1"},
+    )
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        session.expire_all()
+        saved = session.get(Project, project.id)
+        # owner_id is excluded from this form: the edit must not reset it to its default.
+        assert (saved.name, saved.owner_id) == ("Owned still", user.id)
+
+
 def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, session):
     client, tenant, _ = admin
     (project,) = add_projects(as_tenant, session, tenant, ("Hubble", "1"))

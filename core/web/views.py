@@ -540,13 +540,17 @@ class ModelViews:
             # neither validated nor passed on: the update never sees it.
             fill_from_record(fixed, schema.dump(record))
         editable = [f for f in form if not f.readonly]
+        on_form = {f.name for f in editable}
+        # On edit, a field the form does not show (excluded or read-only) is not given: it
+        # keeps its stored value instead of taking the schema's load_default.
+        absent = tuple(n for n in schema.load_fields if n not in on_form)
         try:
             data = schema.load(
                 raw_input(schema, editable, request.form),
-                partial=tuple(f.name for f in fixed) if fixed else None,
+                partial=absent if record is not None else None,
             )
-            for f in fixed:
-                data.pop(f.name, None)
+            if record is not None:
+                data = {k: v for k, v in data.items() if k in on_form}
         except SchemaError as err:
             messages = err.messages if isinstance(err.messages, dict) else {"": err.messages}
             return None, attach_errors(form, messages), 422
