@@ -464,6 +464,28 @@ def test_editing_through_a_form_without_a_field_keeps_its_stored_value(admin, as
         assert (saved.name, saved.owner_id) == ("Owned still", user.id)
 
 
+def test_a_refused_delete_or_comment_without_a_detail_page_goes_back_to_the_list(
+    admin, as_tenant, session
+):
+    client, tenant, _ = admin
+    (project,) = add_projects(as_tenant, session, tenant, ("Busy", "1"))
+    with as_tenant(tenant):
+        session.add(Task(project_id=project.id, title="still to do"))
+        session.flush()
+    resp = client.post(f"/testkit/quick-projects/{project.id}/delete")
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/testkit/quick-projects")
+    assert "a project with tasks cannot be deleted" in page(client.get(resp.headers["Location"]))
+    resp = client.post(f"/testkit/quick-projects/{project.id}/comments", data={"body": ""})
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/testkit/quick-projects")
+    resp = client.post(f"/testkit/quick-projects/{project.id}/comments", data={"body": "Hi"})
+    assert resp.status_code == 303
+    assert resp.headers["Location"].endswith("/testkit/quick-projects")
+    with as_tenant(tenant):
+        assert session.get(Project, project.id) is not None
+
+
 def test_edit_with_a_stale_version_is_refused_with_a_message(admin, as_tenant, session):
     client, tenant, _ = admin
     (project,) = add_projects(as_tenant, session, tenant, ("Hubble", "1"))

@@ -664,12 +664,19 @@ class ModelViews:
             **self.chatter.context(record, comment_error),
         ), 422 if comment_error else 200
 
+    def _refused(self, record_id: uuid.UUID, error: str) -> Any:
+        """A refused comment: the detail page with the error, or back to the list without one."""
+        if "detail" in self.pages:
+            return self.detail_view(record_id, comment_error=error)
+        flash(error, "danger")
+        return redirect(self.url("list"), 303)
+
     def comment_view(self, record_id: uuid.UUID) -> Any:
         """Add a comment to the record's activity feed (htmx swaps in the new feed)."""
         return self.chatter.post_comment(
             self._get(record_id),
-            page=lambda error: self.detail_view(record_id, comment_error=error),
-            detail_url=self.url("detail", record_id=record_id),
+            page=lambda error: self._refused(record_id, error),
+            detail_url=self._after_save(record_id),
         )
 
     def delete_view(self, record_id: uuid.UUID) -> Any:
@@ -682,6 +689,6 @@ class ModelViews:
         except DomainError as err:
             session.rollback()
             flash(err.message, "danger")
-            return redirect(self.url("detail", record_id=record_id), 303)
+            return redirect(self._after_save(record_id), 303)
         flash(f"{self.singular} {label} deleted", "success")
         return redirect(self.url("list"), 303)

@@ -75,6 +75,14 @@ def create_project(data: dict[str, Any]) -> Project:
     return project
 
 
+def delete_project_without_tasks(project: Project) -> None:
+    """A delete service that refuses a project with tasks (409), for the views' error path."""
+    if session.scalar(select(Task.id).where(Task.project_id == project.id).limit(1)):
+        raise Conflict("a project with tasks cannot be deleted", code="PROJECT_HAS_TASKS")
+    session.delete(project)
+    session.flush()
+
+
 def _break_on_purpose(project: Project) -> None:
     """Write what the database refuses, for a project named inside `breaking()`."""
     how = _BREAKING.get(project.name)

@@ -14,7 +14,7 @@ from core.hookspecs import hookimpl
 from core.web.views import Column, Filter, ModelViews
 from core.web.widgets import ChartWidget, Widget
 from tests.kernel_models import Project, Task
-from tests.testkit.api import ProjectSchema, create_project
+from tests.testkit.api import ProjectSchema, create_project, delete_project_without_tasks
 
 bp = Blueprint("testkit_web", __name__, url_prefix="/testkit")
 
@@ -60,7 +60,7 @@ quick_projects = ModelViews(
     model=Project,
     schema=ProjectSchema,
     exclude=["owner_id"],
-    pages=("list", "new", "edit"),
+    pages=("list", "new", "edit", "comment", "delete"),
     title="Quick projects",
     singular="Project",
     columns=[Column("name", link=True)],
@@ -68,8 +68,10 @@ quick_projects = ModelViews(
         "read": "testkit.things:read",
         "create": "testkit.things:create",
         "update": "testkit.things:create",
+        "delete": "testkit.things:create",
     },
     create=create_project,
+    delete=delete_project_without_tasks,
 )
 quick_projects.register(bp)
 
