@@ -348,6 +348,63 @@ def test_a_reference_is_a_select_of_records(admin, make_member, as_tenant, sessi
     assert re.search(rf'<option value="{other.id}" selected>', page(resp))
 
 
+def test_a_reference_no_longer_among_the_choices_is_kept_on_edit(
+    admin, make_member, as_tenant, session
+):
+    client, tenant, _user = admin
+    leaver = make_member(tenant, roles=["sales"], email="leaver@example.com")
+    (project,) = add_projects(as_tenant, session, tenant, ("Legacy", "1"))
+    with as_tenant(tenant):
+        project.owner_id = leaver.id
+        session.flush()
+        version = str(project.version)
+    membership = session.scalar(select(Membership.id).where(Membership.user_id == leaver.id))
+    client.post(f"/settings/users/{membership}/deactivate")
+    html = page(client.get(f"/testkit/projects/{project.id}/edit"))
+    select_html = re.search(r'<select[^>]*id="owner_id".*?</select>', html, re.S).group(0)
+    assert ">leaver@example.com<" not in select_html  # only active members are offered
+    assert f'<option value="{leaver.id}" selected>(no longer available)</option>' in select_html
+    # The browser posts the selected option: the owner round-trips, on an error too.
+    resp = client.post(
+        f"/testkit/projects/{project.id}/edit",
+        data={"name": "", "budget": "2", "owner_id": str(leaver.id), "version": version},
+    )
+    assert resp.status_code == 422
+    assert f'<option value="{leaver.id}" selected>(no longer available)</option>' in page(resp)
+    resp = client.post(
+        f"/testkit/projects/{project.id}/edit",
+        data={"name": "Legacy 2", "budget": "2", "owner_id": str(leaver.id), "version": version},
+    )
+    assert resp.status_code == 303
+    with as_tenant(tenant):
+        session.expire_all()
+        assert session.get(Project, project.id).owner_id == leaver.id
+
+
+def test_the_service_refuses_an_owner_who_is_not_an_active_member(
+    admin, make_member, make_tenant, as_tenant, session
+):
+    client, tenant, _user = admin
+    stranger = make_member(make_tenant(), roles=["sales"])
+    resp = client.post(
+        "/testkit/projects/new",
+        data={"name": "Theirs", "budget": "1", "owner_id": str(stranger.id)},
+    )
+    assert resp.status_code == 422
+    assert "no such user in this tenant" in page(resp)
+    (project,) = add_projects(as_tenant, session, tenant, ("Mine", "1"))
+    resp = client.post(
+        f"/testkit/projects/{project.id}/edit",
+        data={"name": "Mine", "budget": "1", "owner_id": str(stranger.id), "version": "1"},
+    )
+    assert resp.status_code == 422
+    assert "no such user in this tenant" in page(resp)
+    with as_tenant(tenant):
+        session.expire_all()
+        assert [p.name for p in session.scalars(select(Project))] == ["Mine"]
+        assert session.get(Project, project.id).owner_id is None
+
+
 def test_a_list_of_choices_is_a_checkbox_group_that_round_trips(app):
     from flask import render_template_string
     from marshmallow import Schema, fields, validate

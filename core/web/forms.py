@@ -175,6 +175,23 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+# The label of a select's option for a value its choices no longer offer (a deactivated
+# member who still owns the record, a retired code).
+UNAVAILABLE = "(no longer available)"
+
+
+def _keep_current_choice(f: FormField) -> None:
+    """Offer a select's value even when its choices no longer list it.
+
+    Without it no option would be selected and the browser would post the first one,
+    silently clearing or reassigning the reference on save.
+    """
+    if f.widget != "select" or f.value == "":
+        return
+    if all(value != f.value for value, _label in f.choices):
+        f.choices = [*f.choices, (f.value, UNAVAILABLE)]
+
+
 def fill_from_record(form: list[FormField], dumped: Mapping[str, Any]) -> None:
     """Put a record's dumped values into the form (for the edit page)."""
     for f in form:
@@ -185,6 +202,7 @@ def fill_from_record(form: list[FormField], dumped: Mapping[str, Any]) -> None:
             f.checked = bool(value)
         else:
             f.value = _as_text(value)
+            _keep_current_choice(f)
 
 
 def fill_from_request(form: list[FormField], data: MultiDict[str, str]) -> None:
@@ -196,6 +214,7 @@ def fill_from_request(form: list[FormField], data: MultiDict[str, str]) -> None:
             f.checked = f.name in data
         else:
             f.value = data.get(f.name, "")
+            _keep_current_choice(f)
 
 
 def raw_input(schema: Schema, form: list[FormField], data: MultiDict[str, str]) -> dict[str, Any]:

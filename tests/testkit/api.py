@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -13,7 +14,9 @@ from sqlalchemy import select
 from core.api import Action, Resource
 from core.auth import current_principal
 from core.db import session
-from core.errors import Conflict
+from core.errors import Conflict, ValidationError
+from core.services import memberships_of
+from core.tenancy import current_tenant_id
 from tests.kernel_models import Project, Task
 
 # Projects whose creation breaks a database rule on purpose, by name, so the tests see what
@@ -69,10 +72,33 @@ def create_project(data: dict[str, Any]) -> Project:
     principal = current_principal()
     if data.get("owner_id") is None and principal is not None:
         data = {**data, "owner_id": principal.user_id}
+    else:
+        _check_owner(data.get("owner_id"))
     project = Project(**data)
     session.add(project)
     _break_on_purpose(project)
     return project
+
+
+def update_project(project: Project, data: dict[str, Any]) -> Project:
+    """The update service: a new owner must be an active member of the tenant."""
+    if data.get("owner_id") not in (None, project.owner_id):
+        # Only a new owner is checked: one who has since left may stay until replaced.
+        _check_owner(data["owner_id"])
+    for key, value in data.items():
+        setattr(project, key, value)
+    session.flush()
+    return project
+
+
+def _check_owner(owner_id: uuid.UUID | None) -> None:
+    """A reference is checked by the service, not the form's select: the owner must be an
+    active member of the tenant in context (422 on owner_id otherwise)."""
+    if owner_id is None:
+        return
+    tenant_id = current_tenant_id()
+    if not any(m.tenant_id == tenant_id for m in memberships_of(owner_id)):
+        raise ValidationError("no such user in this tenant", field="owner_id")
 
 
 def delete_project_without_tasks(project: Project) -> None:
@@ -125,5 +151,6 @@ projects = Resource(
     ),
     default_sort=("name",),
     create=create_project,
+    update=update_project,
     summary="Projects of the tenant",
 )

@@ -14,7 +14,12 @@ from core.hookspecs import hookimpl
 from core.web.views import Column, Filter, ModelViews
 from core.web.widgets import ChartWidget, Widget
 from tests.kernel_models import Project, Task
-from tests.testkit.api import ProjectSchema, create_project, delete_project_without_tasks
+from tests.testkit.api import (
+    ProjectSchema,
+    create_project,
+    delete_project_without_tasks,
+    update_project,
+)
 
 bp = Blueprint("testkit_web", __name__, url_prefix="/testkit")
 
@@ -50,6 +55,7 @@ projects = ModelViews(
         "delete": "testkit.things:create",
     },
     create=create_project,
+    update=update_project,
 )
 projects.register(bp)
 
@@ -71,6 +77,7 @@ quick_projects = ModelViews(
         "delete": "testkit.things:create",
     },
     create=create_project,
+    update=update_project,
     delete=delete_project_without_tasks,
 )
 quick_projects.register(bp)
