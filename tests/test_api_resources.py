@@ -138,13 +138,46 @@ def test_a_concurrent_change_between_read_and_write_is_a_409_conflict(client, he
         obj.name = data.get("name", obj.name)
         return obj
 
+    original = projects.update
     object.__setattr__(projects, "update", update_behind_our_back)
     try:
         resp = client.patch(f"{URL}/{created['id']}", json={"name": "Mine"}, headers=headers)
     finally:
-        object.__setattr__(projects, "update", None)
+        object.__setattr__(projects, "update", original)
     assert resp.status_code == 409
     assert resp.get_json()["error"]["code"] == "CONFLICT"
+
+
+def test_deleting_a_record_still_referenced_is_a_409_saying_it_is_in_use(
+    client, headers, session, tenant, as_tenant
+):
+    from sqlalchemy import delete as sql_delete
+
+    from tests.testkit.api import projects
+
+    created = _create(client, headers, name="Referenced").get_json()["data"]
+    with as_tenant(tenant):
+        session.add(Task(project_id=uuid.UUID(created["id"]), title="points at it"))
+        session.flush()
+
+    def hard_delete(obj):
+        # A real DELETE (not the soft delete), which the task's foreign key refuses.
+        session.execute(sql_delete(Project.__table__).where(Project.__table__.c.id == obj.id))
+
+    original = projects.delete
+    object.__setattr__(projects, "delete", hard_delete)
+    try:
+        resp = client.delete(f"{URL}/{created['id']}", headers=headers)
+    finally:
+        object.__setattr__(projects, "delete", original)
+    assert resp.status_code == 409
+    error = resp.get_json()["error"]
+    assert "still in use" in error["message"], error
+    assert "does not exist" not in error["message"]
+    assert error["details"] == {"id": ["still in use"]}
+    if session.get_bind().dialect.name == "postgresql":  # it names what refers to it
+        assert "(test task)" in error["message"]
+    assert client.get(f"{URL}/{created['id']}", headers=headers).status_code == 200
 
 
 def test_delete_is_soft_the_record_vanishes_but_the_row_stays(client, headers):

@@ -15,6 +15,7 @@ from core.errors import Conflict, ValidationError
 _HIDDEN = frozenset({"tenant_id"})
 _SQLITE = re.compile(r"(UNIQUE|NOT NULL|CHECK|FOREIGN KEY) constraint failed(?::\s*(.*))?")
 _PG_KINDS = {"23505": "UNIQUE", "23503": "FOREIGN KEY", "23502": "NOT NULL", "23514": "CHECK"}
+_WRITTEN = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.I)
 
 
 def _constraint_columns(name: str) -> list[str]:
@@ -45,16 +46,38 @@ def _kind_and_fields(exc: IntegrityError) -> tuple[str, list[str]]:
     return kind, [part.strip().rsplit(".", 1)[-1] for part in where.split(",") if part.strip()]
 
 
+def _referenced_by(exc: IntegrityError) -> str | None:
+    """For a foreign-key error that removes (or re-keys) a record others still point at:
+    what points at it ("" when the database does not say); None for a dangling reference.
+
+    PostgreSQL names the referencing table's constraint either way, so the statement
+    tells them apart: a DELETE, or a write to another table than the constraint's."""
+    written = _WRITTEN.match(exc.statement or "")
+    if written is None:
+        return None
+    verb, table = written.group(1).split()[0].upper(), written.group(2)
+    diag = getattr(exc.orig, "diag", None)
+    referencing = (getattr(diag, "table_name", None) or "") if diag is not None else ""
+    if verb == "DELETE" or (referencing and referencing != table):
+        return referencing.replace("_", " ")
+    return None
+
+
 def integrity_conflict(exc: IntegrityError) -> Conflict:
     """A 409 naming the fields of the constraint `exc` broke, where they can be known."""
     kind, columns = _kind_and_fields(exc)
     names = [c for c in columns if c not in _HIDDEN]
     shown = ", ".join(names)
+    in_use_by = _referenced_by(exc) if kind == "FOREIGN KEY" else None
+    if in_use_by is not None:
+        by = f" ({in_use_by})" if in_use_by else ""
+        message = f"the record is still in use: other records{by} refer to it"
+        return Conflict(message, details={"id": ["still in use"]})
     if kind == "UNIQUE" and names:
         message, note = f"a record with the same {shown} already exists", "already exists"
     elif kind == "FOREIGN KEY" and names:
         message = f"{shown} refers to a record that does not exist"
-        note = "no such record, or it is still in use"
+        note = "no such record"
     elif kind == "FOREIGN KEY":
         message = (
             "the change refers to a record that does not exist, or removes one that other "
