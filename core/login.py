@@ -37,6 +37,20 @@ def _sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _fingerprint(user: User) -> str:
+    """Part of the hash of the user's current password (empty: none yet), carried by reset
+    and invitation links so a link stops working once the password changes."""
+    return _sha256(user.password_hash or "")[:16]
+
+
+def _check_new_password(password: str, field: str) -> None:
+    """Refuse a new password shorter than the minimum, naming the form's `field`."""
+    from core.services import MIN_PASSWORD
+
+    if len(password) < MIN_PASSWORD:
+        raise ValidationError(f"password must be at least {MIN_PASSWORD} characters", field=field)
+
+
 def _setting(name: str, default: Any) -> Any:
     return current_app.config.get(name, default)
 
@@ -408,14 +422,11 @@ def change_password(
     user: User, current: str, new: str, keep_session: uuid.UUID | None = None
 ) -> None:
     """Change a password after checking the current one; other logins end."""
-    from core.services import MIN_PASSWORD, check_password
+    from core.services import check_password
 
     if not check_password(user, current):
         raise ValidationError("current password is wrong", field="current_password")
-    if len(new) < MIN_PASSWORD:
-        raise ValidationError(
-            f"password must be at least {MIN_PASSWORD} characters", field="new_password"
-        )
+    _check_new_password(new, "new_password")
     user.password_hash = hash_password(new)
     end_other_logins(user, keep=keep_session)
     session.flush()
@@ -443,15 +454,11 @@ def _reset_serializer() -> URLSafeTimedSerializer:
 
 def password_reset_token(user: User) -> str:
     """A signed token; it carries part of the current hash, so it works once."""
-    return _reset_serializer().dumps(
-        {"u": str(user.id), "h": _sha256(user.password_hash or "")[:16]}
-    )
+    return _reset_serializer().dumps({"u": str(user.id), "h": _fingerprint(user)})
 
 
 def reset_password(token: str, new: str, max_age: int = 3600) -> User:
     """Set a new password with a reset token (valid for an hour, once)."""
-    from core.services import MIN_PASSWORD
-
     try:
         data = _reset_serializer().loads(token, max_age=max_age)
     except SignatureExpired as exc:
@@ -459,12 +466,9 @@ def reset_password(token: str, new: str, max_age: int = 3600) -> User:
     except BadSignature as exc:
         raise ValidationError("the reset link is invalid", field="token") from exc
     user = session.get(User, uuid.UUID(data["u"]))
-    if user is None or _sha256(user.password_hash or "")[:16] != data["h"]:
+    if user is None or _fingerprint(user) != data["h"]:
         raise ValidationError("the reset link was already used", field="token")
-    if len(new) < MIN_PASSWORD:
-        raise ValidationError(
-            f"password must be at least {MIN_PASSWORD} characters", field="password"
-        )
+    _check_new_password(new, "password")
     user.password_hash = hash_password(new)
     end_other_logins(user)
     session.flush()
@@ -532,7 +536,7 @@ def invitation_token(
             "t": str(tenant.id),
             "i": str(inviter.id) if inviter is not None else "",
             "at": int(at.timestamp()),
-            "h": _sha256(user.password_hash or "")[:16],
+            "h": _fingerprint(user),
         }
     )
 
@@ -547,7 +551,7 @@ def read_invitation(token: str) -> Invitation:
     tenant = session.get(Tenant, uuid.UUID(data["t"]))
     if user is None or tenant is None or not user.active:
         raise ValidationError("the invitation link is invalid", field="token")
-    if _sha256(user.password_hash or "")[:16] != data["h"]:
+    if _fingerprint(user) != data["h"]:
         raise ValidationError(
             "the invitation was already accepted: log in, or ask for a password reset",
             field="token",
@@ -556,6 +560,12 @@ def read_invitation(token: str) -> Invitation:
     expires_at = issued + dt.timedelta(days=invitation_days())
     inviter = session.get(User, uuid.UUID(data["i"])) if data["i"] else None
     who = (inviter.name or inviter.email) if inviter is not None else "An administrator"
+    if not _active_member(user.id, tenant.id):
+        # Deactivated (or removed) since the mail went out: an old link must not let them in.
+        raise ValidationError(
+            f"this invitation to {tenant.name} was withdrawn; ask {who} if you should still join",
+            field="token",
+        )
     if utcnow() > expires_at:
         raise ValidationError(
             f"the invitation link has expired; ask {who} to send a new one", field="token"
@@ -563,10 +573,29 @@ def read_invitation(token: str) -> Invitation:
     return Invitation(user, tenant, who, expires_at)
 
 
+def _active_member(user_id: uuid.UUID, tenant_id: uuid.UUID) -> bool:
+    """Whether the user has an active membership in the tenant."""
+    return (
+        session.scalar(
+            select(Membership.id).where(
+                Membership.user_id == user_id,
+                Membership.tenant_id == tenant_id,
+                Membership.active.is_(True),
+            )
+        )
+        is not None
+    )
+
+
 def send_invitation(user: User, tenant: Tenant, inviter: User | None, base_url: str) -> Path | None:
     """Mail `user` an invitation to `tenant` from `inviter`, with a set-password link."""
     from core.mailer import send_mail
 
+    if not _active_member(user.id, tenant.id):
+        raise Conflict(
+            f"{user.email} is deactivated in {tenant.name}; reactivate them before inviting",
+            details={"email": ["deactivated"]},
+        )
     if user.password_hash is not None:
         raise Conflict(
             f"{user.email} has already set a password; nothing to resend",
@@ -588,13 +617,19 @@ def send_invitation(user: User, tenant: Tenant, inviter: User | None, base_url: 
 
 def accept_invitation(token: str, password: str) -> Invitation:
     """Set the invited user's password; the link then stops working."""
-    from core.services import MIN_PASSWORD
-
     invitation = read_invitation(token)
-    if len(password) < MIN_PASSWORD:
+    _check_new_password(password, "password")
+    # Conditional, so two simultaneous POSTs of one link cannot both pass: only the first
+    # finds the password still unset.
+    done = session.execute(
+        update(User)
+        .where(User.id == invitation.user.id, User.password_hash.is_(None))
+        .values(password_hash=hash_password(password))
+        .execution_options(synchronize_session="fetch")
+    )
+    if getattr(done, "rowcount", 0) != 1:
         raise ValidationError(
-            f"password must be at least {MIN_PASSWORD} characters", field="password"
+            "the invitation was already accepted: log in, or ask for a password reset",
+            field="token",
         )
-    invitation.user.password_hash = hash_password(password)
-    session.flush()
     return invitation

@@ -812,6 +812,63 @@ def test_inviting_mails_who_invited_them_to_which_company(admin, app):
     assert again.status_code == 410 and "already accepted" in page(again)
 
 
+def test_a_deactivated_invitee_can_neither_use_an_old_link_nor_be_sent_a_new_one(
+    admin, app, session
+):
+    client, tenant, me = admin
+    before = _outbox(app)
+    client.post("/settings/users", data={"email": "gone@example.com", "roles": ["employee"]})
+    (mail,) = _new_mails(app, before)
+    membership_id = session.scalar(
+        select(Membership.id)
+        .join(User, User.id == Membership.user_id)
+        .where(User.email == "gone@example.com", Membership.tenant_id == tenant.id)
+    )
+    client.post(f"/settings/users/{membership_id}/deactivate")
+    path = _invitation_path(mail)
+    landing = client.get(path)
+    assert landing.status_code == 410
+    assert f"this invitation to Acme Corporation was withdrawn; ask {me.name}" in page(landing)
+    assert client.post(path, data={"password": "sneaking back in"}).status_code == 410
+    session.expire_all()
+    assert (
+        session.scalar(select(User).where(User.email == "gone@example.com")).password_hash is None
+    )
+    # A resend (the button is hidden, but a hand-made POST) is refused and mails nothing.
+    before = _outbox(app)
+    client.post(f"/settings/users/{membership_id}/invitation")
+    assert "gone@example.com is deactivated in Acme Corporation" in page(
+        client.get("/settings/users")
+    )
+    assert _new_mails(app, before) == []
+
+
+def test_two_acceptances_of_one_invitation_set_the_password_once(admin, app, session):
+    from sqlalchemy import update
+
+    from core import login
+    from core.errors import ValidationError
+
+    client, _tenant, _me = admin
+    before = _outbox(app)
+    client.post("/settings/users", data={"email": "twice@example.com", "roles": ["employee"]})
+    (mail,) = _new_mails(app, before)
+    token = _invitation_path(mail).removeprefix("/invitation/")
+    user = session.scalar(select(User).where(User.email == "twice@example.com"))
+    assert user.password_hash is None  # what the second request read, before the first wrote
+    # The first request's write lands between the second's check and its write.
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(password_hash="set by the first request")
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(ValidationError, match="already accepted"):
+        login.accept_invitation(token, "the second password")
+    session.expire_all()
+    assert session.get(User, user.id).password_hash == "set by the first request"
+
+
 def test_an_accepted_invitation_shows_the_user_active(admin, app, session):
     client, _tenant, _me = admin
     before = _outbox(app)

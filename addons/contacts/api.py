@@ -365,6 +365,8 @@ def duplicates() -> Any:
 @require_permission("contacts.accounts:update")
 @documented(body=MergeSchema, response=AccountOut)
 def merge() -> Any:
-    """Merge `duplicate_id` into `master_id`; the duplicate is archived."""
+    """Merge `duplicate_id` into `master_id`; the duplicate is archived. `meta.dropped` lists
+    what enabled addons did not keep (e.g. the duplicate's purchase terms)."""
     body = load(MergeSchema(), json_object())
-    return ok(dump_account(services.merge_accounts(body["master_id"], body["duplicate_id"])))
+    merged = services.merge(body["master_id"], body["duplicate_id"])
+    return ok(dump_account(merged.account), extra_meta={"dropped": list(merged.dropped)})

@@ -35,3 +35,12 @@ class FormSection:
     title: str
     fields: tuple[FormField, ...] = ()
     order: int = 100
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What an addon's contacts_merge_references did: rows moved to the master, and what
+    it did not keep (sentences shown to the person who merged, sent with the event)."""
+
+    moved: int = 0
+    dropped: tuple[str, ...] = ()

@@ -12,7 +12,7 @@ from core.hookspecs import hookspec
 if TYPE_CHECKING:
     from marshmallow.fields import Field
 
-    from addons.contacts.extensions import FormSection, Panel
+    from addons.contacts.extensions import FormSection, MergeReport, Panel
     from addons.contacts.models import Account
 
 
@@ -30,9 +30,12 @@ def account_changed(account: Account, action: str, changes: Mapping[str, Any]) -
 
 
 @hookspec
-def contacts_merge_references(master_id: uuid.UUID, duplicate_id: uuid.UUID) -> int | None:
+def contacts_merge_references(
+    master_id: uuid.UUID, duplicate_id: uuid.UUID
+) -> int | MergeReport | None:
     """Called when `duplicate_id` is merged into `master_id`: repoint your rows that refer
-    to the duplicate. Returns how many rows moved (or None)."""
+    to the duplicate. Returns how many rows moved, or a `MergeReport` that also says what
+    was not kept (or None); raise a DomainError to refuse the merge."""
 
 
 @hookspec

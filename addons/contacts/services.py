@@ -666,10 +666,24 @@ def duplicates_of(account: Account) -> list[Account]:
     )
 
 
+@dataclass(frozen=True)
+class Merged:
+    """A merge's outcome: the master account, and what enabled addons did not keep (their
+    sentences, e.g. purchase's terms where both vendors had some)."""
+
+    account: Account
+    dropped: tuple[str, ...] = ()
+
+
 def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) -> Account:
+    """Merge `duplicate_id` into `master_id` (see `merge`); the master account."""
+    return merge(master_id, duplicate_id).account
+
+
+def merge(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) -> Merged:
     """Merge `duplicate_id` into `master_id`: people and addresses move, other addons repoint
     their references (contacts_merge_references), empty master fields are filled from the
-    duplicate, and the duplicate is archived."""
+    duplicate, and the duplicate is archived. The outcome says what addons did not keep."""
     if str(master_id) == str(duplicate_id):
         raise ValidationError("cannot merge an account with itself", field="duplicate_id")
     master = get_account(master_id, field="master_id")
@@ -710,16 +724,25 @@ def merge_accounts(master_id: uuid.UUID | str, duplicate_id: uuid.UUID | str) ->
     duplicate.merged_into_id = master.id
     duplicate.soft_delete()
     session.flush()
-    hook.contacts_merge_references(master_id=master.id, duplicate_id=duplicate.id)
+    from addons.contacts.extensions import MergeReport
+
+    reports = hook.contacts_merge_references(master_id=master.id, duplicate_id=duplicate.id)
+    dropped = tuple(
+        sentence for r in reports or () if isinstance(r, MergeReport) for sentence in r.dropped
+    )
+    merged = [str(duplicate.id), str(master.id)]
     hook.account_changed(
         account=master,
         action="merged",
-        changes={**changes, "merged": [str(duplicate.id), str(master.id)]},
+        changes={**changes, "merged": merged, **({"dropped": list(dropped)} if dropped else {})},
     )
-    emit("contacts.account.merged", {**_account_payload(master), "duplicate_id": str(duplicate.id)})
+    emit(
+        "contacts.account.merged",
+        {**_account_payload(master), "duplicate_id": str(duplicate.id), "dropped": list(dropped)},
+    )
     if changes:
         emit("contacts.account.updated", {**_account_payload(master), "changes": changes})
-    return master
+    return Merged(master, dropped)
 
 
 # --- extension fields -------------------------------------------------------------------

@@ -526,13 +526,16 @@ def merge() -> Any:
     """Merge the chosen duplicate into the chosen master."""
     master, duplicate = request.form.get("master_id", ""), request.form.get("duplicate_id", "")
     try:
-        account = services.merge_accounts(master, duplicate)
+        merged = services.merge(master, duplicate)
         session.commit()
     except DomainError as err:
         session.rollback()
         flash(f"Not merged — {err.message}", "danger")
         return redirect(url_for("contacts_web.duplicates"), 303)
+    account = merged.account
     flash(f"Merged into {account.name}; the duplicate is archived", "success")
+    if merged.dropped:
+        flash("Not kept: " + "; ".join(merged.dropped), "warning")
     return redirect(url_for("contacts_web.account_detail", account_id=account.id), 303)
 
 

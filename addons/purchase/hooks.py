@@ -92,10 +92,12 @@ def dashboard_widgets(principal: Any) -> list[Any] | None:
             "purchase/_open_orders_widget.html", summary=services.open_orders_summary()
         ),
     )
-    spend: dict[str, Any] = {}
+    # One dataset per currency: amounts in different currencies do not add up.
+    spend: dict[str, dict[str, Any]] = {}
     for row in services.spend_by_supplier_month():
-        spend[row.month] = spend.get(row.month, 0) + row.amount
-    months = sorted(spend)
+        by_month = spend.setdefault(row.currency, {})
+        by_month[row.month] = by_month.get(row.month, 0) + row.amount
+    months = sorted({m for by_month in spend.values() for m in by_month})
     title = "Purchase spend by month"
     if not months:
         # An empty chart is only axes: say so instead.
@@ -113,7 +115,13 @@ def dashboard_widgets(principal: Any) -> list[Any] | None:
             order=31,
             labels=months,
             # Display only (Chart.js takes numbers); the costs page has the exact amounts.
-            datasets=[{"label": "Received value", "data": [float(spend[m]) for m in months]}],
+            datasets=[
+                {
+                    "label": f"Received value ({currency})",
+                    "data": [float(spend[currency].get(m, 0)) for m in months],
+                }
+                for currency in sorted(spend)
+            ],
         )
     return [open_orders, chart]
 
@@ -158,12 +166,14 @@ def _mail_order(event: Any) -> None:
 
 
 @hookimpl
-def contacts_merge_references(master_id: uuid.UUID, duplicate_id: uuid.UUID) -> int:
+def contacts_merge_references(master_id: uuid.UUID, duplicate_id: uuid.UUID) -> Any:
     """A merged vendor's orders, terms and prices follow it to the master (the master's
-    terms and prices win where both have them)."""
+    terms and prices win where both have them; the report says which were dropped)."""
+    from addons.contacts.extensions import MergeReport
     from addons.purchase import services
 
-    return services.merge_supplier(master_id, duplicate_id).moved
+    result = services.merge_supplier(master_id, duplicate_id)
+    return MergeReport(moved=result.moved, dropped=tuple(result.dropped()))
 
 
 # --- purchase terms on contacts' account form and API -------------------------------------
@@ -212,9 +222,12 @@ def account_form_sections(account: Any) -> list[Any] | None:
 
 
 @hookimpl
-def account_extra_field_types() -> dict[str, Any]:
-    """The `purchase_*` fields of an account: the API document shows them, contacts checks
-    incoming values with them (the bounds of purchase's own SupplierInput)."""
+def account_extra_field_types() -> dict[str, Any] | None:
+    """The `purchase_*` fields of an account, for those who may see supplier terms: the API
+    document shows them, contacts checks incoming values with them (the bounds of
+    purchase's own SupplierInput)."""
+    if not _may("purchase.suppliers:read"):
+        return None  # as account_extra_fields: the caller's document does not show them
     from marshmallow import fields, validate
 
     from addons.purchase.schemas import CURRENCY
@@ -230,8 +243,10 @@ def account_extra_field_types() -> dict[str, Any]:
 
 @hookimpl
 def account_extra_fields(accounts: Any) -> dict[Any, dict[str, Any]] | None:
-    """Vendors' purchase terms, as `purchase_*` fields of the accounts in the API: one
-    query for the whole page."""
+    """Vendors' purchase terms, as `purchase_*` fields of the accounts in the API and the
+    CSV export, for those who may see supplier terms: one query for the whole page."""
+    if not _may("purchase.suppliers:read"):
+        return None
     from sqlalchemy import select
 
     from addons.purchase.models import Supplier
@@ -245,32 +260,57 @@ def account_extra_fields(accounts: Any) -> dict[Any, dict[str, Any]] | None:
     return {t.account_id: {f"{PREFIX}{name}": getattr(t, name) for name in TERMS} for t in terms}
 
 
+def _cleared(name: str) -> Any:
+    """What a term holds once cleared (the columns are not nullable)."""
+    if name == "currency":
+        from addons.purchase import services
+
+        return services.get_settings().default_currency
+    return {"payment_terms": "", "lead_time_days": 0}[name]
+
+
 @hookimpl
 def account_extra_fields_received(account: Any, data: Any) -> list[str] | None:
-    """Save the `purchase_*` fields sent with an account into purchase's terms."""
+    """Save the `purchase_*` fields sent with an account into purchase's terms: a null (or
+    empty) value clears a term; all null for an account without terms does nothing (a
+    customer's form sends the empty Purchasing boxes). Those who may not manage supplier
+    terms may send back the values they were shown, and get 403 for a change."""
     from addons.purchase import services
-    from core.errors import ValidationError
+    from core.errors import PermissionDenied, ValidationError
 
     mine = {
-        k[len(PREFIX) :]: v
+        k[len(PREFIX) :]: (None if v == "" else v)
         for k, v in data.items()
         if k.startswith(PREFIX) and k[len(PREFIX) :] in TERMS
     }
     if not mine:
         return None
-    if not _may("purchase.suppliers:manage"):
-        return None  # unclaimed: contacts refuses them as unknown fields
+    claimed = [f"{PREFIX}{k}" for k in mine]
     current = services.get_supplier(account.id)
-    merged = {n: getattr(current, n) for n in TERMS} if current else {}
-    merged.update({k: v for k, v in mine.items() if v not in (None, "")})
+    stored = {n: getattr(current, n) if current else None for n in TERMS}
+    if not _may("purchase.suppliers:manage"):
+        # Without read access a value is never "the one shown": only nulls pass.
+        shown = stored if _may("purchase.suppliers:read") else dict.fromkeys(TERMS)
+        changed = [k for k, v in mine.items() if v is not None and str(v) != str(shown[k])]
+        changed += [k for k, v in mine.items() if v is None and shown[k] not in (None, "")]
+        if changed:
+            raise PermissionDenied(
+                "you may not change supplier terms",
+                details={f"{PREFIX}{k}": ["you may not change supplier terms"] for k in changed},
+            )
+        return claimed
+    if current is None and all(v is None for v in mine.values()):
+        return claimed  # nothing to save, and nothing to clear
+    merged = {n: v for n, v in stored.items() if v is not None}
+    merged.update({k: _cleared(k) if v is None else v for k, v in mine.items()})
     try:
         services.set_supplier_terms({**merged, "account_id": str(account.id)})
     except ValidationError as exc:
-        first = f"{PREFIX}{next(iter(mine))}"
+        first = claimed[0]
         raise ValidationError(
             details={
                 (f"{PREFIX}{k}" if k in TERMS else first): v
                 for k, v in (exc.details or {first: [exc.message]}).items()
             }
         ) from None
-    return [f"{PREFIX}{k}" for k in mine]
+    return claimed

@@ -317,9 +317,13 @@ class SupplierMerge:
     """What merging vendor `duplicate_id` into `master_id` did to purchase's data."""
 
     orders_moved: int = 0
+    # The master had no terms: the duplicate's became the master's.
     terms_moved: bool = False
-    # Both vendors had terms: the master's were kept, the duplicate's deleted.
-    terms_dropped: bool = False
+    # Terms fields the master had empty (no payment terms, lead time 0) and took from the
+    # duplicate's.
+    terms_filled: tuple[str, ...] = ()
+    # Terms fields where both had a value and the master's was kept: field → the duplicate's.
+    terms_dropped: Mapping[str, Any] = field(default_factory=dict)
     prices_moved: int = 0
     # Products both vendors had prices for: the master's price list was kept.
     prices_dropped_for: tuple[uuid.UUID, ...] = ()
@@ -329,14 +333,56 @@ class SupplierMerge:
         """How many rows now point at the master instead of the duplicate."""
         return self.orders_moved + int(self.terms_moved) + self.prices_moved
 
+    def dropped(self) -> list[str]:
+        """What the merge did not keep, in sentences for the person who merged."""
+        out = [
+            f"the duplicate's purchase {name.replace('_', ' ')} {value!r} (the master's was kept)"
+            for name, value in self.terms_dropped.items()
+        ]
+        if self.prices_dropped_for:
+            listed = ", ".join(_product_label(p) for p in self.prices_dropped_for)
+            out.append(f"the duplicate's supplier prices for {listed} (the master's were kept)")
+        return out
+
+
+def _product_label(product_id: uuid.UUID) -> str:
+    try:
+        product = partners.product(product_id)
+    except (NotFound, ValidationError):
+        return str(product_id)  # archived since: its id still says which
+    return f"{product.sku} {product.name}"
+
+
+# A term holding this value was never set: a merge fills it from the duplicate's.
+_UNSET_TERMS = {"payment_terms": "", "lead_time_days": 0}
+
 
 def merge_supplier(master_id: Any, duplicate_id: Any) -> SupplierMerge:
     """Move a merged duplicate vendor's purchase data to the master account: every order
-    (whatever its state), its terms and its prices. Where both have terms, or prices for
-    the same product, the master's stay and the duplicate's are deleted (the audit log
-    keeps them); the result says which. Called by contacts' merge, in its transaction."""
+    (whatever its state), its terms and its prices. The master's terms take the duplicate's
+    where they were unset; where both set one, or both have prices for a product, the
+    master's stay and the duplicate's are deleted (the audit log keeps them); the result
+    says which. A supplier price has no currency of its own (it is in its vendor's purchase
+    currency), so vendors buying in different currencies are not merged while either has
+    prices: Conflict. Called by contacts' merge, in its transaction."""
     master = _uuid(master_id, "master_id")
     duplicate = _uuid(duplicate_id, "duplicate_id")
+    mine, theirs = get_supplier(master), get_supplier(duplicate)
+    default = get_settings().default_currency
+    currencies = (mine.currency if mine else default, theirs.currency if theirs else default)
+    if currencies[0] != currencies[1] and session.scalar(
+        select(func.count())
+        .select_from(SupplierPrice)
+        .where(SupplierPrice.account_id.in_((master, duplicate)))
+    ):
+        names = partners.account_names((master, duplicate))
+        raise Conflict(
+            f"{names[duplicate]} is bought from in {currencies[1]} and {names[master]} in "
+            f"{currencies[0]}: merging would change what their supplier prices mean; give "
+            "both the same purchase currency first",
+            code="CURRENCY_MISMATCH",
+            details={"currency": list(currencies)},
+        )
     # A bulk UPDATE (audited by the kernel); the version bump makes open forms stale.
     moved = session.execute(
         update(PurchaseOrder)
@@ -345,15 +391,23 @@ def merge_supplier(master_id: Any, duplicate_id: Any) -> SupplierMerge:
         .execution_options(synchronize_session="fetch")
     )
     orders = int(getattr(moved, "rowcount", 0) or 0)
-    terms_moved = terms_dropped = False
-    theirs = get_supplier(duplicate)
-    if theirs is not None:
-        if get_supplier(master) is not None:
-            session.delete(theirs)
-            terms_dropped = True
-        else:
-            theirs.account_id = master
-            terms_moved = True
+    terms_moved = False
+    filled: list[str] = []
+    terms_dropped: dict[str, Any] = {}
+    if theirs is not None and mine is None:
+        theirs.account_id = master
+        terms_moved = True
+    elif theirs is not None and mine is not None:
+        for name in ("payment_terms", "lead_time_days", "currency"):
+            ours, other = getattr(mine, name), getattr(theirs, name)
+            if other == ours or other == _UNSET_TERMS.get(name):
+                continue
+            if name in _UNSET_TERMS and ours == _UNSET_TERMS[name]:
+                setattr(mine, name, other)
+                filled.append(name)
+            else:
+                terms_dropped[name] = other
+        session.delete(theirs)
     kept_products = set(
         session.scalars(select(SupplierPrice.product_id).where(SupplierPrice.account_id == master))
     )
@@ -371,6 +425,7 @@ def merge_supplier(master_id: Any, duplicate_id: Any) -> SupplierMerge:
     result = SupplierMerge(
         orders_moved=orders,
         terms_moved=terms_moved,
+        terms_filled=tuple(filled),
         terms_dropped=terms_dropped,
         prices_moved=prices_moved,
         prices_dropped_for=tuple(sorted(dropped, key=str)),
@@ -1003,34 +1058,39 @@ def _month(column: Any) -> Any:
 
 @dataclass(frozen=True)
 class SpendRow:
-    """What was received from one supplier in one month (returns subtracted)."""
+    """What was received from one supplier in one month in one currency (returns
+    subtracted): amounts in different currencies are never added up."""
 
     month: str
     account_id: uuid.UUID
     supplier: str
     amount: Decimal
+    currency: str
 
 
 def spend_by_supplier_month(months: int = 12) -> list[SpendRow]:
-    """Value of goods received per supplier and month (net cost, returns subtracted)."""
+    """Value of goods received per supplier, month and order currency (net cost, returns
+    subtracted)."""
     since = (utcnow() - dt.timedelta(days=31 * months)).replace(day=1, hour=0, minute=0)
     month = _month(Receipt.received_at).label("month")
     value = ReceiptLine.quantity * ReceiptLine.unit_cost
     rows = session.execute(
-        select(month, PurchaseOrder.account_id, Receipt.kind, func.sum(value))
+        select(
+            month, PurchaseOrder.account_id, PurchaseOrder.currency, Receipt.kind, func.sum(value)
+        )
         .join(Receipt, Receipt.id == ReceiptLine.receipt_id)
         .join(PurchaseOrder, PurchaseOrder.id == Receipt.order_id)
         .where(Receipt.received_at >= since)
-        .group_by(month, PurchaseOrder.account_id, Receipt.kind)
+        .group_by(month, PurchaseOrder.account_id, PurchaseOrder.currency, Receipt.kind)
     ).all()
-    totals: dict[tuple[str, uuid.UUID], Decimal] = defaultdict(Decimal)
-    for m, account_id, kind, amount in rows:
+    totals: dict[tuple[str, uuid.UUID, str], Decimal] = defaultdict(Decimal)
+    for m, account_id, currency, kind, amount in rows:
         amount = Decimal(amount or 0)
-        totals[(m, account_id)] += -amount if kind == "return" else amount
+        totals[(m, account_id, currency)] += -amount if kind == "return" else amount
     names = partners.account_names({k[1] for k in totals})
     return sorted(
-        (SpendRow(m, a, names.get(a, ""), cents(v)) for (m, a), v in totals.items()),
-        key=lambda r: (r.month, r.supplier),
+        (SpendRow(m, a, names.get(a, ""), cents(v), c) for (m, a, c), v in totals.items()),
+        key=lambda r: (r.month, r.supplier, r.currency),
     )
 
 

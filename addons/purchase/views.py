@@ -469,14 +469,20 @@ def costs() -> Any:
     """Spend by supplier and month, with a chart; purchase history of one product."""
     rows = services.spend_by_supplier_month()
     months = sorted({r.month for r in rows})
-    suppliers = sorted({r.supplier for r in rows})
-    by = {(r.month, r.supplier): r.amount for r in rows}
+    series = sorted({(r.currency, r.supplier) for r in rows})
+    by = {(r.month, r.currency, r.supplier): r.amount for r in rows}
     chart = {
         "type": "bar",
         "data": {
             "labels": months,
+            # A stack per currency: suppliers stack up, currencies stand side by side.
             "datasets": [
-                {"label": s, "data": [float(by.get((m, s), 0)) for m in months]} for s in suppliers
+                {
+                    "label": f"{s} ({c})",
+                    "stack": c,
+                    "data": [float(by.get((m, c, s), 0)) for m in months],
+                }
+                for c, s in series
             ],
         },
         "options": {"responsive": True, "scales": {"x": {"stacked": True}, "y": {"stacked": True}}},

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -228,6 +229,48 @@ def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
     _login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
     cards = _widgets(client.get("/").get_data(as_text=True))
     assert "Open purchase orders" not in cards and "Purchase spend by month" not in cards
+
+
+def test_the_spend_chart_and_costs_page_never_add_up_two_currencies(client, world, buyer):
+    for account, currency, quantity in (
+        (world.vendor, "EUR", "4"),
+        (world.vendor2, "USD", "7"),
+        (world.vendor, "USD", "1"),
+    ):
+        order = services.create_order(
+            {
+                "account_id": str(account.id),
+                "warehouse_id": str(world.main.id),
+                "currency": currency,
+                "lines": [
+                    {"product_id": str(world.widget.id), "quantity": quantity, "unit_cost": "1"}
+                ],
+            }
+        )
+        services.confirm_order(order.id)
+        services.receive(
+            order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": quantity}]}
+        )
+
+    chart = _chart(_widgets(client.get("/").get_data(as_text=True))["Purchase spend by month"])
+
+    datasets = {d["label"]: d["data"] for d in chart["data"]["datasets"]}
+    assert datasets == {"Received value (EUR)": [4.0], "Received value (USD)": [8.0]}
+    rows = {(r.supplier, r.currency): r.amount for r in services.spend_by_supplier_month()}
+    assert rows == {
+        ("Acme Supplies", "EUR"): Decimal("4.00"),
+        ("Acme Supplies", "USD"): Decimal("1.00"),
+        ("Beta Parts", "USD"): Decimal("7.00"),
+    }
+    costs = client.get("/purchase/costs").get_data(as_text=True)
+    spend = json.loads(re.search(r'id="purchase-spend">(.*?)</script>', costs, re.S)[1])
+    stacks = {d["label"]: d["stack"] for d in spend["data"]["datasets"]}
+    assert stacks == {
+        "Acme Supplies (EUR)": "EUR",
+        "Acme Supplies (USD)": "USD",
+        "Beta Parts (USD)": "USD",
+    }
+    assert "7.00 USD" in costs
 
 
 def test_purchasing_shows_on_the_product_page_through_the_kernels_panels(app, world):
