@@ -57,7 +57,15 @@ class AccountSchema(Schema):
     phone = fields.String(allow_none=True, validate=validate.Length(max=50))
     tax_id = fields.String(allow_none=True, validate=validate.Length(max=50))
     notes = fields.String(allow_none=True)
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=50)))
+    tags = fields.List(
+        fields.String(
+            validate=[
+                validate.Length(min=1, max=50),
+                # The CSV's list separator: such a tag would come back as two.
+                validate.ContainsNoneOf(";", error="a tag may not contain ';'"),
+            ]
+        )
+    )
     owner_id = fields.UUID(allow_none=True)
 
     OPTIONAL = (

@@ -287,6 +287,8 @@ def _export_batch(accounts: Sequence[Account]) -> Iterator[dict[str, str]]:
     ):
         addresses[address.account_id].append(address)
     extra = services.extra_fields_of(accounts)
+    # Only the fields addons declare: import takes no other column (see read_rows).
+    declared = services.extra_field_types()
     for account in accounts:
         # The primary contact and the default of each kind first: import makes the first
         # person the primary and the first address of a kind its default.
@@ -303,7 +305,13 @@ def _export_batch(accounts: Sequence[Account]) -> Iterator[dict[str, str]]:
             row: dict[str, Any] = dict.fromkeys(COLUMNS, "")
             if index == 0:
                 row.update(_account_cells(account))
-                row.update({k: "" if v is None else str(v) for k, v in extra[account.id].items()})
+                row.update(
+                    {
+                        k: "" if v is None else str(v)
+                        for k, v in extra[account.id].items()
+                        if k in declared
+                    }
+                )
             for kind, kind_addresses in by_kind.items():
                 if index < len(kind_addresses):
                     for part in ADDRESS_PARTS:

@@ -65,7 +65,7 @@ def world(ext_app: Flask) -> Iterator[Any]:
 def test_api_fields_are_read_and_written_through_the_addons_table(world):
     account = services.create_account({"name": "Acme", "credit_limit": "5000"})
     assert ext.limit_of(account.id) == 5000
-    assert services.extra_fields(account) == {"credit_limit": "5000.00"}
+    assert services.extra_fields(account) == {"credit_limit": "5000.00", "credit_source": "ext"}
     with pytest.raises(ValidationError) as err:
         services.update_account(account.id, {"credit_limit": "-1"})
     assert "credit_limit" in err.value.details
@@ -219,3 +219,19 @@ def test_a_page_of_accounts_asks_the_addon_once(world):
     rows = client.get("/api/v1/contacts/accounts?per_page=5", headers=headers).get_json()["data"]
     assert [r["credit_limit"] for r in rows] == ["0.00", "1.00", "2.00", "3.00", "4.00"]
     assert [c for c in ext.CALLS if c[0] == "extra_fields"] == [("extra_fields", 5)]
+
+
+def test_the_csv_export_writes_declared_addon_fields_only_and_reads_back(world):
+    from addons.contacts import transfer
+
+    account = services.create_account({"name": "Exported", "credit_limit": "250"})
+
+    text = transfer.export_csv([account])
+
+    header = text.splitlines()[0].split(",")
+    assert "credit_limit" in header and "credit_source" not in header
+    services.delete_account(account.id)
+    result = transfer.import_accounts(text)
+    assert result.errors == [] and result.accounts == 1
+    [again] = services.list_accounts(q="Exported").items
+    assert ext.limit_of(again.id) == 250

@@ -9,6 +9,7 @@ import pytest
 
 from addons.contacts import services, transfer
 from addons.contacts.demo import load_demo
+from core.errors import ValidationError
 from tests.fixtures import count_rows
 
 GOOD_AND_BAD = (
@@ -281,3 +282,11 @@ def test_cli_import_shows_a_progress_bar(runner, make_tenant, tmp_path):
     path.write_text("name\nAlone\n")
     single = runner.invoke(["contacts", "import", str(path), "--tenant", tenant.slug])
     assert single.exit_code == 0 and single.stderr == ""  # one row: no bar
+
+
+def test_a_tag_with_the_csv_list_separator_is_refused(acme):
+    """`;` separates tags in the CSV: "north;south" would come back as two tags."""
+    with pytest.raises(ValidationError) as exc:
+        services.create_account({"name": "Split", "tags": ["north;south"]})
+    assert "tags" in exc.value.details and "';'" in str(exc.value.details["tags"])
+    assert services.list_accounts(q="Split").items == []

@@ -105,7 +105,12 @@ def account_extra_fields(accounts: Any) -> dict[uuid.UUID, dict[str, Any]]:
             )
         ).all()
     )
-    return {account_id: {"credit_limit": limits.get(account_id)} for account_id in ids}
+    # credit_source is not declared (account_extra_field_types): the API shows it as it is,
+    # the CSV export leaves it out (import would refuse the column).
+    return {
+        account_id: {"credit_limit": limits.get(account_id), "credit_source": "ext"}
+        for account_id in ids
+    }
 
 
 @hookimpl
