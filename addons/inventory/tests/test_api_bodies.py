@@ -139,9 +139,37 @@ def test_a_missing_field_is_named(client, stock):
 
 def test_movements_page_with_per_page_and_refuse_the_old_limit(client, stock):
     headers = stock["headers"]
-    first = client.get(f"{API}/movements?per_page=1", headers=headers).get_json()
-    assert first["meta"]["pagination"] == {"per_page": 1, "next_cursor": None}
-    assert "next_cursor" not in first["meta"]  # only inside pagination
+    for quantity in (1, 2, 3, 4):  # five movements in all, most within the same second
+        more = client.post(
+            f"{API}/transactions",
+            json={
+                "kind": "receipt",
+                "product": "BOLT-8",
+                "warehouse": "MAIN",
+                "quantity": quantity,
+            },
+            headers=headers,
+        )
+        assert more.status_code == 201, more.get_json()
+    everything = client.get(f"{API}/movements?per_page=200", headers=headers).get_json()
+    assert len(everything["data"]) == 5
+    assert everything["meta"]["pagination"] == {"per_page": 200, "next_cursor": None}
+    seen: list[str] = []
+    pages = 0
+    query: dict[str, Any] = {"per_page": 2}
+    while True:
+        page = client.get(f"{API}/movements", query_string=query, headers=headers).get_json()
+        pages += 1
+        assert len(page["data"]) <= 2 and "next_cursor" not in page["meta"]  # only in pagination
+        seen += [m["id"] for m in page["data"]]
+        cursor = page["meta"]["pagination"]["next_cursor"]
+        if cursor is None:
+            break
+        assert pages < 5, "the cursor never ends"
+        query["cursor"] = cursor
+    # Walked in three pages, in the full list's order: none repeated, none skipped.
+    assert pages == 3
+    assert seen == [m["id"] for m in everything["data"]]
     old = client.get(f"{API}/movements?limit=1", headers=headers)
     assert old.status_code == 422
     assert list(old.get_json()["error"]["details"]) == ["limit"]
