@@ -323,7 +323,8 @@ def delete_address(address_id: uuid.UUID) -> Any:
 @require_permission("contacts.accounts:read")
 @documented(query=SearchQuery, response=AccountOut, many=True, paginated=True)
 def search() -> Any:
-    """Accounts whose name, email or phone match ?q=, best first, a page at a time."""
+    """Accounts whose name, email or phone match ?q= (by name on PostgreSQL, best first on
+    SQLite), a page at a time."""
     if "limit" in request.args:
         raise ValidationError("use page and per_page, as on every list", field="limit")
     args = load(SearchQuery(), request.args.to_dict())

@@ -167,16 +167,21 @@ def update_account(
 
 
 def _check_owner(owner_id: uuid.UUID | None) -> None:
-    """An account's owner must be an active member of the tenant in context; else a
-    ValidationError on owner_id (an unknown id, or a user of another tenant)."""
+    """An account's owner must be an active user and an active member of the tenant in
+    context; else a ValidationError on owner_id (an unknown id, a user of another tenant, a
+    deactivated user: the form's owner select does not offer them either)."""
     if owner_id is None:
         return
+    from core.models import User
     from core.services import memberships_of
     from core.tenancy import current_tenant_id
 
     tenant_id = current_tenant_id()
     if not any(m.tenant_id == tenant_id for m in memberships_of(owner_id)):
         raise ValidationError("no such user in this tenant", field="owner_id")
+    user = session.get(User, owner_id)
+    if user is None or not user.active:
+        raise ValidationError("this user is deactivated", field="owner_id")
 
 
 def delete_account(account_id: uuid.UUID | str) -> None:
@@ -286,9 +291,10 @@ def has_tag(tag: str) -> ColumnElement[bool]:
 
 
 def search_accounts(q: str, limit: int = 20, offset: int = 0) -> list[Account]:
-    """Accounts whose name, email or phone match `q` (every word, each as a prefix), best
-    first; `offset` skips that many (paging). Their people are loaded in one more query, not
-    one per account (the API shows each one's primary contact)."""
+    """Accounts whose name, email or phone match `q` (every word, each as a prefix): best
+    first on SQLite (bm25), by name on PostgreSQL; `offset` skips that many (paging). Their
+    people are loaded in one more query, not one per account (the API shows each one's
+    primary contact)."""
     if not (q or "").strip():
         raise ValidationError("give something to search for", field="q")
     words, digits = _search_terms(q)

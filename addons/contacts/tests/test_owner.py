@@ -65,6 +65,22 @@ def test_an_owner_who_left_stays_until_someone_else_is_chosen(
             services.create_account({"name": "New", "owner_id": str(member.id)})
 
 
+def test_a_deactivated_user_is_refused_as_a_new_owner(make_tenant, as_tenant, make_member):
+    from core.db import session
+
+    tenant = make_tenant()
+    member = make_member(tenant, roles=["sales"])
+    with as_tenant(tenant):
+        account = services.create_account({"name": "Kept"})
+        member.active = False
+        session.flush()
+        with pytest.raises(ValidationError) as err:
+            services.update_account(account.id, {"owner_id": str(member.id)})
+        assert err.value.details == {"owner_id": ["this user is deactivated"]}
+        session.rollback()
+        assert account.owner_id is None
+
+
 def test_the_api_answers_422_naming_owner_id_not_a_409(
     client, api_headers, make_tenant, make_member, as_tenant
 ):
