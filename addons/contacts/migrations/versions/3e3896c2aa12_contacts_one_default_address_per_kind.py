@@ -43,33 +43,35 @@ def _repair(conn: sa.Connection) -> None:
         .where(address.c.deleted_at.is_not(None), address.c.is_default.is_(True))
         .values(is_default=False)
     )
-    defaults = sa.func.sum(sa.case((address.c.is_default.is_(True), 1), else_=0))
-    groups = conn.execute(
-        sa.select(address.c.account_id, address.c.kind)
-        .where(address.c.deleted_at.is_(None))
-        .group_by(address.c.account_id, address.c.kind)
-        .having(defaults != 1)
-    ).all()
-    for account_id, kind in groups:
-        rows = conn.execute(
-            sa.select(
-                address.c.id, address.c.is_default, address.c.created_at, address.c.updated_at
-            ).where(
-                address.c.account_id == account_id,
-                address.c.kind == kind,
-                address.c.deleted_at.is_(None),
-            )
-        ).all()
-        flagged = [r for r in rows if r.is_default]
-        if flagged:
-            keep = max(flagged, key=lambda r: (r.updated_at, str(r.id))).id
-        else:
-            keep = min(rows, key=lambda r: (r.created_at, str(r.id))).id
-        for row in rows:
-            if bool(row.is_default) != (row.id == keep):
-                conn.execute(
-                    address.update().where(address.c.id == row.id).values(is_default=row.id == keep)
-                )
+    # Set-based, one statement per direction on either database (window functions): in
+    # each live account/kind, the address to keep as default is the most recently updated
+    # default, or (none flagged) the oldest address.
+    flagged = address.c.is_default.is_(True)
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=(address.c.account_id, address.c.kind),
+            order_by=(
+                sa.case((flagged, 1), else_=0).desc(),
+                sa.case((flagged, address.c.updated_at)).desc(),
+                sa.case((flagged, address.c.id)).desc(),
+                address.c.created_at,
+                address.c.id,
+            ),
+        )
+        .label("rank")
+    )
+    ranked = sa.select(address.c.id, rank).where(address.c.deleted_at.is_(None)).subquery()
+    keep = sa.select(ranked.c.id).where(ranked.c.rank == 1)
+    live = address.c.deleted_at.is_(None)
+    conn.execute(
+        address.update().where(live, flagged, address.c.id.not_in(keep)).values(is_default=False)
+    )
+    conn.execute(
+        address.update()
+        .where(live, address.c.is_default.is_(False), address.c.id.in_(keep))
+        .values(is_default=True)
+    )
 
 
 def upgrade() -> None:
