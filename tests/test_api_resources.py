@@ -281,49 +281,65 @@ def test_bulk_item_refused_by_a_business_rule_keeps_its_status_and_writes_nothin
     assert count_rows("test_project") == 1
 
 
-def test_bulk_names_every_refused_item_of_each_kind_and_writes_nothing(client, headers):
+def test_bulk_names_every_item_a_business_rule_refuses_and_writes_nothing(client, headers):
     _create(client, headers, name="Taken")
     items = [
         {"name": "Fine"},
         {"name": "Taken"},  # a business rule: the name is used
-        {"name": "Cheap", "budget": "lots"},  # the schema: not a number
+        {"name": "Cheap", "budget": "1"},
         {"name": "Taken"},  # refused again: every item is tried, not only the first
     ]
     resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
-    assert resp.status_code == 422  # two kinds of refusal: fix the items and send again
+    assert resp.status_code == 409  # one kind of refusal keeps its own code and status
     error = resp.get_json()["error"]
-    assert error["code"] == "VALIDATION_ERROR"
-    assert error["message"] == "3 of 4 items were refused; nothing was created"
+    assert error["code"] == "DUPLICATE_NAME"
+    assert error["message"] == "2 of 4 items were refused; nothing was created"
     assert error["details"] == {
         "items.1": ["a project named 'Taken' exists"],
-        "items.2.budget": ["Not a valid number."],
         "items.3": ["a project named 'Taken' exists"],
     }
     assert [(i["index"], i["code"]) for i in error["items"]] == [
         (1, "DUPLICATE_NAME"),
-        (2, "VALIDATION_ERROR"),
         (3, "DUPLICATE_NAME"),
     ]
-    assert error["items"][1]["details"] == {"budget": ["Not a valid number."]}
-    assert count_rows("test_project") == 1  # "Fine" was undone with the rest
+    assert count_rows("test_project") == 1  # "Fine" and "Cheap" were undone with the rest
+
+
+def test_bulk_with_a_malformed_item_runs_no_service_and_names_only_schema_errors(client, headers):
+    _create(client, headers, name="Taken")
+    items = [
+        {"name": "Fine"},
+        {"name": "Taken"},  # would be refused by the service, but no service runs
+        {"name": "Cheap", "budget": "lots"},  # the schema: not a number
+    ]
+    resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
+    assert resp.status_code == 422
+    error = resp.get_json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["message"] == "item 2: budget: Not a valid number.; nothing was created"
+    assert error["details"] == {"items.2.budget": ["Not a valid number."]}
+    assert [(i["index"], i["code"]) for i in error["items"]] == [(2, "VALIDATION_ERROR")]
+    assert error["items"][0]["details"] == {"budget": ["Not a valid number."]}
+    assert count_rows("test_project") == 1
 
 
 def test_bulk_items_refused_by_the_database_are_named_too(client, headers):
     from tests.testkit.api import breaking
 
-    items = [{"name": "Clash"}, {"name": "Fine"}, {"name": ""}]
+    items = [{"name": "Clash"}, {"name": "Fine"}, {"name": "Taken"}]
+    _create(client, headers, name="Taken")
     with breaking("Clash", "duplicate-task"):
         resp = client.post(f"{URL}/bulk", json={"items": items}, headers=headers)
     error = resp.get_json()["error"]
     assert resp.status_code == 422 and error["details"] == {
         "items.0": ["a record with the same id already exists"],
-        "items.2.name": ["Length must be between 1 and 100."],
+        "items.2": ["a project named 'Taken' exists"],
     }
     assert [(i["index"], i["code"], i["details"]) for i in error["items"]] == [
         (0, "CONFLICT", {"id": ["already exists"]}),
-        (2, "VALIDATION_ERROR", {"name": ["Length must be between 1 and 100."]}),
+        (2, "DUPLICATE_NAME", {"name": ["already exists"]}),
     ]
-    assert count_rows("test_project") == 0 and count_rows("test_task") == 0
+    assert count_rows("test_project") == 1 and count_rows("test_task") == 0
 
 
 def test_bulk_takes_at_most_1000_items(client, headers):

@@ -115,11 +115,9 @@ def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
-def load(
-    schema: marshmallow.Schema, data: Any, *, partial: bool = False, prefix: str = ""
-) -> dict[str, Any]:
+def load(schema: marshmallow.Schema, data: Any, *, partial: bool = False) -> dict[str, Any]:
     """`schema.load(data)`, its errors turned into a `ValidationError` naming each field."""
     try:
         return dict(schema.load(data, partial=partial))
     except marshmallow.ValidationError as exc:
-        raise ValidationError(details=flatten(exc.messages, prefix)) from exc
+        raise ValidationError(details=flatten(exc.messages)) from exc

@@ -255,13 +255,22 @@ def bulk_create(r: Resource) -> Any:
             f"at most {MAX_BULK} items per request, got {len(items)}", field="items"
         )
     schema = r.input_create()
-    created: list[Any] = []
+    loaded: list[dict[str, Any]] = []
     refused: list[tuple[int, DomainError]] = []
+    # Every item against the schema first: if any is malformed, nothing is created (no
+    # service runs for the others), and the answer names every malformed item.
     for i, item in enumerate(items):
         try:
-            data = body.load(schema, item)
+            loaded.append(body.load(schema, item))
+        except ValidationError as exc:
+            refused.append((i, exc))
+    if refused:
+        raise _bulk_refused(len(items), refused)
+    created: list[Any] = []
+    for i, data in enumerate(loaded):
+        try:
             # A savepoint per item: a refused one is undone alone, and the next items still
-            # run, so one answer names every item that would fail.
+            # run, so one answer names every item a business rule or the database refuses.
             with session.begin_nested():
                 obj = r.create(data) if r.create else _default_create(r, data)
                 session.flush()
