@@ -258,9 +258,19 @@ def test_csv_export_reads_in_batches_and_keeps_order_and_record_rules(
             session.add(Project(name=f"Mine {i}", budget=Decimal(i), owner_id=seller.id))
         session.add(Project(name="Not mine", budget=Decimal(9)))
         session.flush()
+    from tests.testkit.web import projects
+
+    # Record what each read hands the row builder (the real one still runs): batches of
+    # EXPORT_BATCH, not the whole list at once.
+    batches: list[int] = []
+    make_rows = projects.make_rows
+    monkeypatch.setattr(
+        projects, "make_rows", lambda records: batches.append(len(records)) or make_rows(records)
+    )
     client = login(seller, tenant)
     rows = list(csv.reader(io.StringIO(page(client.get("/testkit/projects/export.csv")))))
     assert [r[0] for r in rows] == ["Name", *(f"Mine {i}" for i in range(5))]
+    assert batches == [2, 2, 1]
 
 
 # --- form view -----------------------------------------------------------------------------
