@@ -52,14 +52,33 @@ def test_a_note_needs_a_title(make_tenant):
 
 
 def test_routes_declare_their_permissions(pergola_app):
+    """Every route of the addon's blueprints (its pages and its API), each method with the
+    permission it needs; a route you add belongs in this table too."""
     assert index.pergola_permission == "notes.notes:read"
     assert create.pergola_permission == "notes.notes:create"
-    api = {
-        rule.rule: pergola_app.view_functions[rule.endpoint].pergola_permission
+    read, add, change, delete = (
+        f"notes.notes:{action}" for action in ("read", "create", "update", "delete")
+    )
+    api, item = "/api/v1/notes/notes", "/api/v1/notes/notes/<record_id>"
+    routes = {
+        (rule.rule, method): getattr(
+            pergola_app.view_functions[rule.endpoint], "pergola_permission", None
+        )
         for rule in pergola_app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/notes/")
+        if rule.rule.startswith(("/notes/", "/api/v1/notes/"))
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
-    assert api["/api/v1/notes/notes/<record_id>"].startswith("notes.notes:")
+    assert routes == {
+        ("/notes/", "GET"): read,
+        ("/notes/", "POST"): add,
+        (api, "GET"): read,
+        (api, "POST"): add,
+        (f"{api}/bulk", "POST"): add,
+        (item, "GET"): read,
+        (item, "PUT"): change,
+        (item, "PATCH"): change,
+        (item, "DELETE"): delete,
+    }
 
 
 def test_the_list_needs_the_read_permission(make_tenant, client, bearer):
