@@ -193,3 +193,28 @@ def test_what_a_merge_drops_is_in_its_answer_its_event_and_the_audit_log(
     deleted = audit_entries("purchase_supplier", record=theirs.id)
     assert deleted[0].action == "delete"
     assert deleted[0].changes["payment_terms"]["old"] == "on delivery"
+
+
+def test_the_web_merge_says_what_was_not_kept(client, world, make_member):
+    user = make_member(world.tenant, roles=["sales", "purchasing"])
+    client.post(
+        "/login",
+        data={
+            "email": user.email,
+            "password": "correct horse battery",
+            "tenant": world.tenant.slug,
+        },
+    )
+    terms(world.vendor, "30 days net")
+    terms(world.vendor2, "on delivery")
+
+    resp = client.post(
+        "/contacts/merge",
+        data={"master_id": str(world.vendor.id), "duplicate_id": str(world.vendor2.id)},
+        follow_redirects=True,
+    )
+
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "Merged into Acme Supplies" in page
+    assert "Not kept: the duplicate&#39;s purchase payment terms" in page
+    assert "on delivery" in page
