@@ -226,6 +226,26 @@ class _PergolaWorkerMixin:
         except Exception:
             log.exception("scheduler tick failed")
 
+    def subscribe(self) -> None:
+        """Listen on the worker's control channel, waking every second.
+
+        RQ reads it in a thread with a 60 s read timeout, and redis-py 8's `stop()` waits
+        for that read: when the UNSUBSCRIBE reply is read before the stop flag is set, a
+        worker's shutdown (every burst worker's end) hung for up to a minute.
+        """
+        self.log.info(  # type: ignore[attr-defined]
+            "Worker %s: subscribing to channel %s",
+            self.name,  # type: ignore[attr-defined]
+            self.pubsub_channel_name,  # type: ignore[attr-defined]
+        )
+        self.pubsub = self.connection.pubsub()  # type: ignore[attr-defined]
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})  # type: ignore[attr-defined]
+        self.pubsub_thread = self.pubsub.run_in_thread(
+            sleep_time=1,
+            daemon=True,
+            exception_handler=self._pubsub_exception_handler,  # type: ignore[attr-defined]
+        )
+
     def dequeue_job_and_maintain_ttl(
         self, timeout: int | None, max_idle_time: int | None = None
     ) -> Any:
