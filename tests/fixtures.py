@@ -352,6 +352,20 @@ def make_member(make_user, as_tenant, session):
 
 
 @pytest.fixture()
+def web_login():
+    """`web_login(client, tenant, user)`: log `user` in to `tenant` through the login form."""
+
+    def log_in(client, tenant, user, password="correct horse battery"):
+        resp = client.post(
+            "/login", data={"email": user.email, "password": password, "tenant": tenant.slug}
+        )
+        assert resp.status_code in (302, 303), resp.data[:300]
+        return user
+
+    return log_in
+
+
+@pytest.fixture()
 def api_headers(app, client, make_member):
     """Factory: bearer headers for a new member of `tenant` with `roles` (via the login API)."""
 

@@ -43,3 +43,10 @@ def world(session: Any, make_tenant: Any, as_tenant: Any) -> Iterator[SimpleName
         w = build_world()
         w.tenant = tenant
         yield w
+
+
+@pytest.fixture()
+def buyer(client: Any, world: SimpleNamespace, make_member: Any, web_login: Any) -> Any:
+    """A logged-in member of the world's tenant with the purchasing and storekeeper roles."""
+    user = make_member(world.tenant, roles=["purchasing", "storekeeper"])
+    return web_login(client, world.tenant, user)

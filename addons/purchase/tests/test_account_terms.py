@@ -73,18 +73,12 @@ def test_a_member_who_may_read_terms_sends_them_back_but_may_not_change_them(
     assert services.get_supplier(world.vendor.id).lead_time_days == 14
 
 
-def test_the_contacts_export_shows_terms_only_to_those_who_may_see_them(client, world, make_member):
+def test_the_contacts_export_shows_terms_only_to_those_who_may_see_them(
+    client, world, make_member, web_login
+):
     _terms(world)
     for roles, shown in ((["sales"], False), (["sales", "purchasing"], True)):
-        user = make_member(world.tenant, roles=roles)
-        client.post(
-            "/login",
-            data={
-                "email": user.email,
-                "password": "correct horse battery",
-                "tenant": world.tenant.slug,
-            },
-        )
+        web_login(client, world.tenant, make_member(world.tenant, roles=roles))
         text = client.get("/contacts/export.csv").get_data(as_text=True)
         header = next(csv.reader(io.StringIO(text)))
         assert ("purchase_payment_terms" in header) is shown, roles
@@ -107,16 +101,11 @@ def test_null_clears_a_term(client, world, api_headers):
     assert (kept.payment_terms, kept.lead_time_days, kept.currency) == ("", 0, "USD")
 
 
-def test_a_buyer_creates_a_customer_with_the_empty_purchasing_boxes(client, world, make_member):
+def test_a_buyer_creates_a_customer_with_the_empty_purchasing_boxes(
+    client, world, make_member, web_login
+):
     user = make_member(world.tenant, roles=["purchasing", "sales"])
-    client.post(
-        "/login",
-        data={
-            "email": user.email,
-            "password": "correct horse battery",
-            "tenant": world.tenant.slug,
-        },
-    )
+    web_login(client, world.tenant, user)
     form = {"name": "Dana's Deli", "kinds": ["customer"], **dict.fromkeys(TERMS, "")}
 
     resp = client.post("/contacts/new", data=form)

@@ -195,16 +195,9 @@ def test_what_a_merge_drops_is_in_its_answer_its_event_and_the_audit_log(
     assert deleted[0].changes["payment_terms"]["old"] == "on delivery"
 
 
-def test_the_web_merge_says_what_was_not_kept(client, world, make_member):
+def test_the_web_merge_says_what_was_not_kept(client, world, make_member, web_login):
     user = make_member(world.tenant, roles=["sales", "purchasing"])
-    client.post(
-        "/login",
-        data={
-            "email": user.email,
-            "password": "correct horse battery",
-            "tenant": world.tenant.slug,
-        },
-    )
+    web_login(client, world.tenant, user)
     terms(world.vendor, "30 days net")
     terms(world.vendor2, "on delivery")
 

@@ -10,22 +10,6 @@ import pytest
 from addons.purchase import services
 
 
-def _login(client: Any, tenant: Any, user: Any) -> None:
-    resp = client.post(
-        "/login",
-        data={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
-    )
-    assert resp.status_code in (302, 303), resp.data[:300]
-
-
-@pytest.fixture()
-def buyer(client, world, make_member):
-    """A logged-in member of the world's tenant with the purchasing role."""
-    user = make_member(world.tenant, roles=["purchasing", "storekeeper"])
-    _login(client, world.tenant, user)
-    return user
-
-
 def _confirmed(w: Any) -> Any:
     order = services.create_order(
         {
@@ -134,10 +118,10 @@ def _enabled(tenant: Any, on: bool) -> None:
         registry.disable(tenant.id, ["purchase"])
 
 
-def test_product_page_panel_only_when_purchase_is_enabled(client, world, make_member):
+def test_product_page_panel_only_when_purchase_is_enabled(client, world, make_member, web_login):
     _confirmed(world)
     user = make_member(world.tenant, roles=["admin"])
-    _login(client, world.tenant, user)
+    web_login(client, world.tenant, user)
     page = client.get(f"/inventory/products/{world.widget.id}").get_data(as_text=True)
     assert 'data-panel="purchase-product"' in page and "data-incoming>10<" in page
     _enabled(world.tenant, False)
@@ -146,7 +130,7 @@ def test_product_page_panel_only_when_purchase_is_enabled(client, world, make_me
     assert client.get("/purchase/orders").status_code == 404
 
 
-def test_account_panel_only_when_purchase_is_enabled(app, client, world, make_member):
+def test_account_panel_only_when_purchase_is_enabled(app, client, world, make_member, web_login):
     from core.registry import hook
 
     _confirmed(world)
@@ -163,7 +147,7 @@ def test_account_panel_only_when_purchase_is_enabled(app, client, world, make_me
     with app.test_request_context():
         url = url_for("contacts_web.account_detail", account_id=world.vendor.id)
     user = make_member(world.tenant, roles=["admin"])
-    _login(client, world.tenant, user)
+    web_login(client, world.tenant, user)
     page = client.get(url).get_data(as_text=True)
     assert "Acme Supplies" in page and 'data-panel="purchase-orders"' not in page
     _enabled(world.tenant, True)
@@ -330,7 +314,7 @@ def test_orders_export_is_the_filtered_list(client, world, buyer, four_orders):
     ]
 
 
-def test_orders_list_needs_the_read_permission(client, world, make_member, four_orders):
-    _login(client, world.tenant, make_member(world.tenant, roles=["employee"]))
+def test_orders_list_needs_the_read_permission(client, world, make_member, four_orders, web_login):
+    web_login(client, world.tenant, make_member(world.tenant, roles=["employee"]))
     assert client.get("/purchase/orders").status_code == 403
     assert client.get("/purchase/orders/export.csv").status_code == 403

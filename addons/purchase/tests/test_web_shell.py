@@ -8,26 +8,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from addons.purchase import services
 from core.mixins import utcnow
-
-
-def _login(client: Any, tenant: Any, user: Any) -> None:
-    resp = client.post(
-        "/login",
-        data={"email": user.email, "password": "correct horse battery", "tenant": tenant.slug},
-    )
-    assert resp.status_code in (302, 303), resp.data[:300]
-
-
-@pytest.fixture()
-def buyer(client, world, make_member):
-    """A logged-in member of the world's tenant with the purchasing role."""
-    user = make_member(world.tenant, roles=["purchasing", "storekeeper"])
-    _login(client, world.tenant, user)
-    return user
 
 
 def _draft(w: Any, quantity: str = "2") -> Any:
@@ -69,11 +51,11 @@ def _version_on(html: str) -> str:
 
 
 def test_a_stale_order_form_is_refused_and_keeps_what_was_typed(
-    app, client, world, buyer, make_member, session
+    app, client, world, buyer, make_member, session, web_login
 ):
     order = _draft(world)
     other = app.test_client()
-    _login(other, world.tenant, make_member(world.tenant, roles=["purchasing"]))
+    web_login(other, world.tenant, make_member(world.tenant, roles=["purchasing"]))
     url = f"/purchase/orders/{order.id}/edit"
     # Both people open the form of the same draft.
     mine = _version_on(client.get(url).get_data(as_text=True))
@@ -144,9 +126,11 @@ def test_the_order_page_has_an_activity_feed_with_comments(client, world, buyer,
     assert f"Purchase order {order.reference}" in text  # the order page, with the error
 
 
-def test_a_reader_without_the_order_permission_cannot_comment(client, world, make_member):
+def test_a_reader_without_the_order_permission_cannot_comment(
+    client, world, make_member, web_login
+):
     order = _draft(world)
-    _login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
+    web_login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
     resp = client.post(f"/purchase/orders/{order.id}/comments", data={"body": "hi"})
     assert resp.status_code == 403
 
@@ -204,7 +188,7 @@ def _chart(body: str) -> dict[str, Any]:
 
 
 def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
-    client, world, buyer, make_member
+    client, world, buyer, make_member, web_login
 ):
     empty = _widgets(client.get("/").get_data(as_text=True))
     assert "data-open-orders>0<" in empty["Open purchase orders"]
@@ -226,7 +210,7 @@ def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
     assert chart["data"]["datasets"][0]["data"] == [4.0]
 
     client.post("/logout")
-    _login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
+    web_login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
     cards = _widgets(client.get("/").get_data(as_text=True))
     assert "Open purchase orders" not in cards and "Purchase spend by month" not in cards
 
