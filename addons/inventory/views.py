@@ -166,14 +166,6 @@ product_feed = Chatter(
 )
 
 
-def _detail_panels(product: Product) -> list[dict[str, Any]]:
-    """Panels through the kernel's `detail_panels` (trusted html, as on generic pages)."""
-    return [
-        {"title": title, "html": html}
-        for title, html in detail_panels(Product.__tablename__, product)
-    ]
-
-
 @web.get("/products/<product_id>")
 @require_permission("inventory.products:read")
 def product_detail(product_id: str, comment_error: str = "") -> Any:
@@ -184,7 +176,8 @@ def product_detail(product_id: str, comment_error: str = "") -> Any:
         product=product, limit=25, cursor=request.args.get("cursor") or None
     )
     # inventory's own hook first (older), then the kernel's, which purchase uses.
-    panels = _panels(hook.product_page_panels(product=product)) + _detail_panels(product)
+    own = [(p["title"], p["html"]) for p in _panels(hook.product_page_panels(product=product))]
+    panels = own + detail_panels(Product.__tablename__, product)
     return render_template(
         "inventory/product_detail.html",
         product=product,
