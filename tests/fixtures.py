@@ -352,6 +352,34 @@ def make_member(make_user, as_tenant, session):
 
 
 @pytest.fixture()
+def count_selects(app):
+    """`with count_selects() as seen:` collects the SELECT statements the block sends.
+
+    PostgreSQL's tenant setting (`set_config`) is bookkeeping, not a query, so it is left
+    out; tests of N+1 queries compare `len(seen)` for a small and a large page."""
+    from sqlalchemy import event
+
+    from core.db import get_db
+
+    @contextlib.contextmanager
+    def counting() -> Iterator[list[str]]:
+        seen: list[str] = []
+
+        def count(_conn, _cursor, statement, *_args):
+            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+                seen.append(statement)
+
+        engine = get_db(app).engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            yield seen
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    return counting
+
+
+@pytest.fixture()
 def web_login():
     """`web_login(client, tenant, user)`: log `user` in to `tenant` through the login form."""
 

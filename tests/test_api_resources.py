@@ -7,9 +7,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
-from core.db import get_db
 from tests.fixtures import count_rows
 from tests.kernel_models import Project, Task
 
@@ -510,21 +509,11 @@ def test_a_sparse_expanded_list_gives_every_row_only_its_own_asked_fields(client
     ]
 
 
-def test_expand_loads_relations_without_n_plus_1_queries(client, headers, seeded, app):
-    engine = get_db(app).engine
+def test_expand_loads_relations_without_n_plus_1_queries(client, headers, seeded, count_selects):
 
     def selects(per_page: int) -> tuple[list[str], list[dict]]:
-        statements: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-                statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_selects() as statements:
             resp = client.get(f"{URL}?expand=tasks&per_page={per_page}", headers=headers)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return statements, resp.get_json()["data"]
 
     one, _ = selects(1)

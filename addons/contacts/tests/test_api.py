@@ -5,10 +5,8 @@ errors in the envelope, permissions, tenants."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
 from addons.contacts import services
-from core.db import get_db
 from tests.fixtures import count_rows
 
 BASE = "/api/v1/contacts"
@@ -308,7 +306,7 @@ def test_the_openapi_document_offers_only_eq_and_ne_on_is_primary(client, sales)
 
 
 def test_listing_accounts_reads_people_and_purchase_terms_once_per_page(
-    app, client, api_headers, tenant, as_tenant, session
+    count_selects, client, api_headers, tenant, as_tenant, session
 ):
     # Purchase shows its terms to those who may see supplier terms.
     sales = api_headers(tenant, roles=["sales", "storekeeper"])
@@ -325,21 +323,10 @@ def test_listing_accounts_reads_people_and_purchase_terms_once_per_page(
             )
             services.add_person({"account_id": str(account.id), "last_name": f"Contact {n:02d}"})
         session.flush()
-    engine = get_db(app).engine
 
     def statements_for(per_page: int) -> tuple[list[str], list[dict]]:
-        seen: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            # PostgreSQL's tenant setting is bookkeeping, not the page's queries.
-            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-                seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_selects() as seen:
             resp = client.get(f"{BASE}/accounts?per_page={per_page}", headers=sales)
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert resp.status_code == 200, resp.get_json()
         return seen, resp.get_json()["data"]
 

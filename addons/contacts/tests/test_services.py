@@ -250,11 +250,8 @@ def test_merging_an_account_with_itself_is_refused(acme, make_account, session):
 
 
 def test_account_names_come_in_one_query_archived_included_other_tenants_left_out(
-    app, make_tenant, as_tenant, session
+    count_selects, make_tenant, as_tenant, session
 ):
-    from sqlalchemy import event
-
-    from core.db import get_db
 
     theirs = make_tenant()
     with as_tenant(theirs):
@@ -265,20 +262,10 @@ def test_account_names_come_in_one_query_archived_included_other_tenants_left_ou
         services.delete_account(accounts[0].id)  # archived: history still shows its name
         session.flush()
         session.expunge_all()  # nothing answered from the identity map
-        selects: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-                selects.append(statement)
-
-        engine = get_db(app).engine
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_selects() as selects:
             few = services.account_names([a.id for a in accounts[:3]])
             after_few = len(selects)
             many = services.account_names([*(a.id for a in accounts), other.id])
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
     assert few == {a.id: a.name for a in accounts[:3]}
     assert many == {a.id: a.name for a in accounts}  # the other tenant's account is not named
     assert many[accounts[0].id] == "Supplier 00"

@@ -7,11 +7,10 @@ import io
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from addons.contacts import services
 from addons.contacts.models import Account
-from core.db import get_db
 from tests.fixtures import count_rows
 
 
@@ -258,7 +257,7 @@ def test_the_accounts_list_and_export_need_the_read_permission(client, make_memb
 
 
 def test_the_accounts_list_loads_the_primary_contacts_of_a_page_in_one_query(
-    app, client, make_member, tenant, session, as_tenant
+    count_selects, client, make_member, tenant, session, as_tenant
 ):
     with as_tenant(tenant):
         for n in range(25):
@@ -268,22 +267,10 @@ def test_the_accounts_list_loads_the_primary_contacts_of_a_page_in_one_query(
             )
         session.flush()
     login(client, make_member, tenant)
-    engine = get_db(app).engine
 
     def statements_for(per_page: int) -> tuple[list[str], str]:
-        seen: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args):
-            # PostgreSQL's tenant setting is sent when a connection's setting changed:
-            # bookkeeping, not the page's queries.
-            if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-                seen.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with count_selects() as seen:
             resp = client.get(f"/contacts/?per_page={per_page}&sort=name")
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert resp.status_code == 200
         return seen, resp.get_data(as_text=True)
 

@@ -238,31 +238,19 @@ def test_confirming_without_lines_is_refused(world):
     assert order.state == "draft" and order.number is None
 
 
-def test_supplier_names_for_many_orders_cost_one_query(world, app, session):
-    from sqlalchemy import event
+def test_supplier_names_for_many_orders_cost_one_query(world, count_selects, session):
 
     from addons.contacts import services as contacts
     from addons.purchase import partners
-    from core.db import get_db
 
     suppliers = [contacts.create_account({"name": f"Vendor {n:02d}"}) for n in range(20)]
     contacts.delete_account(suppliers[0].id)
     session.flush()
     session.expunge_all()
-    selects: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
-            selects.append(statement)
-
-    engine = get_db(app).engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with count_selects() as selects:
         few = partners.account_names({s.id for s in suppliers[:3]})
         after_few = len(selects)
         many = partners.account_names({s.id for s in suppliers})
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     assert len(few) == 3 and len(many) == 20
     assert many[suppliers[0].id] == "Vendor 00"  # an archived supplier keeps its name
     assert after_few == len(selects) - after_few == 1  # 20 suppliers cost what 3 cost: one
