@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import itertools
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -407,6 +408,17 @@ def api_headers(app, client, make_member):
         return {"Authorization": f"Bearer {resp.get_json()['data']['access_token']}"}
 
     return factory
+
+
+def dashboard_cards(html: str) -> dict[str, str]:
+    """The dashboard page's widget cards, title -> body html (for addons' widget tests)."""
+    cards = re.findall(
+        r'<div class="card-header" id="widget-\d+">(.*?)</div>\s*<div class="card-body">(.*?)'
+        r"</section>",
+        html,
+        re.S,
+    )
+    return {title.strip(): body for title, body in cards}
 
 
 def fresh_database(db_url: str, folder: Path, prefix: str) -> Iterator[str]:

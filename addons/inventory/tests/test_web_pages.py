@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from addons.inventory import services
+from tests.fixtures import dashboard_cards
 
 
 def login(client: Any, make_member: Any, tenant: Any, roles: list[str]) -> Any:
@@ -213,23 +214,12 @@ def test_the_valuation_chart_is_the_kernels(client, inv, manager):
     assert config["data"]["datasets"][0]["data"] == [10.0]
 
 
-def _widgets(html: str) -> dict[str, str]:
-    """The dashboard's cards: title -> body."""
-    cards = re.findall(
-        r'<div class="card-header" id="widget-\d+">(.*?)</div>\s*<div class="card-body">(.*?)'
-        r"</section>",
-        html,
-        re.S,
-    )
-    return {title.strip(): body for title, body in cards}
-
-
 def test_the_dashboard_shows_stock_widgets_to_those_who_may_see_reports(client, inv, make_member):
     services.receive(inv.widget, inv.main, "4", unit_cost="2.50")
     services.receive(inv.widget, inv.east, "1", unit_cost="2.50")
     services.set_reorder(inv.widget, inv.main, "10", "20")
     login(client, make_member, inv.tenant, ["manager"])
-    cards = _widgets(client.get("/").get_data(as_text=True))
+    cards = dashboard_cards(client.get("/").get_data(as_text=True))
     chart = re.search(
         r'<script type="application/json" id="chart-\d+">(.*?)</script>',
         cards["Stock value by warehouse"],
@@ -246,12 +236,12 @@ def test_the_dashboard_shows_stock_widgets_to_those_who_may_see_reports(client, 
     client.post("/logout")
     # A storekeeper sees the stock of the warehouses assigned to them: here none.
     login(client, make_member, inv.tenant, ["storekeeper"])
-    cards = _widgets(client.get("/").get_data(as_text=True))
+    cards = dashboard_cards(client.get("/").get_data(as_text=True))
     assert "No stock valued yet" in cards["Stock value by warehouse"]
     assert "data-chart" not in cards["Stock value by warehouse"]  # no empty axes
     assert "Nothing is below its reorder point" in cards["Below reorder point"]
 
     client.post("/logout")
     login(client, make_member, inv.tenant, ["sales"])  # products and stock, no reports
-    cards = _widgets(client.get("/").get_data(as_text=True))
+    cards = dashboard_cards(client.get("/").get_data(as_text=True))
     assert "Stock value by warehouse" not in cards and "Below reorder point" not in cards

@@ -10,6 +10,7 @@ from typing import Any
 
 from addons.purchase import services
 from core.mixins import utcnow
+from tests.fixtures import dashboard_cards
 
 
 def _draft(w: Any, quantity: str = "2") -> Any:
@@ -170,17 +171,6 @@ def test_order_lines_are_labelled_for_people(client, world, buyer):
     assert 'aria-label="discount_pct"' not in form and 'aria-label="unit_cost"' not in form
 
 
-def _widgets(html: str) -> dict[str, str]:
-    """The dashboard's cards: title -> body."""
-    cards = re.findall(
-        r'<div class="card-header" id="widget-\d+">(.*?)</div>\s*<div class="card-body">(.*?)'
-        r"</section>",
-        html,
-        re.S,
-    )
-    return {title.strip(): body for title, body in cards}
-
-
 def _chart(body: str) -> dict[str, Any]:
     raw = re.search(r'<script type="application/json" id="chart-\d+">(.*?)</script>', body, re.S)
     assert raw, "not a chart"
@@ -190,7 +180,7 @@ def _chart(body: str) -> dict[str, Any]:
 def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
     client, world, buyer, make_member, web_login
 ):
-    empty = _widgets(client.get("/").get_data(as_text=True))
+    empty = dashboard_cards(client.get("/").get_data(as_text=True))
     assert "data-open-orders>0<" in empty["Open purchase orders"]
     assert "Nothing received in the last 12 months" in empty["Purchase spend by month"]
     assert "data-chart" not in empty["Purchase spend by month"]  # no empty axes
@@ -201,7 +191,7 @@ def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
     )
     services.send_order(_draft(world, "3").id)
 
-    cards = _widgets(client.get("/").get_data(as_text=True))
+    cards = dashboard_cards(client.get("/").get_data(as_text=True))
     assert "data-open-orders>2<" in cards["Open purchase orders"]
     assert "13.00 EUR" in cards["Open purchase orders"]  # 10 x 1 and 3 x 1, no tax
     chart = _chart(cards["Purchase spend by month"])
@@ -211,7 +201,7 @@ def test_the_dashboard_shows_open_orders_and_spend_to_buyers_only(
 
     client.post("/logout")
     web_login(client, world.tenant, make_member(world.tenant, roles=["sales"]))
-    cards = _widgets(client.get("/").get_data(as_text=True))
+    cards = dashboard_cards(client.get("/").get_data(as_text=True))
     assert "Open purchase orders" not in cards and "Purchase spend by month" not in cards
 
 
@@ -236,7 +226,9 @@ def test_the_spend_chart_and_costs_page_never_add_up_two_currencies(client, worl
             order.id, {"lines": [{"line_id": str(order.lines[0].id), "quantity": quantity}]}
         )
 
-    chart = _chart(_widgets(client.get("/").get_data(as_text=True))["Purchase spend by month"])
+    chart = _chart(
+        dashboard_cards(client.get("/").get_data(as_text=True))["Purchase spend by month"]
+    )
 
     datasets = {d["label"]: d["data"] for d in chart["data"]["datasets"]}
     assert datasets == {"Received value (EUR)": [4.0], "Received value (USD)": [8.0]}
